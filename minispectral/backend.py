@@ -1,0 +1,235 @@
+"""Array backends: NumPy (default), CuPy (GPU) and array-api-strict (a CPU stand-in).
+
+Kernels never import NumPy. They ask their inputs for the namespace
+(``array_api_compat.array_namespace``), so the same code runs on every backend.
+This module is the one place that knows the concrete libraries: it picks the
+current backend, creates arrays on it, and moves arrays between host and device.
+
+Selecting a backend::
+
+    minispectral.set_backend("cupy")          # for the rest of the program
+    with minispectral.use_backend("strict"):  # temporarily
+        ...
+    MINISPECTRAL_BACKEND=cupy python train.py # from the environment
+
+Transfers are always explicit: ``to_numpy(x)`` brings an array to the host,
+``from_numpy(a)`` sends a host array to the current backend.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+from array_api_compat import array_namespace
+
+BACKENDS = ("numpy", "cupy", "strict")
+GPU_INSTALL_HINT = 'pip install "minispectral[gpu]"'
+DEFAULT_DTYPE = "float32"
+_FLOAT_DTYPES = ("float32", "float64")
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend exists but cannot run here (library missing or no GPU)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One array library, with the few helpers the Array API standard lacks."""
+
+    name: str
+    xp: Any  # the array namespace (array-api-compat wrapped where needed)
+
+    def asarray(self, a, dtype=None):
+        """Host array (or nested list) -> array on this backend, as ``dtype``."""
+        a = np.asarray(a)
+        if dtype is not None:
+            a = a.astype(resolve_dtype(dtype), copy=False)
+        if self.name == "numpy":
+            return a
+        return self.xp.asarray(a)
+
+    def dtype(self, name):
+        """The backend's dtype object for ``"float32"``/``"float64"``/``"int64"``..."""
+        return getattr(self.xp, np.dtype(name).name)
+
+    def synchronize(self) -> None:
+        """Wait until queued device work is done, so that a timer measures it."""
+        if self.name == "cupy":
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+
+    def owns(self, x) -> bool:
+        """True if ``x`` is an array of this backend."""
+        return backend_of(x) is self
+
+
+def resolve_dtype(dtype) -> np.dtype:
+    """Normalise a float dtype given as a string or any library's dtype to NumPy's.
+
+    Raises ValueError unless it is float32 or float64.
+    """
+    name = getattr(dtype, "name", None) or str(dtype)
+    name = name.rsplit(".", 1)[-1]  # "array_api_strict.float32" -> "float32"
+    if name not in _FLOAT_DTYPES:
+        raise ValueError(f"dtype must be one of {_FLOAT_DTYPES}, got {dtype!r}")
+    return np.dtype(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _make(name: str) -> Backend:
+    if name == "numpy":
+        return Backend("numpy", array_namespace(np.empty(0)))
+    if name == "strict":
+        try:
+            import array_api_strict
+        except ImportError as exc:  # pragma: no cover - the test extra installs it
+            raise BackendUnavailableError(
+                "the 'strict' backend needs array-api-strict, which is not installed; "
+                'install it with: pip install "minispectral[test]"'
+            ) from exc
+        return Backend("strict", array_api_strict)
+    if name == "cupy":
+        return Backend("cupy", _probe_cupy())
+    raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
+
+
+def _probe_cupy():
+    """Import CuPy and allocate on the GPU; say which of the two failed, and how to fix it."""
+    try:
+        import cupy
+    except Exception as exc:
+        raise BackendUnavailableError(
+            f"the 'cupy' backend needs CuPy, which is not installed ({exc}); "
+            f"install it with: {GPU_INSTALL_HINT}"
+        ) from exc
+    try:
+        probe = cupy.zeros(1, dtype=cupy.float32)  # importing works without a GPU; allocating does not
+        cupy.cuda.get_current_stream().synchronize()
+    except Exception as exc:
+        raise BackendUnavailableError(
+            f"CuPy is installed but no working GPU was found ({type(exc).__name__}: {exc}); "
+            "check the NVIDIA driver and CUDA runtime, or use the 'numpy' backend"
+        ) from exc
+    return array_namespace(probe)
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The backend called ``name``, or the current one when ``name`` is None."""
+    if name is None:
+        return _current()
+    if isinstance(name, Backend):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a str, got {type(name).__name__}")
+    return _make(name.lower())
+
+
+def available(name: str) -> tuple[bool, str]:
+    """(True, "") if backend ``name`` works here, else (False, the reason)."""
+    try:
+        get_backend(name)
+    except (BackendUnavailableError, ValueError) as exc:
+        return False, str(exc)
+    return True, ""
+
+
+_stack: list[Backend] = []
+
+
+def _current() -> Backend:
+    if not _stack:
+        _stack.append(get_backend(os.environ.get("MINISPECTRAL_BACKEND", "numpy")))
+    return _stack[-1]
+
+
+def set_backend(name: str) -> Backend:
+    """Make ``name`` the current backend for the rest of the program."""
+    backend = get_backend(name)
+    _current()
+    _stack[-1] = backend
+    return backend
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[Backend]:
+    """Context manager: switch the current backend inside a ``with`` block."""
+    backend = get_backend(name)
+    _current()
+    _stack.append(backend)
+    try:
+        yield backend
+    finally:
+        _stack.pop()
+
+
+def backend_of(x) -> Backend:
+    """The backend an array lives on. Raises TypeError for non-arrays."""
+    if isinstance(x, np.ndarray):
+        return _make("numpy")
+    module = type(x).__module__.split(".")[0]
+    if module == "array_api_strict":
+        return _make("strict")
+    if module == "cupy":
+        return _make("cupy")
+    raise TypeError(f"expected an array of one of the backends {BACKENDS}, got {type(x).__name__}")
+
+
+def namespace(*arrays):
+    """The array namespace shared by ``arrays``; a clear TypeError if they mix libraries."""
+    present = [a for a in arrays if a is not None]
+    try:
+        return array_namespace(*present)
+    except TypeError as exc:
+        kinds = sorted({type(a).__module__.split(".")[0] for a in present})
+        raise TypeError(
+            f"arrays from different backends were mixed ({', '.join(kinds)}); "
+            "move them to one backend first with minispectral.from_numpy/to_numpy or Module.to()"
+        ) from exc
+
+
+def to_numpy(x) -> np.ndarray:
+    """Copy any backend's array to a NumPy array on the host (explicit transfer)."""
+    if isinstance(x, np.ndarray):
+        return x
+    b = backend_of(x)
+    if b.name == "cupy":
+        return x.get()
+    return np.from_dlpack(x)
+
+
+def from_numpy(a, dtype=None, backend: str | Backend | None = None):
+    """Send a host array to ``backend`` (default: the current one), optionally as ``dtype``."""
+    return get_backend(backend).asarray(a, dtype)
+
+
+def to_backend(x, backend: str | Backend | None = None):
+    """Move an array of any backend to ``backend`` (through the host when they differ)."""
+    target = get_backend(backend)
+    if x is None or target.owns(x):
+        return x
+    return target.asarray(to_numpy(x))
+
+
+def synchronize(backend: str | Backend | None = None) -> None:
+    """Block until the backend's queued work is finished (a no-op on the CPU)."""
+    get_backend(backend).synchronize()
+
+
+def kth_smallest(a, k: int):
+    """The k-th smallest entry (1-based) of a 1-D array, as a 0-d array.
+
+    The Array API has no partial sort; NumPy and CuPy's ``partition`` is O(n) where a
+    full sort is O(n log n), which matters when a layer re-prunes at every step.
+    """
+    if not 1 <= k <= a.shape[0]:
+        raise ValueError(f"k must be in [1, {a.shape[0]}], got {k}")
+    b = backend_of(a)
+    if b.name in ("numpy", "cupy"):
+        module = np if b.name == "numpy" else __import__("cupy")
+        return module.partition(a, k - 1)[k - 1]
+    return namespace(a).sort(a)[k - 1]

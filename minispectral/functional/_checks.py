@@ -1,0 +1,43 @@
+"""Input checks shared by the kernels: a clear error instead of a silent broadcast."""
+from __future__ import annotations
+
+
+def check_matrix(a, name: str, shape=None) -> None:
+    """Raise ValueError unless ``a`` is 2-D (and matches ``shape``, where an entry of None is free)."""
+    _check_float(a, name)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {tuple(a.shape)}")
+    _check_shape(a, name, shape)
+
+
+def check_vector(a, name: str, length=None) -> None:
+    """Raise ValueError unless ``a`` is 1-D with ``length`` entries."""
+    if a is None:
+        return
+    _check_float(a, name)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {tuple(a.shape)}")
+    _check_shape(a, name, (length,))
+
+
+def check_same_dtype(name_ref: str, ref, **others) -> None:
+    """Raise TypeError if any array in ``others`` has another dtype than ``ref``."""
+    for name, a in others.items():
+        if a is not None and a.dtype != ref.dtype:
+            raise TypeError(f"{name} has dtype {a.dtype} but {name_ref} has dtype {ref.dtype}; "
+                            "cast them to one float dtype")
+
+
+def _check_shape(a, name, shape) -> None:
+    if shape is None:
+        return
+    if any(want is not None and want != got for want, got in zip(shape, a.shape)):
+        want_txt = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
+        raise ValueError(f"{name} must have shape {want_txt}, got {tuple(a.shape)}")
+
+
+def _check_float(a, name) -> None:
+    if not hasattr(a, "dtype") or not hasattr(a, "ndim"):
+        raise TypeError(f"{name} must be an array, got {type(a).__name__}")
+    if str(a.dtype).rsplit(".", 1)[-1] not in ("float32", "float64"):
+        raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")

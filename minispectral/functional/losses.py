@@ -1,0 +1,74 @@
+"""Softmax cross-entropy with its fused gradient.  See lesson 03."""
+from __future__ import annotations
+
+import math
+
+from array_api_compat import device
+
+from ..backend import namespace
+from ._checks import check_matrix
+
+
+def one_hot(labels, n_classes, dtype):
+    """(N,) integer labels -> (N, C) one-hot matrix, built by comparison (no scatter, so it ports)."""
+    xp = namespace(labels)
+    classes = xp.arange(n_classes, dtype=labels.dtype, device=device(labels))
+    return xp.astype(labels[:, None] == classes[None, :], dtype)
+
+
+def check_labels(labels, n, n_classes) -> None:
+    """Raise TypeError/ValueError unless labels are (n,) integers in [0, n_classes)."""
+    if not hasattr(labels, "dtype"):
+        raise TypeError(f"labels must be an integer array, got {type(labels).__name__}")
+    if "int" not in str(labels.dtype):
+        raise TypeError(f"labels must be integers (class indices), got dtype {labels.dtype}")
+    if tuple(labels.shape) != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
+    xp = namespace(labels)
+    if n and bool(xp.any((labels < 0) | (labels >= n_classes))):
+        lo, hi = int(xp.min(labels)), int(xp.max(labels))
+        raise ValueError(f"labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
+                         f"got values in [{lo}, {hi}]")
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean cross-entropy of a softmax classifier, and its gradient.
+
+    Parameters
+    ----------
+    logits : (N, C) float array, z
+    labels : (N,) integer array, y_n in [0, C)
+
+    Returns
+    -------
+    loss : 0-d array, ``L = −(1/N) Σ_n log softmax(z_n)[y_n]``
+    dlogits : (N, C) array, ``∂L/∂z = (softmax(z) − onehot(y)) / N``
+
+    Notes
+    -----
+    Stable through log-sum-exp: with m_n = max_c z_nc,
+
+    .. math::
+        \\log p_{nc} = (z_{nc} - m_n) - \\log\\sum_{c'} e^{z_{nc'} - m_n}, \\qquad
+        \\frac{\\partial L}{\\partial z_{nc}} = \\frac{p_{nc} - [c = y_n]}{N}
+    """
+    check_matrix(logits, "logits")
+    n, n_classes = logits.shape
+    if n == 0:
+        raise ValueError("logits must hold at least one sample, got shape (0, C)")
+    check_labels(labels, n, n_classes)
+    xp = namespace(logits, labels)
+    shifted = logits - xp.max(logits, axis=1, keepdims=True)
+    log_sum_exp = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    log_probs = shifted - log_sum_exp
+    targets = one_hot(labels, n_classes, logits.dtype)
+    loss = -xp.sum(log_probs * targets) / n
+    dlogits = (xp.exp(log_probs) - targets) / n
+    return loss, dlogits
+
+
+def accuracy(logits, labels) -> float:
+    """Fraction of rows whose arg-max equals the label."""
+    xp = namespace(logits, labels)
+    hits = xp.argmax(logits, axis=1) == labels
+    return float(xp.mean(xp.astype(hits, logits.dtype))) if math.prod(labels.shape) else 0.0

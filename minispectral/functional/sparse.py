@@ -1,0 +1,70 @@
+"""Dynamic magnitude pruning in direct space (paper.md §6).
+
+At every forward pass the layer's full weight matrix W_full is computed, the fraction
+``sparsity`` of its entries with the smallest |W_full| is set to zero, and the masked
+W is used.  The mask is a constant of the forward pass, so in the backward pass
+
+    dW_full = dW ⊙ mask
+
+masked entries pass no gradient into W; for the spectral layer the surviving entries'
+gradients still reach every eigenvalue and phi, so a pruned weight can come back.
+"""
+from __future__ import annotations
+
+from ..backend import kth_smallest, namespace
+from .dense import dense_backward, dense_forward
+from .spectral import spectral_weight_backward, spectral_weight_forward
+
+
+def magnitude_mask(W, sparsity: float):
+    """0/1 mask (dtype of W) that zeroes the ``round(sparsity·size)`` smallest |W| entries.
+
+    The threshold τ is the k-th smallest |W|; entries with |W| > τ survive.
+    """
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    xp = namespace(W)
+    magnitude = xp.abs(W)
+    k = int(round(sparsity * magnitude.shape[0] * magnitude.shape[1]))
+    if k == 0:
+        return xp.ones_like(W)
+    tau = kth_smallest(xp.reshape(magnitude, (-1,)), k)
+    return xp.astype(magnitude > tau, W.dtype)
+
+
+def masked_dense_forward(x, W, b, sparsity):
+    """Dense layer with dynamic magnitude pruning.
+
+    Returns y (N, D_out) = x (W ⊙ mask)ᵀ + b, and the cache.
+    """
+    mask = magnitude_mask(W, sparsity)
+    y, dense_cache = dense_forward(x, W * mask, b)
+    return y, (dense_cache, mask)
+
+
+def masked_dense_backward(dy, cache, *, need_dx=True):
+    """(dx, dW, db) with ``dW = (dyᵀ x) ⊙ mask``."""
+    dense_cache, mask = cache
+    dx, dW_masked, db = dense_backward(dy, dense_cache, need_dx=need_dx)
+    return dx, dW_masked * mask, db
+
+
+def masked_spectral_forward(x, phi, lam_in, lam_out, b, sparsity):
+    """Spectral layer with dynamic magnitude pruning of W = phi ⊙ (lam_in_j − lam_out_i).
+
+    Returns y (N, n_out) = x (W ⊙ mask)ᵀ + b, and the cache.
+    """
+    W_full, weight_cache = spectral_weight_forward(phi, lam_in, lam_out)
+    mask = magnitude_mask(W_full, sparsity)
+    y, dense_cache = dense_forward(x, W_full * mask, b)
+    return y, (dense_cache, weight_cache, mask)
+
+
+def masked_spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam=True):
+    """(dx, dphi, dlam_in, dlam_out, db): the spectral gradients of ``dW_full = dW ⊙ mask``."""
+    dense_cache, weight_cache, mask = cache
+    dx, dW, db = dense_backward(dy, dense_cache, need_dx=need_dx)
+    dW_full = dW * mask
+    dphi, dlam_in, dlam_out = spectral_weight_backward(dW_full, weight_cache, need_dphi=need_dphi,
+                                                       need_dlam=need_dlam)
+    return dx, dphi, dlam_in, dlam_out, db

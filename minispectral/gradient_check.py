@@ -1,0 +1,179 @@
+"""Gradient checking: compare hand-written backward passes with central differences.
+
+The rules (CS231n's, and the reason float32 checks are meaningless, lesson 01):
+  * work in float64, on a copy, so nothing the caller owns is touched;
+  * use the central difference (f(θ+h) − f(θ−h)) / 2h, error O(h²);
+  * compare with the symmetric relative error ‖a − n‖ / (‖a‖ + ‖n‖);
+  * check every entry of every parameter, not a sample.
+
+To check a whole layer or model against one scalar, the loss is ``L = Σ out ⊙ dout`` for a
+fixed random ``dout`` (a layer) or the softmax cross-entropy (a model): then the analytic
+gradient is exactly what ``backward(dout)`` returns.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import from_numpy, namespace, to_numpy
+
+DEFAULT_TOL = 1e-7
+
+
+@dataclass
+class GradRow:
+    name: str
+    shape: tuple
+    max_abs_diff: float
+    rel_error: float
+    passed: bool
+
+
+@dataclass
+class GradcheckReport:
+    """Per-parameter comparison; ``print(report)`` shows a table, ``report.passed`` the verdict."""
+
+    rows: list[GradRow] = field(default_factory=list)
+    tol: float = DEFAULT_TOL
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.rows) and all(r.passed for r in self.rows)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((r.rel_error for r in self.rows), default=0.0)
+
+    def __getitem__(self, name: str) -> GradRow:
+        return next(r for r in self.rows if r.name == name)
+
+    def __str__(self) -> str:
+        lines = [f"{'parameter':<14}{'shape':<14}{'max |a-n|':>12}{'rel error':>12}  ok"]
+        for r in self.rows:
+            lines.append(f"{r.name:<14}{str(r.shape):<14}{r.max_abs_diff:>12.2e}{r.rel_error:>12.2e}  "
+                         f"{'yes' if r.passed else 'NO'}")
+        lines.append(f"{'passed' if self.passed else 'FAILED'} (tolerance {self.tol:.0e})")
+        return "\n".join(lines)
+
+    def raise_if_failed(self) -> "GradcheckReport":
+        if not self.passed:
+            raise AssertionError("gradient check failed:\n" + str(self))
+        return self
+
+
+def rel_error(analytic, numeric) -> float:
+    """Symmetric relative error ‖a − n‖ / (‖a‖ + ‖n‖), 0 when both vanish."""
+    a, n = to_numpy(analytic).astype(np.float64), to_numpy(numeric).astype(np.float64)
+    scale = np.linalg.norm(a) + np.linalg.norm(n)
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - n) / scale)
+
+
+def numerical_gradient(f, x, h: float = 1e-6):
+    """Central-difference gradient of the scalar function ``f()`` with respect to the array ``x``.
+
+    ``x`` is nudged in place and restored entry by entry, so ``f`` must read it on every call.
+    Returns an array of x's shape on x's backend.
+    """
+    grad = np.zeros(tuple(x.shape))
+    for idx in itertools.product(*(range(n) for n in x.shape)):
+        original = float(x[idx])
+        x[idx] = original + h
+        f_plus = float(f())
+        x[idx] = original - h
+        f_minus = float(f())
+        x[idx] = original
+        grad[idx] = (f_plus - f_minus) / (2 * h)
+    return from_numpy(grad, "float64", _backend_name(x))
+
+
+def _backend_name(x) -> str:
+    from .backend import backend_of
+
+    return backend_of(x).name
+
+
+def _as_float64(a):
+    xp = namespace(a)
+    return xp.astype(a, xp.float64)  # astype copies, so the caller's array is never nudged
+
+
+def _compare(report, name, analytic, numeric):
+    diff = float(np.max(np.abs(to_numpy(analytic) - to_numpy(numeric)))) if analytic.shape else 0.0
+    err = rel_error(analytic, numeric)
+    report.rows.append(GradRow(name, tuple(analytic.shape), diff, err, err <= report.tol))
+
+
+def _free_entries(p, numeric):
+    """Entries outside a parameter's mask are constants (not parameters), so they have no gradient."""
+    return numeric if p.mask is None else numeric * p.mask
+
+
+def check_kernel(forward, backward, inputs: dict, *, seed: int = 0, h: float = 1e-6,
+                 tol: float = DEFAULT_TOL, **kwargs) -> GradcheckReport:
+    """Check a ``forward(*inputs) -> (out, cache)`` / ``backward(dout, cache) -> grads`` pair.
+
+    ``inputs`` maps each argument name to its array (or None); ``backward`` must return one
+    gradient per input, in order (a single array for a one-input kernel).  Extra keyword
+    arguments go to ``forward``.
+    """
+    names = list(inputs)
+    args = {k: None if v is None else _as_float64(v) for k, v in inputs.items()}
+    out, cache = forward(*args.values(), **kwargs)
+    rng = np.random.default_rng(seed)
+    dout = from_numpy(rng.standard_normal(tuple(out.shape)), "float64", _backend_name(out))
+    xp = namespace(out)
+    grads = backward(dout, cache)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    report = GradcheckReport(tol=tol)
+    for name, grad in zip(names, grads):
+        if args[name] is None or grad is None:
+            continue
+        loss = lambda: xp.sum(forward(*args.values(), **kwargs)[0] * dout)  # noqa: E731
+        _compare(report, name, grad, numerical_gradient(loss, args[name], h))
+    return report
+
+
+def check_layer(layer, x, *, seed: int = 0, h: float = 1e-6, tol: float = DEFAULT_TOL) -> GradcheckReport:
+    """Check ``layer.backward`` for the input and every trainable parameter, in float64 on a copy."""
+    layer = layer.copy().to(dtype="float64")
+    layer.input_grad = True
+    x = _as_float64(x)
+    out = layer.forward(x)
+    rng = np.random.default_rng(seed)
+    dout = from_numpy(rng.standard_normal(tuple(out.shape)), "float64", _backend_name(out))
+    xp = namespace(out)
+    dx = layer.backward(dout)
+    loss = lambda: xp.sum(layer.forward(x) * dout)  # noqa: E731
+    report = GradcheckReport(tol=tol)
+    _compare(report, "x", dx, numerical_gradient(loss, x, h))
+    for name, p in layer.trainable_parameters():
+        _compare(report, name, p.grad, _free_entries(p, numerical_gradient(loss, p.value, h)))
+    return report
+
+
+def check_model(model, x, labels, *, h: float = 1e-5, tol: float = DEFAULT_TOL) -> GradcheckReport:
+    """Check every trainable parameter of a model under the softmax cross-entropy loss."""
+    from .functional import softmax_cross_entropy
+
+    model = model.copy().to(dtype="float64")
+    x = _as_float64(x)
+    _, dlogits = softmax_cross_entropy(model.forward(x), labels)
+    model.backward(dlogits)
+    loss = lambda: softmax_cross_entropy(model.forward(x), labels)[0]  # noqa: E731
+    report = GradcheckReport(tol=tol)
+    for name, p in model.trainable_parameters():
+        _compare(report, name, p.grad, _free_entries(p, numerical_gradient(loss, p.value, h)))
+    return report
+
+
+def gradcheck(target, *args, **kwargs) -> GradcheckReport:
+    """One entry point: ``gradcheck(layer, x)``, ``gradcheck(model, x, labels)`` or
+    ``gradcheck(forward, backward, inputs)``."""
+    if callable(target) and not hasattr(target, "backward"):
+        return check_kernel(target, *args, **kwargs)
+    if len(args) >= 2:
+        return check_model(target, *args, **kwargs)
+    return check_layer(target, *args, **kwargs)

@@ -1,0 +1,99 @@
+"""Save and load models: one ``.npz`` of host arrays plus JSON metadata, never pickle.
+
+The file holds ``param/<name>`` (and ``mask/<name>``) arrays and a ``__meta__`` entry, the
+UTF-8 JSON of the architecture, trainable flags, dtype and library version.  The write goes
+to a temporary file in the same folder and is renamed over the target only when complete,
+so an interrupted save leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .backend import get_backend, to_numpy
+from .nn.sequential import Sequential, from_config
+
+FORMAT = "minispectral-model"
+FORMAT_VERSION = 1
+
+
+def save(model: Sequential, path, metadata: dict | None = None) -> Path:
+    """Write ``model`` (and optional JSON-able ``metadata``) to ``path`` atomically."""
+    from . import __version__
+
+    path = Path(path)
+    if not isinstance(model, Sequential):
+        raise TypeError(f"save expects a Sequential model, got {type(model).__name__}")
+    arrays, params = {}, {}
+    for name, p in model.named_parameters():
+        arrays[f"param/{name}"] = to_numpy(p.value)
+        if p.mask is not None:
+            arrays[f"mask/{name}"] = to_numpy(p.mask)
+        params[name] = {"trainable": p.trainable, "shape": list(p.shape)}
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__,
+            "architecture": model.config(), "dtype": str(model.dtype), "parameters": params,
+            "metadata": metadata or {}}
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path) -> dict:
+    """The JSON metadata of a saved model, checked for format."""
+    with _open(path) as data:
+        return _meta(data, path)
+
+
+def load(path, *, backend=None, dtype=None) -> Sequential:
+    """Rebuild a saved model on ``backend`` (default: current) in ``dtype`` (default: as saved)."""
+    with _open(path) as data:
+        meta = _meta(data, path)
+        try:
+            model = from_config(meta["architecture"], dtype=meta["dtype"], backend="numpy")
+            for name, p in model.named_parameters():
+                value = data[f"param/{name}"]
+                if tuple(value.shape) != p.shape:
+                    raise ValueError(f"parameter {name} has shape {value.shape}, expected {p.shape}")
+                p.value = value
+                p.mask = data[f"mask/{name}"] if f"mask/{name}" in data.files else None
+                p.trainable = bool(meta["parameters"][name]["trainable"])
+        except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as exc:
+            raise ValueError(f"{path} is not a valid minispectral model file: {exc}") from exc
+    return model.to(backend=get_backend(backend), dtype=dtype)
+
+
+def _open(path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path} is not a valid minispectral model file (corrupt or truncated): {exc}") from exc
+
+
+def _meta(data, path) -> dict:
+    try:
+        meta = json.loads(bytes(data["__meta__"]).decode())
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{path} is not a valid minispectral model file (no readable metadata): {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a minispectral model file (format {meta.get('format')!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer minispectral (format {meta['format_version']}); upgrade")
+    return meta

@@ -1,0 +1,49 @@
+"""Activation layers: stateless wrappers around the activation kernels."""
+from __future__ import annotations
+
+from ..functional import ACTIVATIONS
+from .module import Module
+
+
+class Activation(Module):
+    """f applied element-wise; ``name`` is one of relu, tanh, elu, sigmoid."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        if name not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+        self.name = name
+        self._forward, self._backward = ACTIVATIONS[name]
+
+    def forward(self, x):
+        out, self._cache = self._forward(x)
+        return out
+
+    def backward(self, dy):
+        return self._backward(dy, self._cache)
+
+    def config(self) -> dict:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()" if type(self) is not Activation else f"Activation({self.name!r})"
+
+
+class ReLU(Activation):
+    def __init__(self):
+        super().__init__("relu")
+
+
+class Tanh(Activation):
+    def __init__(self):
+        super().__init__("tanh")
+
+
+class ELU(Activation):
+    def __init__(self):
+        super().__init__("elu")
+
+
+class Sigmoid(Activation):
+    def __init__(self):
+        super().__init__("sigmoid")

@@ -1,0 +1,13 @@
+"""A layer-level input check, so a wrong width names the layer instead of a matmul."""
+from __future__ import annotations
+
+
+def check_input(layer, x) -> None:
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(f"{layer!r} expects an array of shape (N, {layer.n_in}), got {type(x).__name__}")
+    if len(x.shape) != 2 or x.shape[1] != layer.n_in:
+        raise ValueError(f"{layer!r} expects input of shape (N, {layer.n_in}), got x of shape {tuple(x.shape)}")
+    want = layer.params[next(iter(layer.params))].value.dtype
+    if x.dtype != want:
+        raise TypeError(f"{layer!r} holds {want} parameters but x has dtype {x.dtype}; "
+                        "cast x, or move the model with model.to(dtype=...)")

@@ -1,0 +1,185 @@
+"""The Spectral layer: every variant of the three papers, chosen by ``variant``.
+
+=========  ===========================  =====================  =================================
+variant    trained                      frozen                 paper
+=========  ===========================  =====================  =================================
+"nc"       lam_out (+ b)                phi; lam_in = 0        Nat. Commun. 2021 (one set)
+"spectral" lam_in, lam_out (+ b)        phi                    Phys. Rev. E 2021 (two sets)
+"full"     phi, lam_in, lam_out (+ b)   —                      both sets and the eigenvectors
+"ssvd"     s, lam_in, lam_out (+ b)     U, V; phi = U diag(s) V  Phys. Rev. E, S-SVD
+"qr"       R, lam_in, lam_out (+ b)     Q; phi = R Q           Phys. Rev. E, QR
+=========  ===========================  =====================  =================================
+
+``trainable={"phi": True}`` and the like override the table (for instance an "nc" layer
+whose eigenvectors are trained too, as in Sci. Rep. 2022).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import get_backend, namespace
+from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_backward, qr_forward,
+                          spectral_backward, spectral_forward, ssvd_backward, ssvd_forward)
+from ..functional.spectral import spectral_weight_forward
+from .init import as_rng, draw, qr_factors, ssvd_factors
+from .module import Module, Parameter
+from .shapes import check_input
+
+VARIANTS = ("nc", "spectral", "full", "ssvd", "qr")
+
+_TRAINABLE = {
+    "nc": {"lam_in": False, "lam_out": True, "phi": False},
+    "spectral": {"lam_in": True, "lam_out": True, "phi": False},
+    "full": {"lam_in": True, "lam_out": True, "phi": True},
+    "ssvd": {"lam_in": True, "lam_out": True, "s": True},
+    "qr": {"lam_in": True, "lam_out": True, "R": True},
+}
+
+# The papers' initialisations (paper.md §4, §5, §7): (lam_in, lam_out)
+_LAM_INIT = {
+    "nc": (0.0, (-0.5, 0.5)),
+    "spectral": ((-0.97, 0.97), (-0.13, 0.13)),
+    "full": ((-0.97, 0.97), (-0.13, 0.13)),
+    "ssvd": (0.0, 1.0),
+    "qr": ((-0.97, 0.97), (-0.13, 0.13)),
+}
+
+
+class Spectral(Module):
+    """A layer n_in -> n_out with weights ``W_ij = phi_ij (lam_in_j − lam_out_i)``.
+
+    Parameters
+    ----------
+    n_in, n_out : widths
+    variant : one of ``VARIANTS`` (see the module docstring); default "spectral" (two sets)
+    bias : train a direct-space bias b (n_out,)
+    trainable : overrides of the variant's trainable flags, e.g. ``{"phi": True}``
+    triangular : for "qr", keep R lower-triangular (the paper's count, m(m+1)/2 free entries);
+        False trains the full R, as the authors' code does
+    sparsity : fraction of the smallest |W| zeroed at every forward pass (paper.md §6); 0 = off
+    phi_init, lam_in_init, lam_out_init, b_init : initialiser specs (``minispectral.nn.init``);
+        None gives the papers' recipe for the variant
+    seed, dtype, backend : as for ``Dense``
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, variant: str = "spectral", bias: bool = True,
+                 trainable: dict | None = None, triangular: bool = True, sparsity: float = 0.0,
+                 phi_init=None, lam_in_init=None, lam_out_init=None, b_init=None,
+                 seed=None, dtype="float32", backend=None):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        self.n_in, self.n_out, self.variant, self.bias = int(n_in), int(n_out), variant, bias
+        self.triangular, self.sparsity = bool(triangular), float(sparsity)
+        flags = dict(_TRAINABLE[variant])
+        for name, value in (trainable or {}).items():
+            if name not in flags:
+                raise ValueError(f"variant {variant!r} can train only {sorted(flags)}, got {name!r}")
+            flags[name] = bool(value)
+        self.trainable = flags
+        rng = as_rng(seed)
+        be = get_backend(backend)
+        add = lambda name, value, train, mask=None: self.params.__setitem__(  # noqa: E731
+            name, Parameter(be.asarray(value, dtype), train, None if mask is None else be.asarray(mask, dtype)))
+
+        shape = (n_out, n_in)
+        if variant in ("nc", "spectral", "full"):
+            default_phi = (-0.2, 0.2) if variant == "nc" else (lambda r, s: _ssvd_phi(r, *s))
+            add("phi", draw(phi_init, default_phi, rng, shape, "phi"), flags["phi"])
+        elif phi_init is not None:
+            raise ValueError(f"variant {variant!r} builds phi from its factors; phi_init is not accepted")
+        elif variant == "ssvd":
+            U, s, V = ssvd_factors(rng, n_out, n_in)
+            add("U", U, False), add("s", s, flags["s"]), add("V", V, False)
+        else:
+            R, Q = qr_factors(rng, n_out, n_in)
+            mask = np.tril(np.ones_like(R)) if triangular else None
+            add("R", R, flags["R"], mask), add("Q", Q, False)
+        lam_in_default, lam_out_default = _LAM_INIT[variant]
+        add("lam_in", draw(lam_in_init, lam_in_default, rng, (n_in,), "lam_in"), flags["lam_in"])
+        add("lam_out", draw(lam_out_init, lam_out_default, rng, (n_out,), "lam_out"), flags["lam_out"])
+        if bias:
+            add("b", draw(b_init, 0.0, rng, (n_out,), "b"), True)
+
+    # --- the eigenvector block -------------------------------------------------------------
+    def _phi_forward(self):
+        """phi (n_out, n_in) and the cache of its factorisation (None when phi is a parameter)."""
+        p = self.params
+        if self.variant == "ssvd":
+            return ssvd_forward(p["U"].value, p["s"].value, p["V"].value)
+        if self.variant == "qr":
+            return qr_forward(p["R"].value, p["Q"].value)
+        return p["phi"].value, None
+
+    def phi(self):
+        """The eigenvector block phi (n_out, n_in)."""
+        return self._phi_forward()[0]
+
+    def weight(self):
+        """The direct-space weights W (n_out, n_in), ``W_ij = phi_ij (lam_in_j − lam_out_i)``."""
+        W, _ = spectral_weight_forward(self.phi(), self.params["lam_in"].value, self.params["lam_out"].value)
+        return W
+
+    def transfer_operator(self):
+        """The square operator A = Φ Λ Φ⁻¹ ((n_in+n_out) × (n_in+n_out)), built from its definition.
+
+        Φ = [[I, 0], [phi, I]] and, because the off-diagonal block squares to zero, Φ⁻¹ = 2I − Φ.
+        Its eigenvalues are (lam_in, lam_out) and its lower-left block is W.
+        """
+        phi = self.phi()
+        xp = namespace(phi)
+        n_in, n_out, dt = self.n_in, self.n_out, phi.dtype
+        eye = xp.eye(n_in + n_out, dtype=dt)
+        Phi = xp.concat([xp.concat([xp.eye(n_in, dtype=dt), xp.zeros((n_in, n_out), dtype=dt)], axis=1),
+                         xp.concat([phi, xp.eye(n_out, dtype=dt)], axis=1)], axis=0)
+        lam = xp.concat([self.params["lam_in"].value, self.params["lam_out"].value])
+        Lam = eye * lam[None, :]
+        Phi_inv = 2 * eye - Phi
+        return Phi @ Lam @ Phi_inv
+
+    # --- forward / backward ------------------------------------------------------------------
+    def forward(self, x):
+        check_input(self, x)
+        p = self.params
+        phi, phi_cache = self._phi_forward()
+        b = p["b"].value if self.bias else None
+        if self.sparsity:
+            y, cache = masked_spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, self.sparsity)
+        else:
+            y, cache = spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b)
+        self._cache = (cache, phi_cache)
+        return y
+
+    def backward(self, dy):
+        cache, phi_cache = self._cache
+        flags = self.trainable
+        need_dphi = flags.get("phi", False) or flags.get("s", False) or flags.get("R", False)
+        need_dlam = flags["lam_in"] or flags["lam_out"]
+        kernel = masked_spectral_backward if self.sparsity else spectral_backward
+        dx, dphi, dlam_in, dlam_out, db = kernel(dy, cache, need_dx=self.input_grad,
+                                                 need_dphi=need_dphi, need_dlam=need_dlam)
+        self._set_grad("lam_in", dlam_in)
+        self._set_grad("lam_out", dlam_out)
+        if self.bias:
+            self._set_grad("b", db)
+        if self.variant == "ssvd" and flags["s"]:
+            self._set_grad("s", ssvd_backward(dphi, phi_cache))
+        elif self.variant == "qr" and flags["R"]:
+            self._set_grad("R", qr_backward(dphi, phi_cache, self.params["R"].mask))
+        elif "phi" in self.params:
+            self._set_grad("phi", dphi)
+        return dx
+
+    def config(self) -> dict:
+        cfg = {"n_in": self.n_in, "n_out": self.n_out, "variant": self.variant, "bias": self.bias,
+               "trainable": {k: v for k, v in self.trainable.items() if v != _TRAINABLE[self.variant][k]},
+               "triangular": self.triangular, "sparsity": self.sparsity}
+        if not cfg["trainable"]:
+            del cfg["trainable"]
+        return cfg
+
+
+def _ssvd_phi(rng, n_out, n_in):
+    """The PRE code's frozen phi: U diag(s) V with Gaussian(0.04) U, V and s ~ U(0, 3)."""
+    U, s, V = ssvd_factors(rng, n_out, n_in)
+    return (U * s) @ V

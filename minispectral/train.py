@@ -1,0 +1,166 @@
+"""Training and evaluation: mini-batches, shuffled by seed, with a per-epoch history."""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import from_numpy, namespace, to_backend, to_numpy
+from .functional import softmax_cross_entropy
+from .optim import Optimizer, make_optimizer
+
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "adamax": 0.002}
+
+
+class NonFiniteError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the step and the first bad parameter."""
+
+
+@dataclass
+class History:
+    """One dict per epoch: epoch, loss, train_accuracy, val_accuracy (or None), seconds."""
+
+    epochs: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+    def __getitem__(self, key: str) -> list:
+        return [e[key] for e in self.epochs]
+
+    @property
+    def epoch_seconds(self) -> list[float]:
+        return self["seconds"]
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "stopped_early": self.stopped_early}
+
+
+def find_nonfinite(model) -> str | None:
+    """Where NaN/inf first appears, in layer order: values before gradients. None if all finite."""
+    for kind in ("value", "grad"):
+        for name, p in model.named_parameters():
+            a = p.value if kind == "value" else p.grad
+            if a is not None and not bool(namespace(a).all(namespace(a).isfinite(a))):
+                where = model.layer_of(name) if hasattr(model, "layer_of") else "the model"
+                return f"{where}, parameter {name.split('.', 1)[-1]} ({kind})"
+    return None
+
+
+def _to_model(model, x, y):
+    """Host arrays -> the model's backend and dtype (labels as int64), checked."""
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (N, features), got {tuple(x.shape)}")
+    if tuple(y.shape) != (x.shape[0],):
+        raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {tuple(y.shape)}")
+    backend, dtype = model.backend, model.dtype
+    x = to_backend(x, backend)
+    xp = namespace(x)
+    if x.dtype != getattr(xp, dtype.name):
+        x = xp.astype(x, getattr(xp, dtype.name))
+    y = to_backend(y, backend)
+    if "int" not in str(y.dtype):
+        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+    return x, xp.astype(y, xp.int64)
+
+
+def evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean softmax cross-entropy and accuracy of ``model`` on (x, y)."""
+    x, y = _to_model(model, x, y)
+    xp = namespace(x)
+    n = x.shape[0]
+    total_loss, hits = 0.0, 0.0
+    for start in range(0, n, batch_size):
+        logits = model.forward(x[start:start + batch_size])
+        labels = y[start:start + batch_size]
+        loss, _ = softmax_cross_entropy(logits, labels)
+        total_loss += float(loss) * labels.shape[0]
+        hits += float(xp.sum(xp.astype(xp.argmax(logits, axis=1) == labels, xp.float64)))
+    return total_loss / n, hits / n
+
+
+def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
+        optimizer: str | Optimizer = "adamax", lr: float | None = None, seed: int = 0,
+        x_val=None, y_val=None, early_stopping: int | None = None, min_delta: float = 0.0,
+        progress: bool | None = None) -> History:
+    """Train ``model`` with mini-batch gradient descent on the softmax cross-entropy.
+
+    Parameters
+    ----------
+    x_train : (N, D) array (any backend; moved to the model's), y_train : (N,) integer labels
+    epochs, batch_size : passes over the data, samples per step
+    optimizer : "sgd", "adam", "adamax" or an Optimizer built on ``model``
+    lr : learning rate (default: ``DEFAULT_LR[optimizer]``)
+    seed : the shuffling order; the same seed on the same backend gives the same numbers
+    x_val, y_val : validation data, evaluated after each epoch
+    early_stopping : stop after this many epochs without a val-accuracy gain above ``min_delta``
+    progress : show a progress bar (default: only on a terminal)
+
+    Returns
+    -------
+    History, with per-epoch loss, train_accuracy, val_accuracy and seconds (training only).
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if early_stopping is not None and x_val is None:
+        raise ValueError("early_stopping needs validation data (x_val, y_val)")
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, model, DEFAULT_LR.get(optimizer, 0.001) if lr is None else lr)
+    x, y = _to_model(model, x_train, y_train)
+    xp = namespace(x)
+    backend = model.backend
+    n = x.shape[0]
+    steps = math.ceil(n / batch_size)
+    rng = np.random.default_rng(seed)
+    history = History()
+    best, waited = -math.inf, 0
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = _progress_bar(epochs * steps, show)
+    for epoch in range(1, epochs + 1):
+        backend.synchronize()
+        start = time.perf_counter()
+        # One gather per epoch; the batches are then contiguous slices (views, no copies).
+        order = from_numpy(rng.permutation(n), backend=backend)
+        x_epoch, y_epoch = xp.take(x, order, axis=0), xp.take(y, order, axis=0)
+        loss_sum, hits = 0.0, 0.0
+        for step in range(steps):
+            xb = x_epoch[step * batch_size:(step + 1) * batch_size]
+            yb = y_epoch[step * batch_size:(step + 1) * batch_size]
+            logits = model.forward(xb)
+            loss, dlogits = softmax_cross_entropy(logits, yb)
+            loss_value = float(loss)
+            if not math.isfinite(loss_value):
+                raise NonFiniteError(f"loss is {loss_value} at epoch {epoch}, step {step + 1}; first non-finite: "
+                                     f"{find_nonfinite(model) or 'none in the parameters (check the inputs)'}")
+            model.backward(dlogits)
+            optimizer.step()
+            loss_sum += loss_value * yb.shape[0]
+            hits += float(xp.sum(xp.astype(xp.argmax(logits, axis=1) == yb, xp.float64)))
+            bar.update(1)
+        backend.synchronize()
+        seconds = time.perf_counter() - start
+        val_acc = evaluate(model, x_val, y_val)[1] if x_val is not None else None
+        history.epochs.append({"epoch": epoch, "loss": loss_sum / n, "train_accuracy": hits / n,
+                               "val_accuracy": val_acc, "seconds": seconds})
+        bar.set_postfix(loss=f"{loss_sum / n:.4f}", val=f"{val_acc:.4f}" if val_acc is not None else "-")
+        if early_stopping is not None:
+            if val_acc > best + min_delta:
+                best, waited = val_acc, 0
+            else:
+                waited += 1
+                if waited >= early_stopping:
+                    history.stopped_early = True
+                    break
+    bar.close()
+    return history
+
+
+def _progress_bar(total: int, show: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not show, unit="step", leave=False)
+
+
+__all__ = ["DEFAULT_LR", "History", "NonFiniteError", "evaluate", "find_nonfinite", "fit", "to_numpy"]

@@ -1,0 +1,447 @@
+"""Tests for minispectral.datasets. Nothing here touches the internet: downloads
+go to a loopback HTTP server, and MNIST is read from the shared offline copy."""
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import shutil
+import socket
+import struct
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from minispectral import datasets
+from minispectral.datasets import (
+    DATASETS, REGISTRY, Dataset, DatasetError, data_dir_candidates, fetch, load_dataset,
+    load_digits, load_fashion_mnist, load_mnist, make_blobs, make_spirals, read_idx,
+    sha256_file, synthetic_dataset,
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LABELS = "t10k-labels-idx1-ubyte.gz"
+LABELS_SPEC = REGISTRY["mnist"]["files"][LABELS]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch, tmp_path):
+    """No user data dir, cache, mirror or proxy leaks into a test."""
+    for var in ("MINISPECTRAL_DATA", "MINISPECTRAL_MIRROR", "http_proxy", "HTTP_PROXY",
+                "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+@pytest.fixture(scope="module")
+def shared_data():
+    """The offline MNIST/Fashion-MNIST copies: ../shared/data, else $MINISPECTRAL_DATA."""
+    for candidate in (SHARED_DATA, os.environ.get("MINISPECTRAL_DATA")):
+        if candidate and (Path(candidate) / "mnist" / LABELS).is_file():
+            return Path(candidate)
+    pytest.skip(f"MNIST files not found in {SHARED_DATA} nor in $MINISPECTRAL_DATA")
+
+
+# ---------------------------------------------------------------- loopback server
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    truncate = False
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        super().do_GET()
+
+    def copyfile(self, source, outputfile):
+        data = source.read()
+        # Content-Length announces the full size; the connection then closes early.
+        outputfile.write(data[: len(data) // 2] if self.truncate else data)
+
+    def log_message(self, *args):
+        pass
+
+
+class _TruncatingHandler(_Handler):
+    truncate = True
+
+
+@pytest.fixture
+def serve():
+    """Start ``serve(directory, handler=_Handler)`` -> (base_url, server); stopped at teardown."""
+    running = []
+
+    def start(directory, handler=_Handler):
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+        server.requests = []
+        # A short poll interval keeps shutdown() at teardown fast.
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}/", server
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def site(tmp_path, shared_data):
+    """A directory holding the real MNIST test labels, to be served."""
+    root = tmp_path / "site"
+    root.mkdir()
+    shutil.copy(shared_data / "mnist" / LABELS, root / LABELS)
+    return root
+
+
+def _only_entries(directory):
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+# ---------------------------------------------------------------- digits
+
+def test_digits_shapes_dtype_range():
+    ds = load_digits()
+    assert ds.name == "digits" and ds.n_classes == 10 and ds.n_features == 64
+    assert len(ds.y_train) + len(ds.y_test) == 1797
+    assert ds.x_val is None and ds.y_val is None
+    assert abs(len(ds.y_test) - 0.2 * 1797) <= 10
+    for x, y in ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test)):
+        assert x.dtype == np.float32 and y.dtype == np.int64
+        assert x.flags.c_contiguous and x.shape == (len(y), 64)
+        assert x.min() == 0.0 and x.max() == 1.0
+        assert set(np.unique(y)) == set(range(10))
+    assert np.bincount(ds.y_test).min() >= 30  # stratified: every class well represented
+
+
+def test_digits_test_split_fixed_and_val_split_seeded():
+    a, b = load_digits(val_split=0.25, seed=0), load_digits(val_split=0.25, seed=1)
+    plain = load_digits()
+    for ds in (a, b):
+        np.testing.assert_array_equal(ds.x_test, plain.x_test)
+        np.testing.assert_array_equal(ds.y_test, plain.y_test)
+        assert len(ds.y_train) + len(ds.y_val) == len(plain.y_train)
+        assert len(ds.y_val) == round(0.25 * len(plain.y_train))
+    again = load_digits(val_split=0.25, seed=0)
+    np.testing.assert_array_equal(a.x_val, again.x_val)
+    np.testing.assert_array_equal(a.y_train, again.y_train)
+    assert not np.array_equal(a.x_val, b.x_val)
+
+
+def test_digits_float64_and_caller_cannot_corrupt_cache():
+    ds = load_digits(dtype="float64")
+    assert ds.x_train.dtype == np.float64 and ds.x_test.dtype == np.float64
+    np.testing.assert_allclose(ds.x_train, load_digits().x_train, rtol=1e-7)
+    assert ds.x_train.flags.writeable
+    ds.x_train[:] = -1.0
+    ds.y_train[:] = -1
+    fresh = load_digits(dtype=np.float64)
+    assert fresh.x_train.min() == 0.0 and fresh.y_train.min() == 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", None, "banana"])
+def test_bad_dtype(dtype):
+    with pytest.raises(ValueError, match=r"float32.*float64.*got"):
+        load_digits(dtype=dtype)
+
+
+def test_dataset_summary_and_checks():
+    x, y = np.zeros((6, 3), np.float32), np.zeros(6, np.int64)
+    ds = Dataset("toy", x, y, x[:2], y[:2], x[:1], y[:1], n_classes=2)
+    assert ds.summary() == "toy: 6 train, 1 val, 2 test, 3 features, 2 classes"
+    assert "toy: 6 train" in repr(ds)
+    with pytest.raises(ValueError, match="test split"):
+        Dataset("bad", x, y, x[:, :2], y)
+    with pytest.raises(ValueError, match="both"):
+        Dataset("bad", x, y, x, y, x_val=x)
+
+
+# ---------------------------------------------------------------- MNIST and Fashion-MNIST
+
+@pytest.mark.parametrize("name, mean", [("mnist", 0.1307), ("fashion-mnist", 0.2860)])
+def test_idx_datasets_load(shared_data, name, mean):
+    ds = load_dataset(name, data_dir=shared_data, download=False)
+    assert ds.summary() == f"{name}: 60000 train, 10000 test, 784 features, 10 classes"
+    assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
+    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64
+    assert ds.x_train.flags.c_contiguous and ds.x_train.flags.writeable
+    assert 0.0 <= ds.x_train.min() and ds.x_train.max() <= 1.0
+    assert ds.x_train.mean(dtype=np.float64) == pytest.approx(mean, abs=1e-4)
+    assert np.bincount(ds.y_test, minlength=10).sum() == 10000 and ds.y_train.max() == 9
+
+    split = load_dataset(name, data_dir=shared_data, download=False, val_split=0.2, seed=3)
+    assert (len(split.y_train), len(split.y_val), len(split.y_test)) == (48000, 12000, 10000)
+    np.testing.assert_array_equal(split.x_test, ds.x_test)
+    np.testing.assert_array_equal(np.sort(np.concatenate([split.y_train, split.y_val])),
+                                  np.sort(ds.y_train))
+
+
+def test_fashion_mnist_from_env_dir(shared_data, monkeypatch):
+    monkeypatch.setenv("MINISPECTRAL_DATA", str(shared_data))
+    ds = load_fashion_mnist(download=False, dtype="float64")
+    assert ds.x_test.dtype == np.float64
+    np.testing.assert_array_equal(np.bincount(ds.y_train), np.full(10, 6000))
+
+
+def test_mnist_returns_fresh_arrays(shared_data):
+    a = load_mnist(data_dir=shared_data, download=False)
+    a.x_test[:] = 7.0
+    b = load_mnist(data_dir=shared_data, download=False)
+    assert b.x_test.max() == 1.0
+
+
+# ---------------------------------------------------------------- read_idx
+
+def _write_idx(path, magic, dims, payload, compress=True):
+    raw = struct.pack(f">I{len(dims)}I", magic, *dims) + bytes(payload)
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    return path
+
+
+def test_read_idx_roundtrip(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    got = read_idx(_write_idx(tmp_path / "img.gz", 2051, images.shape, images.tobytes()))
+    np.testing.assert_array_equal(got, images)
+    labels = read_idx(_write_idx(tmp_path / "lab.gz", 2049, (3,), [1, 2, 9]))
+    np.testing.assert_array_equal(labels, [1, 2, 9])
+    assert labels.dtype == np.uint8 and not labels.flags.writeable
+
+
+@pytest.mark.parametrize("case", ["short payload", "long payload", "wrong magic", "not gzip",
+                                  "cut gzip stream", "empty"])
+def test_read_idx_corrupt(tmp_path, case):
+    path = tmp_path / f"{case.replace(' ', '-')}.gz"
+    if case == "short payload":
+        _write_idx(path, 2051, (2, 3, 4), range(20))
+    elif case == "long payload":
+        _write_idx(path, 2049, (3,), range(4))
+    elif case == "wrong magic":
+        _write_idx(path, 2050, (3,), range(3))
+    elif case == "not gzip":
+        _write_idx(path, 2049, (3,), range(3), compress=False)
+    elif case == "cut gzip stream":
+        _write_idx(path, 2049, (1000,), np.random.default_rng(0).integers(0, 10, 1000))
+        path.write_bytes(path.read_bytes()[:-30])
+    else:
+        path.write_bytes(gzip.compress(b""))
+    with pytest.raises(DatasetError, match=path.name):
+        read_idx(path)
+
+
+# ---------------------------------------------------------------- data dirs and fetch
+
+def test_data_dir_candidates_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("MINISPECTRAL_DATA", str(tmp_path / "env"))
+    assert data_dir_candidates(tmp_path / "explicit") == [
+        tmp_path / "explicit", tmp_path / "env", tmp_path / "xdg-cache" / "minispectral"]
+    monkeypatch.delenv("MINISPECTRAL_DATA")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert data_dir_candidates() == [Path.home() / ".cache" / "minispectral"]
+
+
+def test_fetch_finds_file_in_any_candidate_dir(shared_data, monkeypatch, tmp_path):
+    monkeypatch.setenv("MINISPECTRAL_DATA", str(shared_data))
+    path = fetch("mnist", LABELS, data_dir=tmp_path / "empty", download=False)
+    assert path == shared_data / "mnist" / LABELS
+
+
+def test_fetch_downloads(serve, site, tmp_path):
+    url, server = serve(site)
+    path = fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=[url], progress=False)
+    assert path == tmp_path / "data" / "mnist" / LABELS
+    assert path.read_bytes() == (site / LABELS).read_bytes()
+    assert sha256_file(path) == LABELS_SPEC.sha256
+    assert _only_entries(path.parent) == [LABELS]  # no temp file left behind
+    assert server.requests == [f"/{LABELS}"]
+
+
+def test_fetch_skips_download_of_valid_file(serve, site, tmp_path):
+    url, server = serve(site)
+    dest = tmp_path / "data" / "mnist" / LABELS
+    dest.parent.mkdir(parents=True)
+    shutil.copy(site / LABELS, dest)
+    assert fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=url) == dest
+    assert server.requests == []
+
+
+def test_fetch_tries_next_mirror(serve, site, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad_url, _ = serve(empty)
+    good_url, _ = serve(site)
+    path = fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=[bad_url, good_url],
+                 progress=False)
+    assert sha256_file(path) == LABELS_SPEC.sha256
+
+
+def test_fetch_uses_mirror_env_with_dataset_placeholder(serve, site, tmp_path, monkeypatch):
+    (site / "mnist").mkdir()
+    shutil.move(site / LABELS, site / "mnist" / LABELS)
+    url, server = serve(site)
+    monkeypatch.setenv("MINISPECTRAL_MIRROR", url + "{dataset}/")
+    fetch("mnist", LABELS, data_dir=tmp_path / "data", progress=False)
+    assert server.requests == [f"/mnist/{LABELS}"]
+
+
+def test_fetch_rejects_corrupt_download(serve, site, tmp_path):
+    data = bytearray((site / LABELS).read_bytes())
+    data[100:110] = bytes(b ^ 0xFF for b in data[100:110])  # same size, different bytes
+    (site / LABELS).write_bytes(bytes(data))
+    url, _ = serve(site)
+    with pytest.raises(DatasetError) as err:
+        fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=[url], progress=False)
+    message = str(err.value)
+    assert url + LABELS in message and LABELS_SPEC.sha256 in message
+    assert hashlib.sha256(data).hexdigest() in message  # the bytes were hashed and rejected
+    assert _only_entries(tmp_path / "data" / "mnist") == []
+
+
+def test_fetch_interrupted_download_leaves_nothing(serve, site, tmp_path):
+    url, _ = serve(site, handler=_TruncatingHandler)
+    with pytest.raises(DatasetError, match=f"got {LABELS_SPEC.size // 2} bytes"):
+        fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=[url], progress=False)
+    assert _only_entries(tmp_path / "data" / "mnist") == []
+
+
+def test_fetch_404_and_unreachable_list_urls(serve, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    url_404, _ = serve(empty)
+    with socket.socket() as s:  # a port nobody listens on once the socket is closed
+        s.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    with pytest.raises(DatasetError) as err:
+        fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=[url_404, dead_url],
+              progress=False)
+    message = str(err.value)
+    assert url_404 + LABELS in message and "404" in message
+    assert dead_url + LABELS in message
+    assert str(tmp_path / "data" / "mnist") in message and LABELS_SPEC.sha256 in message
+    assert _only_entries(tmp_path / "data" / "mnist") == []
+
+
+def test_fetch_offline_missing_file(tmp_path):
+    with pytest.raises(DatasetError) as err:
+        fetch("mnist", LABELS, data_dir=tmp_path, download=False)
+    message = str(err.value)
+    assert str(tmp_path / "mnist") in message and LABELS_SPEC.sha256 in message
+    assert "download=False" in message
+    with pytest.raises(DatasetError, match="download=False"):
+        load_mnist(data_dir=tmp_path, download=False)
+
+
+def test_fetch_rejects_corrupt_file_on_disk(tmp_path):
+    dest = tmp_path / "mnist" / LABELS
+    dest.parent.mkdir()
+    dest.write_bytes(b"x" * LABELS_SPEC.size)
+    with pytest.raises(DatasetError, match=r"SHA-256.*delete it"):
+        fetch("mnist", LABELS, data_dir=tmp_path, download=False)
+    dest.write_bytes(b"short")
+    with pytest.raises(DatasetError, match=f"expected {LABELS_SPEC.size}"):
+        fetch("mnist", LABELS, data_dir=tmp_path, download=False)
+
+
+def test_verification_cached_until_file_changes(site, tmp_path, monkeypatch):
+    dest = tmp_path / "mnist" / LABELS
+    dest.parent.mkdir()
+    shutil.copy(site / LABELS, dest)
+    calls = []
+    monkeypatch.setattr(datasets, "sha256_file", lambda p: calls.append(p) or LABELS_SPEC.sha256)
+    for _ in range(3):
+        fetch("mnist", LABELS, data_dir=tmp_path, download=False)
+    assert len(calls) == 1
+    os.utime(dest, ns=(0, 0))
+    fetch("mnist", LABELS, data_dir=tmp_path, download=False)
+    assert len(calls) == 2
+
+
+def test_download_goes_to_cache_when_env_dir_read_only(serve, site, tmp_path, monkeypatch):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    monkeypatch.setenv("MINISPECTRAL_DATA", str(read_only))
+    url, _ = serve(site)
+    try:
+        path = fetch("mnist", LABELS, mirrors=url, progress=False)
+    finally:
+        read_only.chmod(0o755)
+    assert path == tmp_path / "xdg-cache" / "minispectral" / "mnist" / LABELS
+    assert _only_entries(read_only) == []
+
+
+def test_fetch_unknown_names():
+    with pytest.raises(ValueError, match="mnist"):
+        fetch("cifar", LABELS)
+    with pytest.raises(ValueError, match="train-images"):
+        fetch("mnist", "nope.gz")
+
+
+# ---------------------------------------------------------------- synthetic data
+
+@settings(max_examples=25, deadline=None)
+@given(n_per_class=st.integers(1, 40), n_classes=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_generators_shapes_balance_determinism(n_per_class, n_classes, seed):
+    for make, n_features in ((make_spirals, 2), (make_blobs, 2)):
+        X, y = make(n_per_class=n_per_class, n_classes=n_classes, seed=seed)
+        assert X.shape == (n_per_class * n_classes, n_features) and X.dtype == np.float32
+        assert y.dtype == np.int64
+        np.testing.assert_array_equal(np.bincount(y, minlength=n_classes),
+                                      np.full(n_classes, n_per_class))
+        X2, y2 = make(n_per_class=n_per_class, n_classes=n_classes, seed=seed)
+        np.testing.assert_array_equal(X, X2)
+        np.testing.assert_array_equal(y, y2)
+
+
+def test_generators_options():
+    X, _ = make_spirals(seed=0, dtype="float64")
+    assert X.dtype == np.float64 and np.abs(X).max() <= 1.0
+    assert not np.array_equal(X, make_spirals(seed=1, dtype="float64")[0])
+    X, y = make_blobs(n_per_class=5, n_classes=4, n_features=7, dtype=np.float64)
+    assert X.shape == (20, 7) and X.dtype == np.float64 and y.max() == 3
+    with pytest.raises(ValueError, match="n_per_class"):
+        make_spirals(n_per_class=0)
+
+
+def test_synthetic_dataset():
+    ds = synthetic_dataset("spirals", val_split=0.2, seed=4, n_per_class=40)
+    assert ds.summary() == "spirals: 72 train, 18 val, 30 test, 2 features, 3 classes"
+    np.testing.assert_array_equal(np.bincount(ds.y_test), [10, 10, 10])
+    again = synthetic_dataset("spirals", val_split=0.2, seed=4, n_per_class=40)
+    np.testing.assert_array_equal(ds.x_val, again.x_val)
+    blobs = synthetic_dataset("blobs", n_classes=5, n_features=3, dtype="float64")
+    assert blobs.n_classes == 5 and blobs.n_features == 3 and blobs.x_train.dtype == np.float64
+    with pytest.raises(ValueError, match="spirals"):
+        synthetic_dataset("moons")
+    with pytest.raises(ValueError, match="test_fraction"):
+        synthetic_dataset(test_fraction=1.0)
+
+
+# ---------------------------------------------------------------- bad arguments
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(ValueError) as err:
+        load_dataset("cifar10")
+    assert all(name in str(err.value) for name in DATASETS)
+
+
+@pytest.mark.parametrize("val_split", [1.5, 1.0, -0.1, float("nan")])
+def test_bad_val_split(val_split, tmp_path):
+    with pytest.raises(ValueError, match="val_split"):
+        load_dataset("digits", val_split=val_split)
+    with pytest.raises(ValueError, match="val_split"):  # checked before any file is looked up
+        load_mnist(data_dir=tmp_path, download=False, val_split=val_split)
+
+
+def test_load_dataset_names():
+    assert load_dataset("digits", val_split=0.1).summary().startswith("digits: ")
+    with pytest.raises(DatasetError):  # fashion_mnist is accepted as a spelling
+        load_dataset("fashion_mnist", data_dir=Path("/nonexistent"), download=False)
+
+
+def test_shipped_digits_file_matches_readme_checksum():
+    assert hashlib.sha256((Path(datasets.__file__).parent / "data" / "digits.csv.gz")
+                          .read_bytes()).hexdigest() == datasets._DIGITS_FILE.sha256
