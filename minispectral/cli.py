@@ -1,0 +1,229 @@
+"""The ``minispectral`` command: train one model, compare them all, reproduce the papers.
+
+    minispectral train --model spectral --dataset mnist --hidden 100 --epochs 20
+    minispectral compare                      # every variant on the digits set, one table + figure
+    minispectral reproduce params --quick     # the papers' studies (see minispectral.reproduce)
+
+Bad arguments exit with status 2 and a usage message; runtime errors (a missing dataset,
+an unavailable GPU) exit with status 1 and a one-line message.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from .backend import BACKENDS, BackendUnavailableError
+from .datasets import DATASETS, DatasetError
+from .experiment import RunConfig, run, write_json
+from .nn import MODELS
+from .optim import OPTIMIZERS
+from .train import NonFiniteError
+
+RUNTIME_ERRORS = (BackendUnavailableError, DatasetError, NonFiniteError, FileNotFoundError, OSError, ValueError)
+
+
+def hidden_sizes(text: str) -> tuple:
+    """'300' -> (300,), '500,500' -> (500, 500)."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected widths like 300 or 500,500, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
+    return sizes
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=DATASETS, default="digits", help="default: digits (ships with the package)")
+    p.add_argument("--hidden", type=hidden_sizes, default=None,
+                   help="hidden widths: 300, or 500,500 for two layers (default: 100 on digits, 300 otherwise)")
+    p.add_argument("--activation", choices=("relu", "tanh", "elu"), default="relu")
+    p.add_argument("--epochs", type=positive_int, default=None, help="default: 40 on digits, 20 otherwise")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default: 32 on digits, 200 otherwise")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamax")
+    p.add_argument("--lr", type=positive_float, default=None, help="default: the papers' rate for each model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-split", type=fraction, default=0.0, help="fraction of the training set held out")
+    p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a validation gain (needs --val-split)")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--data-dir", default=None, help="where MNIST files are (default: $MINISPECTRAL_DATA, then the cache)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minispectral", description="Spectral learning of neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train one model and test it")
+    train.add_argument("--model", choices=MODELS, default="spectral")
+    _add_training_options(train)
+    train.add_argument("--save", type=Path, default=None, metavar="PATH", help="save the trained model (.npz)")
+
+    compare = sub.add_parser("compare", help="train several models on the same data and seed; table + figure")
+    compare.add_argument("--models", default=",".join(MODELS),
+                         help=f"comma-separated subset of {','.join(MODELS)} (default: all)")
+    _add_training_options(compare)
+    compare.add_argument("--figure", type=Path, default=Path("compare.png"), metavar="PATH",
+                         help="where to write the accuracy-vs-parameters plot (default: compare.png)")
+
+    try:
+        from .reproduce.cli import add_reproduce_parser
+    except ImportError:  # the studies are optional while they are being developed
+        add_reproduce_parser = None
+    if add_reproduce_parser is not None:
+        add_reproduce_parser(sub)
+    return parser
+
+
+def _config(args, model: str) -> RunConfig:
+    hidden = args.hidden or ((100,) if args.dataset == "digits" else (300,))
+    return RunConfig(model=model, dataset=args.dataset, hidden=hidden, activation=args.activation,
+                     epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                     lr=args.lr if model != "dense" or args.command == "train" else args.lr,
+                     seed=args.seed, val_split=args.val_split, early_stopping=args.early_stopping,
+                     backend=args.backend, dtype=args.dtype, data_dir=args.data_dir)
+
+
+def _load(args):
+    from .datasets import load_dataset
+
+    return load_dataset(args.dataset, data_dir=args.data_dir, val_split=args.val_split, seed=args.seed,
+                        dtype=args.dtype)
+
+
+def cmd_train(args) -> int:
+    data = _load(args)
+    print(data.summary())
+    record, _ = run(_config(args, args.model), data, save_path=args.save)
+    for e in record["history"]:
+        val = f"  val acc {e['val_accuracy']:.4f}" if e["val_accuracy"] is not None else ""
+        print(f"epoch {e['epoch']:3d}  loss {e['loss']:.4f}  train acc {e['train_accuracy']:.4f}{val}"
+              f"  {e['seconds']:.2f} s")
+    print(f"{record['model']}: {record['trainable_parameters']:,} trainable parameters, "
+          f"test accuracy {record['test_accuracy']:.4f}, "
+          f"{sum(record['epoch_seconds']) / len(record['epoch_seconds']):.3f} s/epoch")
+    if args.save:
+        print(f"saved the model to {args.save}")
+    if args.json:
+        write_json(args.json, record)
+    return 0
+
+
+def format_table(records) -> str:
+    """model | trainable parameters | ratio to dense | test accuracy | s/epoch."""
+    dense = next((r["trainable_parameters"] for r in records if r["model"] == "dense"), None)
+    lines = [f"{'model':<10}{'trainable params':>17}{'ratio to dense':>16}{'test accuracy':>15}{'s/epoch':>10}"]
+    for r in records:
+        ratio = f"{r['trainable_parameters'] / dense:.4f}" if dense else "-"
+        seconds = sum(r["epoch_seconds"]) / len(r["epoch_seconds"])
+        lines.append(f"{r['model']:<10}{r['trainable_parameters']:>17,}{ratio:>16}{r['test_accuracy']:>15.4f}"
+                     f"{seconds:>10.3f}")
+    return "\n".join(lines)
+
+
+def plot_compare(records, path: Path, title: str) -> Path:
+    """Test accuracy against trainable parameters (log scale), one labelled point per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless-safe: the figure only goes to a file
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in records:
+        ax.scatter(r["trainable_parameters"], r["test_accuracy"], s=40)
+        ax.annotate(r["model"], (r["trainable_parameters"], r["test_accuracy"]), textcoords="offset points",
+                    xytext=(5, 4), fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def cmd_compare(args) -> int:
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise SystemExit(_usage_error(f"--models: unknown {unknown}; choose from {','.join(MODELS)}"))
+    data = _load(args)
+    print(data.summary())
+    records = []
+    for model in models:
+        record, _ = run(_config(args, model), data)
+        print(f"  {model:<9} test accuracy {record['test_accuracy']:.4f}  ({record['wall_seconds']:.1f} s)")
+        records.append(record)
+    print()
+    print(format_table(records))
+    hidden = "→".join(str(h) for h in records[0]["hidden"])
+    plot_compare(records, args.figure, f"{args.dataset}: {data.n_features}→{hidden}→{data.n_classes}, "
+                                       f"seed {args.seed}")
+    print(f"\nfigure: {args.figure}")
+    if args.json:
+        write_json(args.json, records)
+    return 0
+
+
+def _usage_error(message: str) -> int:
+    build_parser().print_usage(sys.stderr)
+    print(f"minispectral: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "early_stopping", None) and not getattr(args, "val_split", 0):
+        parser.error("--early-stopping needs a validation set: pass --val-split, e.g. --val-split 0.2")
+    commands = {"train": cmd_train, "compare": cmd_compare}
+    handler = commands.get(args.command) or getattr(args, "handler", None)
+    try:
+        return handler(args)
+    except RUNTIME_ERRORS as exc:
+        print(f"minispectral: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("minispectral: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
