@@ -13,6 +13,8 @@ from .optim import SGD, Adam, Adamax, make_optimizer
 
 __version__ = "0.1.0"
 
+from . import datasets, functional, io, nn, optim, pruning, train  # noqa: E402  (after __version__: io reads it)
+
 __all__ = [
     "BACKENDS", "Backend", "BackendUnavailableError", "available", "backend_of", "from_numpy",
     "get_backend", "set_backend", "synchronize", "to_backend", "to_numpy", "use_backend",

@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     try:
         return handler(args)
     except RUNTIME_ERRORS as exc:
-        print(f"minispectral: error: {exc}", file=sys.stderr)
+        print(f"minispectral: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, no traceback
         return 1
     except KeyboardInterrupt:
         print("minispectral: interrupted", file=sys.stderr)

@@ -1,0 +1,116 @@
+"""The command line: train, compare, and the exit codes users script against."""
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from minispectral.cli import main
+
+REQUIRED_KEYS = {"model", "dataset", "hidden", "trainable_parameters", "test_accuracy", "epoch_seconds", "history"}
+
+
+def test_train_writes_json_record_and_model(tmp_path, capsys):
+    out, model_path = tmp_path / "run.json", tmp_path / "model.npz"
+    code = main(["train", "--model", "spectral", "--hidden", "32", "--epochs", "3", "--seed", "1",
+                 "--json", str(out), "--save", str(model_path)])
+    assert code == 0
+    record = json.loads(out.read_text())
+    assert REQUIRED_KEYS <= record.keys()
+    assert record["model"] == "spectral" and record["dataset"] == "digits" and record["hidden"] == [32]
+    assert record["trainable_parameters"] == (64 + 32) + (32 + 10) + (32 + 10)  # two eigenvalue sets + biases
+    assert len(record["epoch_seconds"]) == len(record["history"]) == 3
+    assert 0.0 <= record["test_accuracy"] <= 1.0
+    assert "test accuracy" in capsys.readouterr().out
+
+    from minispectral.datasets import load_digits
+    from minispectral.io import load
+    from minispectral.train import evaluate
+
+    data = load_digits()
+    assert evaluate(load(model_path), data.x_test, data.y_test)[1] == pytest.approx(record["test_accuracy"])
+
+
+def test_train_two_hidden_layers_and_early_stopping(tmp_path):
+    out = tmp_path / "run.json"
+    assert main(["train", "--model", "dense", "--hidden", "16,8", "--activation", "tanh", "--epochs", "40",
+                 "--val-split", "0.2", "--early-stopping", "2", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["hidden"] == [16, 8]
+    assert all(e["val_accuracy"] is not None for e in record["history"])
+    assert record["stopped_early"] == (record["epochs_run"] < 40)
+
+
+def test_same_seed_same_numbers(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        assert main(["train", "--model", "qr", "--hidden", "16", "--epochs", "2", "--seed", "7",
+                     "--json", str(out)]) == 0
+        runs.append(json.loads(out.read_text()))
+    strip = lambda r: [(e["loss"], e["train_accuracy"]) for e in r["history"]]  # noqa: E731
+    assert strip(runs[0]) == strip(runs[1])
+    assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"]
+
+
+def test_compare_prints_table_writes_figure_and_json(tmp_path, capsys):
+    figure, out = tmp_path / "cmp.png", tmp_path / "cmp.json"
+    assert main(["compare", "--models", "dense,nc,spectral", "--hidden", "16", "--epochs", "2",
+                 "--figure", str(figure), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "ratio to dense" in text and "s/epoch" in text
+    records = json.loads(out.read_text())
+    assert [r["model"] for r in records] == ["dense", "nc", "spectral"]
+    assert all(REQUIRED_KEYS <= r.keys() for r in records)
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dense = records[0]["trainable_parameters"]
+    assert f"{records[1]['trainable_parameters'] / dense:.4f}" in text
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--model", "transformer"],
+    ["train", "--hidden", "ten"],
+    ["train", "--hidden", "0"],
+    ["train", "--epochs", "-3"],
+    ["train", "--lr", "nan"],
+    ["train", "--val-split", "1.5"],
+    ["train", "--early-stopping", "3"],          # needs --val-split
+    ["train", "--backend", "tpu"],
+    ["compare", "--models", "dense,bogus"],
+    ["frobnicate"],
+])
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_missing_dataset_is_a_one_line_error_exit_1(tmp_path, monkeypatch):
+    """No files and an unreachable mirror (loopback, closed port): exit 1, one line, no traceback."""
+    env = {"MINISPECTRAL_MIRROR": f"http://127.0.0.1:{_closed_port()}/", "MINISPECTRAL_DATA": str(tmp_path),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "minispectral", "train", "--dataset", "mnist",
+                           "--data-dir", str(tmp_path / "empty")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("minispectral: error:") and proc.stderr.count("\n") == 1
+    assert "sha256" in proc.stderr.lower() or "SHA-256" in proc.stderr
+
+
+def test_cupy_backend_unavailable_exit_1(capsys):
+    from minispectral import available
+
+    if available("cupy")[0]:
+        pytest.skip("CuPy works here; this checks the message on machines without it")
+    assert main(["train", "--backend", "cupy", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "cupy" in err.lower() and err.count("\n") == 1
