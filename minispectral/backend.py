@@ -73,7 +73,10 @@ def resolve_dtype(dtype) -> np.dtype:
 
     Raises ValueError unless it is float32 or float64.
     """
-    name = getattr(dtype, "name", None) or str(dtype)
+    if isinstance(dtype, type):  # np.float32, the usual NumPy spelling, is a scalar type, not a dtype
+        name = dtype.__name__
+    else:
+        name = getattr(dtype, "name", None) or str(dtype)
     name = name.rsplit(".", 1)[-1]  # "array_api_strict.float32" -> "float32"
     if name not in _FLOAT_DTYPES:
         raise ValueError(f"dtype must be one of {_FLOAT_DTYPES}, got {dtype!r}")
@@ -150,8 +153,11 @@ def _current() -> Backend:
 def set_backend(name: str) -> Backend:
     """Make ``name`` the current backend for the rest of the program."""
     backend = get_backend(name)
-    _current()
-    _stack[-1] = backend
+    # Not through _current(): an unusable MINISPECTRAL_BACKEND must not block choosing another one.
+    if _stack:
+        _stack[-1] = backend
+    else:
+        _stack.append(backend)
     return backend
 
 
@@ -159,7 +165,6 @@ def set_backend(name: str) -> Backend:
 def use_backend(name: str) -> Iterator[Backend]:
     """Context manager: switch the current backend inside a ``with`` block."""
     backend = get_backend(name)
-    _current()
     _stack.append(backend)
     try:
         yield backend
@@ -193,7 +198,11 @@ def namespace(*arrays):
 
 
 def to_numpy(x) -> np.ndarray:
-    """Copy any backend's array to a NumPy array on the host (explicit transfer)."""
+    """Any backend's array as a NumPy array on the host (explicit transfer).
+
+    A NumPy array comes back as it is, and a strict array as a view of the same memory;
+    a CuPy array is copied from the device.  Copy the result before changing it.
+    """
     if isinstance(x, np.ndarray):
         return x
     b = backend_of(x)

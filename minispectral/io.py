@@ -7,6 +7,7 @@ so an interrupted save leaves the previous file intact.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -77,14 +78,22 @@ def load(path, *, backend=None, dtype=None) -> Sequential:
     return model.to(backend=get_backend(backend), dtype=dtype)
 
 
+@contextlib.contextmanager
 def _open(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{path} is not a valid minispectral model file (corrupt or truncated): {exc}") from exc
+    # We open the file ourselves: np.load leaves its own handle open when the zip is corrupt.
+    with open(path, "rb") as f:
+        try:
+            data = np.load(f, allow_pickle=False)
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"{path} is not a valid minispectral model file (corrupt or truncated): {exc}") from exc
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a lone .npy array loads fine but is no model
+            raise ValueError(f"{path} is not a valid minispectral model file: "
+                             "it holds a single array, not an .npz archive")
+        with data:
+            yield data
 
 
 def _meta(data, path) -> dict:

@@ -50,6 +50,9 @@ def find_nonfinite(model) -> str | None:
 
 def _to_model(model, x, y):
     """Host arrays -> the model's backend and dtype (labels as int64), checked."""
+    for name, a in (("x", x), ("y", y)):
+        if not hasattr(a, "shape"):
+            raise TypeError(f"{name} must be an array (NumPy or the model's backend), got {type(a).__name__}")
     if x.ndim != 2:
         raise ValueError(f"x must have shape (N, features), got {tuple(x.shape)}")
     if tuple(y.shape) != (x.shape[0],):
@@ -72,8 +75,9 @@ def evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
     n = x.shape[0]
     total_loss, hits = 0.0, 0.0
     for start in range(0, n, batch_size):
-        logits = model.forward(x[start:start + batch_size])
-        labels = y[start:start + batch_size]
+        stop = min(start + batch_size, n)  # the Array API forbids a slice stop past the end
+        logits = model.forward(x[start:stop, :])
+        labels = y[start:stop]
         loss, _ = softmax_cross_entropy(logits, labels)
         total_loss += float(loss) * labels.shape[0]
         hits += float(xp.sum(xp.astype(xp.argmax(logits, axis=1) == labels, xp.float64)))
@@ -104,6 +108,8 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val must be given together")
     if early_stopping is not None and x_val is None:
         raise ValueError("early_stopping needs validation data (x_val, y_val)")
     if isinstance(optimizer, str):
@@ -126,8 +132,9 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         x_epoch, y_epoch = xp.take(x, order, axis=0), xp.take(y, order, axis=0)
         loss_sum, hits = 0.0, 0.0
         for step in range(steps):
-            xb = x_epoch[step * batch_size:(step + 1) * batch_size]
-            yb = y_epoch[step * batch_size:(step + 1) * batch_size]
+            # The Array API wants every axis indexed and forbids a stop past the end.
+            lo, hi = step * batch_size, min((step + 1) * batch_size, n)
+            xb, yb = x_epoch[lo:hi, :], y_epoch[lo:hi]
             logits = model.forward(xb)
             loss, dlogits = softmax_cross_entropy(logits, yb)
             loss_value = float(loss)

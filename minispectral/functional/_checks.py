@@ -1,6 +1,8 @@
 """Input checks shared by the kernels: a clear error instead of a silent broadcast."""
 from __future__ import annotations
 
+from ..backend import namespace
+
 
 def check_matrix(a, name: str, shape=None) -> None:
     """Raise ValueError unless ``a`` is 2-D (and matches ``shape``, where an entry of None is free)."""
@@ -21,7 +23,8 @@ def check_vector(a, name: str, length=None) -> None:
 
 
 def check_same_dtype(name_ref: str, ref, **others) -> None:
-    """Raise TypeError if any array in ``others`` has another dtype than ``ref``."""
+    """Raise TypeError if the arrays mix backends or any in ``others`` has another dtype than ``ref``."""
+    namespace(ref, *others.values())  # else mixed backends read as "float64 but float64"
     for name, a in others.items():
         if a is not None and a.dtype != ref.dtype:
             raise TypeError(f"{name} has dtype {a.dtype} but {name_ref} has dtype {ref.dtype}; "

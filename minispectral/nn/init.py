@@ -52,7 +52,7 @@ def draw(spec, default, rng, shape, name: str) -> np.ndarray:
         value = np.full(shape, float(spec))
     else:
         value = np.asarray(spec, dtype=np.float64)
-    value = np.asarray(value, dtype=np.float64)
+    value = np.array(value, dtype=np.float64)  # a copy: training updates in place, never the caller's array
     if value.shape != tuple(shape):
         raise ValueError(f"initial value of {name} must have shape {tuple(shape)}, got {value.shape}")
     return value

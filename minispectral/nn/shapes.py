@@ -1,13 +1,19 @@
 """A layer-level input check, so a wrong width names the layer instead of a matmul."""
 from __future__ import annotations
 
+from ..backend import backend_of
+
 
 def check_input(layer, x) -> None:
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         raise TypeError(f"{layer!r} expects an array of shape (N, {layer.n_in}), got {type(x).__name__}")
     if len(x.shape) != 2 or x.shape[1] != layer.n_in:
         raise ValueError(f"{layer!r} expects input of shape (N, {layer.n_in}), got x of shape {tuple(x.shape)}")
-    want = layer.params[next(iter(layer.params))].value.dtype
+    param = layer.params[next(iter(layer.params))].value
+    if backend_of(x) is not backend_of(param):  # before the dtype test, which cannot compare across libraries
+        raise TypeError(f"{layer!r} holds {backend_of(param).name} arrays but x is a {backend_of(x).name} array; "
+                        "move x with minispectral.to_backend(x, ...), or the model with model.to(backend=...)")
+    want = param.dtype
     if x.dtype != want:
         raise TypeError(f"{layer!r} holds {want} parameters but x has dtype {x.dtype}; "
                         "cast x, or move the model with model.to(dtype=...)")

@@ -1,0 +1,170 @@
+"""Shared fixtures for the engine tests: the backend matrix, array helpers, and the hypothesis profile."""
+import os
+from pathlib import Path
+
+# Tiny matrices: multithreaded BLAS only adds thread hand-offs, and on a busy CI runner its
+# spinning threads make the training tests 10x slower. Must be set before NumPy is imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+# CI reads MNIST from the checkout's sibling folder; a value set by the user wins.
+os.environ.setdefault("MINISPECTRAL_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+import minispectral  # noqa: E402
+from minispectral import backend as backend_module  # noqa: E402
+
+settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+BACKEND_NAMES = ["numpy", "strict", pytest.param("cupy", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(scope="session", params=BACKEND_NAMES)
+def backend(request):
+    """Each backend in turn; CuPy is skipped with the reason it cannot run here."""
+    ok, reason = minispectral.available(request.param)
+    if not ok:
+        pytest.skip(reason)
+    return minispectral.get_backend(request.param)
+
+
+@pytest.fixture(scope="session")
+def cupy_backend():
+    """The CuPy backend, or a skip that says why it is unusable here."""
+    ok, reason = minispectral.available("cupy")
+    if not ok:
+        pytest.skip(reason)
+    return minispectral.get_backend("cupy")
+
+
+@pytest.fixture(autouse=True)
+def _restore_current_backend():
+    """A test that switches the current backend must not leak the switch into the next test."""
+    saved = list(backend_module._stack)
+    yield
+    backend_module._stack[:] = saved
+
+
+def make(backend, a, dtype="float64"):
+    """Host data (array or nested list) -> array on ``backend`` as ``dtype`` (a float dtype name)."""
+    # A copy: on NumPy from_numpy shares memory, and the tests update parameters in place.
+    return minispectral.from_numpy(np.array(a), dtype, backend)
+
+
+def make_labels(backend, labels):
+    """Host integer labels -> int64 array on ``backend``."""
+    return minispectral.from_numpy(np.asarray(labels, dtype=np.int64), backend=backend)
+
+
+def randn(backend, shape, dtype="float64", seed=0, scale=1.0):
+    """Standard-normal array (times ``scale``) of ``shape`` on ``backend``, reproducible by ``seed``."""
+    return make(backend, scale * np.random.default_rng(seed).standard_normal(shape), dtype)
+
+
+def host(x):
+    """An independent float64 host copy, for comparing values across backends and over time."""
+    return np.array(minispectral.to_numpy(x), dtype=np.float64, copy=True)
+
+
+def dtype_name(x) -> str:
+    """'float32' / 'float64' / 'int64' for an array of any backend."""
+    return str(x.dtype).rsplit(".", 1)[-1]
+
+
+# Unit-scale initial values: with the papers' tiny initialisations the deep gradients are
+# within finite-difference noise, so a relative error of 1e-7 would be meaningless there.
+UNIT_INIT = {"phi_init": (-1.0, 1.0), "lam_in_init": (-2.0, 2.0), "lam_out_init": (-2.0, 2.0),
+             "b_init": (-0.5, 0.5)}
+
+
+def unit_scale(model):
+    """Rescale S-SVD and QR factors (which take no phi_init) so that phi is of order one, in place."""
+    layers = getattr(model, "layers", [model])
+    for layer in layers:
+        params = getattr(layer, "params", {})
+        for name, factor in (("U", 25.0), ("V", 25.0), ("R", 25.0)):
+            if name in params:
+                params[name].value = params[name].value * factor
+    return model
+
+
+def spectral_kwargs(variant):
+    """Unit-scale initialiser specs a Spectral ``variant`` accepts (no phi_init for ssvd/qr)."""
+    kw = dict(UNIT_INIT)
+    if variant in ("ssvd", "qr"):
+        del kw["phi_init"]
+    return kw
+
+
+# ------------------------------------------------------------------ kernel cases
+# Each case is a forward/backward pair in the form gradient_check.check_kernel takes: ``backward``
+# returns one gradient per input, None for inputs that get none (frozen factors, the QR's Q).
+
+def _away_from_zero(a):
+    """Keep activations' inputs off the ReLU/ELU kink, where the derivative is undefined."""
+    return np.where(np.abs(a) < 1e-2, a + np.copysign(0.05, a), a)
+
+
+def _lower_mask(n_out, m):
+    return np.tril(np.ones((n_out, m)))
+
+
+def kernel_case(name, backend, dtype="float64", shape=(3, 4, 2), seed=0):
+    """``(forward, backward, inputs, kwargs)`` for kernel ``name``; ``shape`` is (N, n_in, n_out)."""
+    from minispectral import functional as F
+
+    n, n_in, n_out = shape
+    m = min(n_in, n_out)
+    rng = np.random.default_rng(seed)
+
+    def arr(*dims, scale=1.0):
+        return make(backend, scale * rng.standard_normal(dims), dtype)
+
+    if name in ("dense", "dense_no_bias", "masked_dense"):
+        inputs = {"x": arr(n, n_in), "W": arr(n_out, n_in), "b": None if name == "dense_no_bias" else arr(n_out)}
+        if name == "masked_dense":
+            return F.masked_dense_forward, F.masked_dense_backward, inputs, {"sparsity": 0.4}
+        return F.dense_forward, F.dense_backward, inputs, {}
+    if name in ("spectral", "masked_spectral"):
+        inputs = {"x": arr(n, n_in), "phi": arr(n_out, n_in), "lam_in": arr(n_in), "lam_out": arr(n_out),
+                  "b": arr(n_out)}
+        if name == "masked_spectral":
+            return F.masked_spectral_forward, F.masked_spectral_backward, inputs, {"sparsity": 0.4}
+        return F.spectral_forward, F.spectral_backward, inputs, {}
+    if name == "spectral_weight":
+        inputs = {"phi": arr(n_out, n_in), "lam_in": arr(n_in), "lam_out": arr(n_out)}
+        return F.spectral_weight_forward, F.spectral_weight_backward, inputs, {}
+    if name == "ssvd":
+        inputs = {"U": arr(n_out, m), "s": arr(m), "V": arr(m, n_in)}
+        return (F.ssvd_forward, lambda dphi, cache: (None, F.ssvd_backward(dphi, cache), None), inputs, {})
+    if name == "qr":
+        inputs = {"R": arr(n_out, m), "Q": arr(m, n_in)}
+        return F.qr_forward, lambda dphi, cache: (F.qr_backward(dphi, cache), None), inputs, {}
+    if name == "qr_masked":
+        # Only the lower triangle of R is free: phi = (R ⊙ mask) Q, whose gradient is dphi Qᵀ ⊙ mask.
+        mask = make(backend, _lower_mask(n_out, m), dtype)
+        inputs = {"R": arr(n_out, m), "Q": arr(m, n_in)}
+        return (lambda R, Q: F.qr_forward(R * mask, Q),
+                lambda dphi, cache: (F.qr_backward(dphi, cache, R_mask=mask), None), inputs, {})
+    if name in F.ACTIVATIONS:
+        forward, backward = F.ACTIVATIONS[name]
+        x = make(backend, _away_from_zero(rng.standard_normal((n, n_in))), dtype)
+        return forward, backward, {"x": x}, {}
+    raise KeyError(name)
+
+
+KERNELS = ["dense", "dense_no_bias", "spectral_weight", "spectral", "ssvd", "qr", "qr_masked",
+           "relu", "tanh", "elu", "sigmoid", "masked_dense", "masked_spectral"]
+
+
+def run_kernel(name, backend, dtype="float64", shape=(3, 4, 2), seed=0):
+    """Forward then backward with a random ``dout``: (inputs, out, dout, grads as a tuple)."""
+    forward, backward, inputs, kwargs = kernel_case(name, backend, dtype, shape, seed)
+    out, cache = forward(*inputs.values(), **kwargs)
+    dout = randn(backend, tuple(out.shape), dtype, seed=seed + 1)
+    grads = backward(dout, cache)
+    return inputs, out, dout, grads if isinstance(grads, tuple) else (grads,)

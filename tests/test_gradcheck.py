@@ -1,0 +1,253 @@
+"""Every hand-written backward pass against central differences, in float64, to a relative error of 1e-7."""
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+import minispectral
+from minispectral import Dense, Spectral, functional as F, gradcheck, mlp
+from minispectral.gradient_check import (DEFAULT_TOL, check_kernel, check_layer, check_model,
+                                         numerical_gradient, rel_error)
+
+from conftest import (KERNELS, dtype_name, host, kernel_case, make_labels, randn, spectral_kwargs,
+                      unit_scale)
+
+assert DEFAULT_TOL <= 1e-7
+
+# (batch, n_in, n_out): batch 1 and both non-square orientations are always among the examples.
+shapes = st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5))
+SHAPE_EXAMPLES = [(1, 3, 2), (2, 5, 2), (3, 2, 5), (1, 1, 1)]
+
+
+def with_shape_examples(test):
+    for shape in SHAPE_EXAMPLES:
+        test = example(shape=shape, seed=0)(test)
+    return test
+
+
+def assert_passed(report):
+    assert report.passed, "\n" + str(report)
+    assert report.max_rel_error <= 1e-7
+
+
+# ------------------------------------------------------------------ kernels
+
+@pytest.mark.parametrize("name", KERNELS)
+@with_shape_examples
+@given(shape=shapes, seed=st.integers(0, 10**6))
+def test_kernel_gradients(name, shape, seed):
+    forward, backward, inputs, kwargs = kernel_case(name, "numpy", "float64", shape, seed)
+    report = check_kernel(forward, backward, inputs, seed=seed, **kwargs)
+    assert_passed(report)
+    expected = {k for k, v in inputs.items() if v is not None}
+    if name in ("ssvd", "qr", "qr_masked"):
+        expected = {"s"} if name == "ssvd" else {"R"}
+    assert {r.name for r in report.rows} == expected
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_kernel_gradients_on_every_backend(backend, name):
+    forward, backward, inputs, kwargs = kernel_case(name, backend, "float32", (2, 4, 3), seed=5)
+    assert_passed(gradcheck(forward, backward, inputs, **kwargs))
+    # The check ran on float64 copies: the caller's float32 inputs are untouched.
+    assert all(v is None or dtype_name(v) == "float32" for v in inputs.values())
+
+
+@settings(max_examples=15)
+@given(n=st.integers(1, 5), n_classes=st.integers(2, 6), seed=st.integers(0, 10**6))
+def test_softmax_cross_entropy_gradient(n, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    logits = 3 * rng.standard_normal((n, n_classes))
+    labels = rng.integers(0, n_classes, size=n)
+    _, dlogits = F.softmax_cross_entropy(logits, labels)
+    numeric = numerical_gradient(lambda: F.softmax_cross_entropy(logits, labels)[0], logits)
+    assert rel_error(dlogits, numeric) <= 1e-7
+
+
+def test_softmax_cross_entropy_gradient_on_strict():
+    logits = randn("strict", (3, 4), scale=2.0)
+    labels = make_labels("strict", [3, 0, 1])
+    _, dlogits = F.softmax_cross_entropy(logits, labels)
+    numeric = numerical_gradient(lambda: F.softmax_cross_entropy(logits, labels)[0], logits)
+    assert rel_error(dlogits, numeric) <= 1e-7
+
+
+# ------------------------------------------------------------------ layers
+
+LAYER_CONFIGS = [
+    ("nc", {}),
+    ("spectral", {}),
+    ("full", {}),
+    ("ssvd", {}),
+    ("qr", {}),
+    ("qr", {"triangular": False}),
+    ("spectral", {"sparsity": 0.3}),
+    ("qr", {"sparsity": 0.3}),
+    ("nc", {"trainable": {"phi": True, "lam_in": True}}),
+    ("spectral", {"trainable": {"lam_out": False, "phi": True}}),
+    ("ssvd", {"trainable": {"s": False}}),
+    ("qr", {"trainable": {"lam_in": False}, "bias": False}),
+]
+LAYER_IDS = [f"{v}-{'-'.join(f'{k}={val}' for k, val in kw.items()) or 'default'}" for v, kw in LAYER_CONFIGS]
+
+
+def spectral_layer(variant, kw, n_in, n_out, seed, backend="numpy"):
+    layer = Spectral(n_in, n_out, variant=variant, seed=seed, backend=backend, **spectral_kwargs(variant), **kw)
+    return unit_scale(layer)
+
+
+@pytest.mark.parametrize("variant, kw", LAYER_CONFIGS, ids=LAYER_IDS)
+@settings(max_examples=12)
+@with_shape_examples
+@given(shape=shapes, seed=st.integers(0, 10**6))
+def test_spectral_layer_gradients(variant, kw, shape, seed):
+    n, n_in, n_out = shape
+    layer = spectral_layer(variant, kw, n_in, n_out, seed)
+    report = check_layer(layer, randn("numpy", (n, n_in), seed=seed))
+    assert_passed(report)
+    # Exactly the input and the trainable parameters are checked: no frozen one, none missed.
+    assert [r.name for r in report.rows] == ["x"] + [name for name, _ in layer.trainable_parameters()]
+
+
+@pytest.mark.parametrize("kw", [{}, {"bias": False}, {"sparsity": 0.4}], ids=["bias", "no-bias", "sparse"])
+@with_shape_examples
+@given(shape=shapes, seed=st.integers(0, 10**6))
+def test_dense_layer_gradients(kw, shape, seed):
+    n, n_in, n_out = shape
+    layer = Dense(n_in, n_out, seed=seed, W_init=(-1.0, 1.0), b_init=(-0.5, 0.5), **kw)
+    report = check_layer(layer, randn("numpy", (n, n_in), seed=seed))
+    assert_passed(report)
+    assert [r.name for r in report.rows] == ["x", "W"] + (["b"] if kw.get("bias", True) else [])
+
+
+@pytest.mark.parametrize("variant, kw", LAYER_CONFIGS[:6], ids=LAYER_IDS[:6])
+def test_layer_gradients_on_every_backend(backend, variant, kw):
+    layer = spectral_layer(variant, kw, 4, 3, seed=1, backend=backend.name)
+    x = randn(backend, (2, 4), "float32")
+    params_before = {n: host(p.value).tobytes() for n, p in layer.named_parameters()}
+    assert_passed(gradcheck(layer, x))
+    # The check works on a float64 copy: the caller's float32 layer is untouched.
+    for name, p in layer.named_parameters():
+        assert dtype_name(p.value) == "float32" and host(p.value).tobytes() == params_before[name]
+
+
+@pytest.mark.parametrize("model", minispectral.MODELS)
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "sigmoid"])
+def test_whole_model_gradients(model, activation):
+    kw = {"W_init": (-1.0, 1.0), "b_init": (-0.5, 0.5)} if model == "dense" else spectral_kwargs(model)
+    net = unit_scale(mlp((5, 4, 4, 3), model, activation=activation, seed=3, **kw))
+    x = randn("numpy", (3, 5), "float32", seed=4)
+    report = gradcheck(net, x, make_labels("numpy", [0, 2, 1]))
+    assert_passed(report)
+    assert [r.name for r in report.rows] == [name for name, _ in net.trainable_parameters()]
+
+
+def test_whole_model_gradients_on_strict():
+    net = unit_scale(mlp((4, 3, 3, 2), "qr", seed=0, backend="strict", **spectral_kwargs("qr")))
+    report = check_model(net, randn("strict", (2, 4), "float32"), make_labels("strict", [1, 0]))
+    assert_passed(report)
+
+
+# ------------------------------------------------------------------ the check itself must fail on a wrong backward
+
+def _flip_dlam_out(monkeypatch):
+    """Patch the spectral layer's kernel with one whose dlam_out has the wrong sign."""
+    import minispectral.nn.spectral as spectral_module
+
+    right = spectral_module.spectral_backward
+
+    def wrong(dy, cache, **kw):
+        dx, dphi, dlam_in, dlam_out, db = right(dy, cache, **kw)
+        return dx, dphi, dlam_in, -dlam_out, db
+
+    monkeypatch.setattr(spectral_module, "spectral_backward", wrong)
+
+
+def test_a_wrong_backward_fails_the_layer_check_and_is_named(monkeypatch):
+    layer = spectral_layer("spectral", {}, 4, 3, seed=0)
+    x = randn("numpy", (2, 4))
+    assert_passed(check_layer(layer, x))
+    _flip_dlam_out(monkeypatch)
+    report = check_layer(layer, x)
+    assert not report.passed
+    assert not report["lam_out"].passed
+    assert report["lam_out"].rel_error > 0.5
+    assert all(r.passed for r in report.rows if r.name != "lam_out")
+    text = str(report)
+    assert "FAILED" in text
+    failed_lines = [line for line in text.splitlines() if line.rstrip().endswith("NO")]
+    assert len(failed_lines) == 1 and failed_lines[0].startswith("lam_out")
+    with pytest.raises(AssertionError, match="lam_out"):
+        report.raise_if_failed()
+
+
+def test_a_wrong_backward_fails_the_model_check(monkeypatch):
+    net = unit_scale(mlp((4, 3, 2), "spectral", seed=0, **spectral_kwargs("spectral")))
+    x, y = randn("numpy", (3, 4)), make_labels("numpy", [0, 1, 1])
+    _flip_dlam_out(monkeypatch)
+    report = check_model(net, x, y)
+    assert {r.name for r in report.rows if not r.passed} == {"0.lam_out", "2.lam_out"}
+    assert "0.lam_out" in str(report)
+
+
+def test_a_missing_gradient_fails_the_check_and_is_named(monkeypatch):
+    from minispectral.nn import Module
+
+    set_grad = Module._set_grad
+
+    def forgets_lam_in(self, name, grad):
+        if name != "lam_in":
+            set_grad(self, name, grad)
+
+    monkeypatch.setattr(Spectral, "_set_grad", forgets_lam_in)
+    report = check_layer(spectral_layer("spectral", {}, 3, 2, seed=0), randn("numpy", (2, 3)))
+    assert not report.passed and not report["lam_in"].passed
+    assert [r.name for r in report.rows if not r.passed] == ["lam_in"]
+    assert "lam_in" in str(report) and "FAILED" in str(report)
+
+
+def test_a_wrong_kernel_backward_fails_the_kernel_check():
+    forward, backward, inputs, _ = kernel_case("dense", "numpy", shape=(3, 4, 2))
+
+    def scaled_by_mistake(dy, cache):
+        dx, dW, db = backward(dy, cache)
+        return dx, 1.001 * dW, db  # a 0.1% error is far above the 1e-7 tolerance
+
+    report = check_kernel(forward, scaled_by_mistake, inputs)
+    assert not report["W"].passed and report["x"].passed and report["b"].passed
+    assert "W" in str(report) and "FAILED" in str(report)
+
+
+def test_an_empty_report_does_not_pass():
+    assert not minispectral.GradcheckReport().passed
+
+
+def test_rel_error_is_symmetric_and_zero_for_zeros():
+    a, b = np.array([1.0, 2.0]), np.array([1.0, 2.2])
+    assert rel_error(a, b) == rel_error(b, a) == pytest.approx(0.2 / (np.linalg.norm(a) + np.linalg.norm(b)))
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+def test_numerical_gradient_restores_its_argument():
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    before = x.copy()
+    grad = numerical_gradient(lambda: np.sum(x ** 3), x)
+    np.testing.assert_allclose(grad, 3 * before ** 2, rtol=1e-8)
+    np.testing.assert_array_equal(x, before)
+
+
+# ------------------------------------------------------------------ GPU
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", KERNELS)
+def test_cupy_kernel_gradients(cupy_backend, name):
+    forward, backward, inputs, kwargs = kernel_case(name, cupy_backend, "float64", (3, 5, 4), seed=2)
+    assert_passed(check_kernel(forward, backward, inputs, **kwargs))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant, kw", LAYER_CONFIGS, ids=LAYER_IDS)
+def test_cupy_layer_and_model_gradients(cupy_backend, variant, kw):
+    layer = spectral_layer(variant, kw, 4, 3, seed=1, backend="cupy")
+    assert_passed(check_layer(layer, randn(cupy_backend, (2, 4), "float32")))
+    net = unit_scale(mlp((4, 3, 3, 2), variant, seed=0, backend="cupy", **spectral_kwargs(variant), **kw))
+    assert_passed(check_model(net, randn(cupy_backend, (2, 4), "float32"), make_labels(cupy_backend, [1, 0])))

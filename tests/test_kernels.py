@@ -1,0 +1,342 @@
+"""The pure kernels: values against the formulas, dtype, immutability, portability, bad input."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import minispectral
+from minispectral import functional as F
+from minispectral.backend import backend_of
+
+from conftest import KERNELS, dtype_name, host, kernel_case, make, make_labels, randn, run_kernel
+
+PACKAGE = Path(minispectral.__file__).resolve().parent
+
+
+# ------------------------------------------------------------------ values
+
+def test_dense_forward_backward_match_the_formulas(backend):
+    x, W, b, dy = (randn(backend, s, seed=i) for i, s in enumerate([(3, 4), (2, 4), (2,), (3, 2)]))
+    y, cache = F.dense_forward(x, W, b)
+    hx, hW, hb, hdy = map(host, (x, W, b, dy))
+    np.testing.assert_allclose(host(y), hx @ hW.T + hb, rtol=1e-12, atol=1e-12)
+    dx, dW, db = F.dense_backward(dy, cache)
+    np.testing.assert_allclose(host(dx), hdy @ hW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(dW), hdy.T @ hx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(db), hdy.sum(axis=0), rtol=1e-12, atol=1e-12)
+    assert F.dense_backward(dy, cache, need_dx=False)[0] is None
+
+
+def test_dense_without_bias_has_no_bias_gradient(backend):
+    x, W = randn(backend, (3, 4)), randn(backend, (2, 4), seed=1)
+    y, cache = F.dense_forward(x, W)
+    np.testing.assert_allclose(host(y), host(x) @ host(W).T, rtol=1e-12, atol=1e-12)
+    assert F.dense_backward(randn(backend, (3, 2)), cache)[2] is None
+
+
+def test_spectral_weight_is_phi_times_eigenvalue_differences(backend):
+    rng = np.random.default_rng(0)
+    phi, lam_in, lam_out = rng.standard_normal((2, 3)), rng.standard_normal(3), rng.standard_normal(2)
+    W, cache = F.spectral_weight_forward(make(backend, phi), make(backend, lam_in), make(backend, lam_out))
+    expected = np.array([[phi[i, j] * (lam_in[j] - lam_out[i]) for j in range(3)] for i in range(2)])
+    np.testing.assert_allclose(host(W), expected, rtol=1e-12, atol=1e-12)
+    dW = rng.standard_normal((2, 3))
+    dphi, dlam_in, dlam_out = F.spectral_weight_backward(make(backend, dW), cache)
+    np.testing.assert_allclose(host(dphi), dW * (lam_in[None, :] - lam_out[:, None]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(dlam_in), (dW * phi).sum(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(dlam_out), -(dW * phi).sum(axis=1), rtol=1e-12, atol=1e-12)
+    skipped = F.spectral_weight_backward(make(backend, dW), cache, need_dphi=False, need_dlam=False)
+    assert skipped == (None, None, None)
+
+
+def test_spectral_forward_equals_dense_with_the_spectral_weight(backend):
+    inputs, out, dout, grads = run_kernel("spectral", backend)
+    x, phi, lam_in, lam_out, b = map(host, inputs.values())
+    W = phi * (lam_in[None, :] - lam_out[:, None])
+    np.testing.assert_allclose(host(out), x @ W.T + b, rtol=1e-12, atol=1e-12)
+    dx, dphi, dlam_in, dlam_out, db = map(host, grads)
+    dW = host(dout).T @ x
+    np.testing.assert_allclose(dx, host(dout) @ W, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dphi, dW * (lam_in[None, :] - lam_out[:, None]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dlam_in, (dW * phi).sum(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dlam_out, -(dW * phi).sum(axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, host(dout).sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+def test_ssvd_and_qr_rebuild_phi(backend):
+    inputs, phi, dphi, (_, ds, _) = run_kernel("ssvd", backend, shape=(1, 4, 3))
+    U, s, V = map(host, inputs.values())
+    np.testing.assert_allclose(host(phi), U @ np.diag(s) @ V, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(ds), np.diag(U.T @ host(dphi) @ V.T), rtol=1e-12, atol=1e-12)
+    inputs, phi, dphi, (dR, _) = run_kernel("qr", backend, shape=(1, 4, 3))
+    R, Q = map(host, inputs.values())
+    np.testing.assert_allclose(host(phi), R @ Q, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(dR), host(dphi) @ Q.T, rtol=1e-12, atol=1e-12)
+
+
+def test_qr_backward_mask_zeroes_the_fixed_entries(backend):
+    inputs, _, dphi, (dR, _) = run_kernel("qr_masked", backend, shape=(1, 5, 3))
+    dR = host(dR)
+    assert np.all(np.triu(dR, k=1) == 0)
+    np.testing.assert_allclose(np.tril(dR), np.tril(host(dphi) @ host(inputs["Q"]).T), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, f, df", [
+    ("relu", lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float)),
+    ("tanh", np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+    ("sigmoid", lambda x: 1 / (1 + np.exp(-x)), lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2),
+    ("elu", lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))), lambda x: np.where(x > 0, 1.0, np.exp(x))),
+])
+def test_activations_match_their_formulas(backend, name, f, df):
+    inputs, out, dout, (dx,) = run_kernel(name, backend, shape=(4, 5, 1))
+    x = host(inputs["x"])
+    np.testing.assert_allclose(host(out), f(x), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(host(dx), host(dout) * df(x), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "relu"])
+def test_activations_stay_finite_for_huge_inputs(name):
+    x = np.array([-1e4, -50.0, 50.0, 1e4], dtype=np.float32)  # RuntimeWarnings are errors in this suite
+    out, cache = F.ACTIVATIONS[name][0](x)
+    dx = F.ACTIVATIONS[name][1](np.ones_like(x), cache)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(dx))
+
+
+def test_softmax_cross_entropy_matches_the_formula(backend):
+    rng = np.random.default_rng(0)
+    z, y = rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
+    loss, dlogits = F.softmax_cross_entropy(make(backend, z), make_labels(backend, y))
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert float(loss) == pytest.approx(-np.mean(np.log(p[np.arange(5), y])), rel=1e-12)
+    np.testing.assert_allclose(host(dlogits), (p - np.eye(4)[y]) / 5, rtol=1e-10, atol=1e-15)
+    assert loss.shape == ()
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_logits():
+    z = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 1000.0]], dtype=np.float32)
+    loss, dlogits = F.softmax_cross_entropy(z, np.array([0, 1]))
+    assert float(loss) == pytest.approx(np.log(2) / 2, rel=1e-6)
+    assert np.all(np.isfinite(dlogits))
+    # Each row of dlogits sums to zero: softmax sums to one, and so does the one-hot row.
+    np.testing.assert_allclose(dlogits.sum(axis=1), 0.0, atol=1e-7)
+
+
+def test_one_hot_and_accuracy(backend):
+    labels = make_labels(backend, [2, 0, 1])
+    np.testing.assert_array_equal(host(F.one_hot(labels, 4, backend.dtype("float32"))),
+                                  np.eye(4)[[2, 0, 1]])
+    logits = make(backend, [[0.0, 1.0, 2.0], [3.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    assert F.accuracy(logits, labels) == pytest.approx(2 / 3)
+
+
+# ------------------------------------------------------------------ dtype, immutability, portability
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", KERNELS)
+def test_kernels_keep_the_dtype_of_their_inputs(backend, dtype, name):
+    inputs, out, dout, grads = run_kernel(name, backend, dtype)
+    assert dtype_name(out) == dtype
+    assert backend_of(out) is backend
+    given_grads = [g for g in grads if g is not None]
+    assert given_grads, "every kernel returns at least one gradient"
+    for g in given_grads:
+        assert dtype_name(g) == dtype, name
+        assert backend_of(g) is backend
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_cross_entropy_keeps_dtype(backend, dtype):
+    loss, dlogits = F.softmax_cross_entropy(randn(backend, (3, 4), dtype), make_labels(backend, [0, 1, 3]))
+    assert dtype_name(loss) == dtype and dtype_name(dlogits) == dtype
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_kernels_never_mutate_their_inputs(backend, name):
+    forward, backward, inputs, kwargs = kernel_case(name, backend, "float32", shape=(3, 4, 5))
+    before = {k: None if v is None else host(v).tobytes() for k, v in inputs.items()}
+    out, cache = forward(*inputs.values(), **kwargs)
+    dout = randn(backend, tuple(out.shape), "float32", seed=9)
+    dout_before = host(dout).tobytes()
+    out_before = host(out).tobytes()
+    backward(dout, cache)
+    for k, v in inputs.items():
+        if v is not None:
+            assert host(v).tobytes() == before[k], f"{name} changed its input {k}"
+    assert host(dout).tobytes() == dout_before, f"{name} changed dout"
+    assert host(out).tobytes() == out_before, f"{name}'s backward changed its own forward output"
+
+
+def test_softmax_cross_entropy_never_mutates_logits(backend):
+    z = randn(backend, (3, 4))
+    before = host(z).tobytes()
+    F.softmax_cross_entropy(z, make_labels(backend, [0, 1, 2]))
+    assert host(z).tobytes() == before
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_strict_backend_gives_numpy_results(name):
+    _, out_np, _, grads_np = run_kernel(name, "numpy", shape=(2, 5, 3))
+    _, out_st, _, grads_st = run_kernel(name, "strict", shape=(2, 5, 3))
+    np.testing.assert_allclose(host(out_st), host(out_np), rtol=1e-12, atol=1e-14)
+    for g_st, g_np in zip(grads_st, grads_np):
+        assert (g_st is None) == (g_np is None)
+        if g_np is not None:
+            np.testing.assert_allclose(host(g_st), host(g_np), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kernel, arrays", [
+    (F.dense_forward, lambda: (np.ones((2, 3)), make("strict", np.ones((4, 3))))),
+    (F.spectral_weight_forward, lambda: (np.ones((2, 3)), make("strict", np.ones(3)), np.ones(2))),
+    (F.spectral_forward, lambda: (make("strict", np.ones((2, 3))), np.ones((4, 3)), np.ones(3), np.ones(4))),
+    (F.relu_backward, lambda: (np.ones(3), make("strict", np.ones(3)))),
+    (F.qr_forward, lambda: (np.ones((2, 2)), make("strict", np.ones((2, 3))))),
+])
+def test_mixing_backends_raises_a_clear_type_error(kernel, arrays):
+    with pytest.raises(TypeError, match="different backends") as info:
+        kernel(*arrays())
+    assert "to_numpy" in str(info.value) or "Module.to" in str(info.value)
+
+
+def _code_lines(path):
+    """Source lines with their comments stripped."""
+    return [line.split("#", 1)[0] for line in path.read_text().splitlines()]
+
+
+def test_kernels_never_import_numpy():
+    offenders = []
+    for path in sorted((PACKAGE / "functional").glob("*.py")):
+        for i, line in enumerate(_code_lines(path), 1):
+            if re.search(r"\bimport numpy\b|\bfrom numpy\b|\bnp\.", line):
+                offenders.append(f"{path.name}:{i}: {line.strip()}")
+    assert not offenders, "kernels must take their namespace from the inputs:\n" + "\n".join(offenders)
+
+
+def test_layer_forward_and_backward_never_call_numpy():
+    import inspect
+
+    from minispectral import nn
+
+    uses = []
+    for cls in (nn.Dense, nn.Spectral, nn.Activation, nn.Sequential):
+        for method in ("forward", "backward", "predict", "weight", "phi", "transfer_operator", "_phi_forward"):
+            if hasattr(cls, method):
+                source = inspect.getsource(getattr(cls, method))
+                if re.search(r"\bnp\.|\bnumpy\.", source):
+                    uses.append(f"{cls.__name__}.{method}")
+    # numpy is allowed in nn/ only on the host side: initialisers and parameter bookkeeping.
+    assert not uses, f"numpy on the compute path of {uses}"
+
+
+# ------------------------------------------------------------------ masked kernels
+
+@given(n_in=st.integers(2, 7), n_out=st.integers(2, 7), sparsity=st.sampled_from([0.1, 0.3, 0.5, 0.9]),
+       seed=st.integers(0, 10**6))
+def test_magnitude_mask_removes_the_smallest_entries(n_in, n_out, sparsity, seed):
+    W = np.random.default_rng(seed).standard_normal((n_out, n_in))
+    mask = F.magnitude_mask(W, sparsity)
+    k = int(round(sparsity * W.size))
+    assert mask.dtype == W.dtype
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    assert int((mask == 0).sum()) == k
+    if 0 < k < W.size:
+        assert np.abs(W[mask == 0]).max() < np.abs(W[mask == 1]).min()
+
+
+def test_magnitude_mask_without_sparsity_keeps_everything(backend):
+    W = randn(backend, (3, 4), "float32")
+    assert np.all(host(F.magnitude_mask(W, 0.0)) == 1)
+
+
+@pytest.mark.parametrize("sparsity", [-0.1, 1.0, 1.5])
+def test_magnitude_mask_rejects_bad_sparsity(sparsity):
+    with pytest.raises(ValueError, match="sparsity"):
+        F.magnitude_mask(np.ones((2, 2)), sparsity)
+
+
+def test_masked_dense_passes_no_gradient_into_pruned_weights(backend):
+    inputs, y, dy, (dx, dW, db) = run_kernel("masked_dense", backend, shape=(4, 6, 5))
+    x, W, b = map(host, inputs.values())
+    mask = host(F.magnitude_mask(inputs["W"], 0.4))
+    assert 0 < (mask == 0).sum() < mask.size
+    np.testing.assert_allclose(host(y), x @ (W * mask).T + b, rtol=1e-12, atol=1e-12)
+    dW = host(dW)
+    assert np.all(dW[mask == 0] == 0)
+    np.testing.assert_allclose(dW, (host(dy).T @ x) * mask, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(host(dx), host(dy) @ (W * mask), rtol=1e-12, atol=1e-12)
+
+
+def test_masked_spectral_gradients_come_from_the_surviving_entries(backend):
+    inputs, y, dy, (dx, dphi, dlam_in, dlam_out, db) = run_kernel("masked_spectral", backend, shape=(4, 6, 5))
+    x, phi, lam_in, lam_out, b = inputs.values()
+    W_full, weight_cache = F.spectral_weight_forward(phi, lam_in, lam_out)
+    mask = F.magnitude_mask(W_full, 0.4)
+    assert 0 < (host(mask) == 0).sum() < host(mask).size
+    np.testing.assert_allclose(host(y), host(x) @ (host(W_full) * host(mask)).T + host(b), rtol=1e-12, atol=1e-12)
+    dW = dy.T @ x
+    expected = F.spectral_weight_backward(dW * mask, weight_cache)
+    for got, want in zip((dphi, dlam_in, dlam_out), expected):
+        np.testing.assert_allclose(host(got), host(want), rtol=1e-12, atol=1e-14)
+    # The pruned entries get no phi gradient, yet every eigenvalue still learns from the survivors.
+    assert np.all(host(dphi)[host(mask) == 0] == 0)
+    assert np.any(host(dlam_in) != 0) and np.any(host(dlam_out) != 0)
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_kernels_reject_wrong_shapes_naming_the_argument():
+    with pytest.raises(ValueError, match=r"x must have shape \(\*, 3\), got \(2, 4\)"):
+        F.dense_forward(np.ones((2, 4)), np.ones((5, 3)))
+    with pytest.raises(ValueError, match="b must have shape"):
+        F.dense_forward(np.ones((2, 3)), np.ones((5, 3)), np.ones(4))
+    with pytest.raises(ValueError, match="lam_in"):
+        F.spectral_weight_forward(np.ones((2, 3)), np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match="lam_out"):
+        F.spectral_weight_forward(np.ones((2, 3)), np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="W must be 2-D"):
+        F.dense_forward(np.ones((2, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="dy must have shape"):
+        _, cache = F.dense_forward(np.ones((2, 3)), np.ones((5, 3)))
+        F.dense_backward(np.ones((2, 4)), cache)
+
+
+def test_kernels_reject_non_float_and_mixed_dtypes():
+    with pytest.raises(TypeError, match="float32 or float64"):
+        F.dense_forward(np.ones((2, 3), dtype=np.int64), np.ones((5, 3)))
+    with pytest.raises(TypeError, match="W has dtype float32 but x has dtype float64"):
+        F.dense_forward(np.ones((2, 3)), np.ones((5, 3), dtype=np.float32))
+    with pytest.raises(TypeError, match="x must be float32 or float64"):
+        F.relu_forward(np.ones(3, dtype=np.int32))
+    with pytest.raises(TypeError, match="must be an array"):
+        F.tanh_forward([1.0, 2.0])
+
+
+def test_softmax_cross_entropy_rejects_bad_labels(backend):
+    z = randn(backend, (3, 4))
+    with pytest.raises(ValueError, match=r"\[0, 3\].*got values in \[0, 4\]"):
+        F.softmax_cross_entropy(z, make_labels(backend, [0, 4, 1]))
+    with pytest.raises(ValueError, match="got values in"):
+        F.softmax_cross_entropy(z, make_labels(backend, [0, -1, 1]))
+    with pytest.raises(TypeError, match="labels must be integers"):
+        F.softmax_cross_entropy(z, make(backend, [0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"labels must have shape \(3,\)"):
+        F.softmax_cross_entropy(z, make_labels(backend, [0, 1]))
+    with pytest.raises(ValueError, match="at least one sample"):
+        F.softmax_cross_entropy(randn(backend, (0, 4)), make_labels(backend, np.zeros(0)))
+
+
+# ------------------------------------------------------------------ GPU
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", KERNELS)
+def test_cupy_kernels_agree_with_numpy(cupy_backend, name):
+    for dtype, rtol in (("float64", 1e-12), ("float32", 1e-4)):
+        _, out_np, _, grads_np = run_kernel(name, "numpy", dtype, shape=(8, 16, 12))
+        _, out_gpu, _, grads_gpu = run_kernel(name, cupy_backend, dtype, shape=(8, 16, 12))
+        assert dtype_name(out_gpu) == dtype and backend_of(out_gpu) is cupy_backend
+        np.testing.assert_allclose(host(out_gpu), host(out_np), rtol=rtol, atol=rtol)
+        for g_gpu, g_np in zip(grads_gpu, grads_np):
+            if g_np is not None:
+                assert dtype_name(g_gpu) == dtype
+                np.testing.assert_allclose(host(g_gpu), host(g_np), rtol=rtol, atol=rtol)

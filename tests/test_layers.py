@@ -1,0 +1,324 @@
+"""Layers and models: the transfer operator, parameter counts, flags, seeds, portability, bad input."""
+import numpy as np
+import pytest
+
+import minispectral
+from minispectral import Activation, Dense, Spectral, mlp
+from minispectral import functional as F
+from minispectral.backend import backend_of
+from minispectral.nn import from_config
+from minispectral.optim import Adam, make_optimizer
+
+from conftest import dtype_name, host, make, make_labels, randn, spectral_kwargs, unit_scale
+
+VARIANTS = minispectral.VARIANTS
+
+
+# ------------------------------------------------------------------ the transfer operator
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("n_in, n_out", [(5, 3), (3, 5), (4, 4)])
+def test_transfer_operator_has_the_eigenvalues_and_the_weights(variant, n_in, n_out):
+    layer = Spectral(n_in, n_out, variant=variant, seed=2, dtype="float64", **spectral_kwargs(variant))
+    unit_scale(layer)
+    A = host(layer.transfer_operator())
+    lam_in, lam_out = host(layer.params["lam_in"].value), host(layer.params["lam_out"].value)
+    assert A.shape == (n_in + n_out, n_in + n_out)
+    eig = np.linalg.eigvals(A)
+    np.testing.assert_allclose(eig.imag, 0.0, atol=1e-8)
+    np.testing.assert_allclose(np.sort(eig.real), np.sort(np.concatenate([lam_in, lam_out])), atol=1e-8)
+    np.testing.assert_allclose(A[n_in:, :n_in], host(layer.weight()), rtol=1e-12, atol=1e-14)
+    assert np.all(A[:n_in, n_in:] == 0)
+    np.testing.assert_allclose(np.diag(A), np.concatenate([lam_in, lam_out]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_transfer_operator_is_phi_lambda_phi_inverse(variant):
+    n_in, n_out = 4, 3
+    layer = Spectral(n_in, n_out, variant=variant, seed=1, dtype="float64", **spectral_kwargs(variant))
+    unit_scale(layer)
+    phi = host(layer.phi())
+    Phi = np.block([[np.eye(n_in), np.zeros((n_in, n_out))], [phi, np.eye(n_out)]])
+    # The off-diagonal block squares to zero, so Φ⁻¹ = 2I − Φ.
+    I = np.eye(n_in + n_out)
+    np.testing.assert_allclose(Phi @ (2 * I - Phi), I, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.inv(Phi), 2 * I - Phi, atol=1e-12)
+    Lam = np.diag(np.concatenate([host(layer.params["lam_in"].value), host(layer.params["lam_out"].value)]))
+    np.testing.assert_allclose(host(layer.transfer_operator()), Phi @ Lam @ np.linalg.inv(Phi), atol=1e-12)
+
+
+def test_transfer_operator_runs_on_strict():
+    layer = Spectral(3, 2, variant="qr", seed=0, backend="strict")
+    A = layer.transfer_operator()
+    assert backend_of(A).name == "strict" and dtype_name(A) == "float32"
+    np.testing.assert_allclose(host(A)[3:, :3], host(layer.weight()), rtol=1e-6)
+
+
+def test_phi_and_weight_follow_the_factorisations():
+    s = Spectral(5, 3, variant="ssvd", seed=0, dtype="float64")
+    U, sv, V = (host(s.params[k].value) for k in ("U", "s", "V"))
+    np.testing.assert_allclose(host(s.phi()), U @ np.diag(sv) @ V, rtol=1e-12)
+    q = Spectral(5, 3, variant="qr", seed=0, dtype="float64")
+    R, Q = host(q.params["R"].value), host(q.params["Q"].value)
+    np.testing.assert_allclose(host(q.phi()), R @ Q, rtol=1e-12)
+    np.testing.assert_allclose(Q @ Q.T, np.eye(3), atol=1e-12)  # orthonormal rows
+    assert np.all(np.triu(R, k=1) == 0)
+    for layer in (s, q):
+        lam_in, lam_out = host(layer.params["lam_in"].value), host(layer.params["lam_out"].value)
+        np.testing.assert_allclose(host(layer.weight()), host(layer.phi()) * (lam_in[None, :] - lam_out[:, None]),
+                                   rtol=1e-12)
+
+
+# ------------------------------------------------------------------ parameter counts and flags
+
+FULL_R_QR = 784 + 2 * 100 + 10 + 100 * 100 + 10 * 10 + 110
+
+
+@pytest.mark.parametrize("model, kw, count", [
+    ("dense", {}, 79_510),
+    ("spectral", {}, 1_104),
+    ("nc", {}, 220),
+    ("ssvd", {}, 1_214),
+    ("qr", {}, 6_209),
+    ("qr", {"triangular": False}, FULL_R_QR),
+])
+def test_parameter_counts_of_the_papers(model, kw, count):
+    net = mlp((784, 100, 10), model, **kw)
+    assert net.num_parameters() == count
+
+
+def test_counting_frozen_parameters_too():
+    net = mlp((784, 100, 10), "spectral")
+    assert net.num_parameters(trainable_only=False) == 1_104 + 784 * 100 + 100 * 10
+
+
+@pytest.mark.parametrize("variant, trained", [
+    ("nc", {"lam_out", "b"}),
+    ("spectral", {"lam_in", "lam_out", "b"}),
+    ("full", {"phi", "lam_in", "lam_out", "b"}),
+    ("ssvd", {"s", "lam_in", "lam_out", "b"}),
+    ("qr", {"R", "lam_in", "lam_out", "b"}),
+])
+def test_variants_train_what_the_papers_train(variant, trained):
+    layer = Spectral(4, 3, variant=variant)
+    assert {n for n, _ in layer.trainable_parameters()} == trained
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_frozen_parameters_get_no_grad_and_no_optimizer_state(variant):
+    net = mlp((5, 4, 3), variant, seed=0)
+    x, y = randn("numpy", (6, 5), "float32"), np.array([0, 1, 2, 0, 1, 2])
+    _, dlogits = F.softmax_cross_entropy(net.forward(x), y)
+    net.backward(dlogits)
+    for name, p in net.named_parameters():
+        if p.trainable:
+            assert p.grad is not None and p.grad.shape == p.value.shape, name
+        else:
+            assert p.grad is None, name
+    opt = Adam(net, lr=0.01)
+    trained = [p for _, p in net.trainable_parameters()]
+    assert [id(p) for _, p in opt.params] == [id(p) for p in trained]
+    assert len(opt.m) == len(opt.v) == len(trained)
+    frozen = {n: host(p.value) for n, p in net.named_parameters() if not p.trainable}
+    opt.step()
+    for name, p in net.named_parameters():
+        if not p.trainable:
+            np.testing.assert_array_equal(host(p.value), frozen[name])
+
+
+@pytest.mark.parametrize("variant, override", [
+    ("nc", {"phi": True}),
+    ("spectral", {"lam_in": False}),
+    ("full", {"phi": False}),
+    ("ssvd", {"s": False}),
+    ("qr", {"R": False}),
+])
+def test_trainable_overrides(variant, override):
+    layer = Spectral(4, 3, variant=variant, trainable=override)
+    (name, flag), = override.items()
+    assert layer.params[name].trainable is flag
+    layer.backward(layer.forward(randn("numpy", (2, 4), "float32")))
+    assert (layer.params[name].grad is not None) is flag
+    assert layer.config()["trainable"] == override
+
+
+def test_first_layer_gets_no_input_gradient_but_others_do():
+    net = mlp((4, 3, 2), "spectral")
+    dx = net.backward(net.forward(randn("numpy", (2, 4), "float32")))
+    assert dx is None
+    assert net.layers[0].input_grad is False and net.layers[2].input_grad is True
+
+
+def test_qr_triangular_r_stays_triangular_through_training():
+    net = mlp((6, 5, 3), "qr", seed=0)
+    opt = make_optimizer("adam", net, lr=0.05)
+    x, y = randn("numpy", (8, 6), "float32"), np.arange(8) % 3
+    for _ in range(5):
+        _, dlogits = F.softmax_cross_entropy(net.forward(x), y)
+        net.backward(dlogits)
+        opt.step()
+    for layer in (net.layers[0], net.layers[2]):
+        R = host(layer.params["R"].value)
+        assert np.all(np.triu(R, k=1) == 0)
+        assert np.any(np.tril(R) != 0)
+
+
+def test_sparse_layers_use_the_pruned_weights():
+    for layer in (Dense(6, 5, sparsity=0.5, seed=0, dtype="float64"),
+                  Spectral(6, 5, sparsity=0.5, seed=0, dtype="float64")):
+        x = randn("numpy", (3, 6))
+        W = host(layer.weight())
+        mask = host(F.magnitude_mask(layer.weight(), 0.5))
+        b = host(layer.params["b"].value)
+        np.testing.assert_allclose(host(layer.forward(x)), x @ (W * mask).T + b, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ seeds and portability
+
+@pytest.mark.parametrize("model", minispectral.MODELS)
+def test_same_seed_same_initial_weights_on_numpy_and_strict(model):
+    a = mlp((5, 4, 3), model, seed=11, backend="numpy")
+    b = mlp((5, 4, 3), model, seed=11, backend="strict")
+    c = mlp((5, 4, 3), model, seed=12, backend="numpy")
+    differs = False
+    for (na, pa), (nb, pb), (_, pc) in zip(a.named_parameters(), b.named_parameters(), c.named_parameters()):
+        assert na == nb and backend_of(pb.value).name == "strict"
+        assert host(pa.value).tobytes() == host(pb.value).tobytes(), na
+        differs |= not np.array_equal(host(pa.value), host(pc.value))
+    assert differs, "a different seed must give different weights"
+
+
+@pytest.mark.parametrize("model", minispectral.MODELS)
+def test_layers_forward_backward_and_step_on_strict(model):
+    net = mlp((5, 4, 3), model, seed=0, backend="strict", sparsity=0.2)
+    ref = mlp((5, 4, 3), model, seed=0, backend="numpy", sparsity=0.2)
+    x_host, y_host = np.random.default_rng(0).standard_normal((6, 5)), np.array([0, 1, 2, 2, 1, 0])
+    for m, be in ((net, "strict"), (ref, "numpy")):
+        opt = make_optimizer("adamax", m, lr=0.01)
+        for _ in range(2):
+            logits = m.forward(make(be, x_host, "float32"))
+            assert dtype_name(logits) == "float32" and backend_of(logits).name == be
+            _, dlogits = F.softmax_cross_entropy(logits, make_labels(be, y_host))
+            m.backward(dlogits)
+            for name, p in m.trainable_parameters():
+                assert backend_of(p.grad).name == be and dtype_name(p.grad) == "float32", name
+            opt.step()
+    for (name, p_strict), (_, p_np) in zip(net.named_parameters(), ref.named_parameters()):
+        assert dtype_name(p_strict.value) == "float32"
+        np.testing.assert_allclose(host(p_strict.value), host(p_np.value), rtol=1e-5, atol=1e-6, err_msg=name)
+    pred = net.predict(make("strict", x_host, "float32"))
+    assert backend_of(pred).name == "strict"
+    np.testing.assert_array_equal(host(pred), host(ref.predict(x_host.astype(np.float32))))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("model", minispectral.MODELS)
+def test_layers_keep_dtype_and_do_not_mutate_inputs(backend, model, dtype):
+    net = mlp((5, 4, 3), model, seed=0, dtype=dtype, backend=backend)
+    x = randn(backend, (2, 5), dtype)
+    dy = randn(backend, (2, 3), dtype, seed=1)
+    x_before, dy_before = host(x).tobytes(), host(dy).tobytes()
+    out = net.forward(x)
+    net.layers[0].input_grad = True
+    dx = net.backward(dy)
+    assert dtype_name(out) == dtype and dtype_name(dx) == dtype
+    for name, p in net.trainable_parameters():
+        assert dtype_name(p.grad) == dtype, name
+    assert host(x).tobytes() == x_before and host(dy).tobytes() == dy_before
+
+
+def test_copy_is_independent():
+    net = mlp((4, 3, 2), "full", seed=0)
+    twin = net.copy()
+    twin.layers[0].params["phi"].value[...] = 0.0
+    assert np.any(host(net.layers[0].params["phi"].value) != 0)
+    assert twin.layers[0].input_grad is False
+
+
+def test_from_config_rebuilds_the_architecture():
+    net = mlp((5, 4, 3), "qr", activation="tanh", triangular=False, sparsity=0.1, trainable={"lam_in": False})
+    rebuilt = from_config(net.config())
+    assert rebuilt.config() == net.config()
+    assert [n for n, _ in rebuilt.trainable_parameters()] == [n for n, _ in net.trainable_parameters()]
+
+
+@pytest.mark.parametrize("name, cls", [("relu", minispectral.ReLU), ("tanh", minispectral.Tanh),
+                                       ("elu", minispectral.ELU), ("sigmoid", minispectral.Sigmoid)])
+def test_activation_layers_wrap_the_kernels(name, cls):
+    x = randn("numpy", (3, 4))
+    for layer in (cls(), Activation(name)):
+        out = layer.forward(x)
+        np.testing.assert_array_equal(out, F.ACTIVATIONS[name][0](x)[0])
+        np.testing.assert_array_equal(layer.backward(np.ones_like(x)),
+                                      F.ACTIVATIONS[name][1](np.ones_like(x), F.ACTIVATIONS[name][0](x)[1]))
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_width_mismatch_names_the_layer_and_the_shapes():
+    net = mlp((5, 4, 3), "spectral")
+    with pytest.raises(ValueError) as info:
+        net.forward(np.ones((2, 7), dtype=np.float32))
+    message = str(info.value)
+    assert "Spectral" in message and "(N, 5)" in message and "(2, 7)" in message
+    with pytest.raises(ValueError, match=r"Dense.*\(N, 5\).*\(5,\)"):
+        Dense(5, 3).forward(np.ones(5, dtype=np.float32))
+
+
+def test_dtype_and_backend_mismatch_name_the_layer():
+    layer = Dense(3, 2)  # float32 on numpy
+    with pytest.raises(TypeError, match=r"Dense.*float32.*float64"):
+        layer.forward(np.ones((1, 3)))
+    with pytest.raises(TypeError, match=r"Dense.*numpy.*strict"):
+        layer.forward(make("strict", np.ones((1, 3)), "float32"))
+    with pytest.raises(TypeError, match="Dense"):
+        layer.forward([[1.0, 2.0, 3.0]])
+
+
+def test_unknown_names_raise_value_errors():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        Spectral(3, 2, variant="eigen")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        Activation("swish")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        mlp((3, 4, 2), "dense", activation="swish")
+    with pytest.raises(ValueError, match="model must be one of"):
+        mlp((3, 2), "conv")
+    with pytest.raises(ValueError, match="can train only"):
+        Spectral(3, 2, variant="nc", trainable={"R": True})
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="phi_init is not accepted"):
+        Spectral(3, 2, variant="qr", phi_init=(-1, 1))
+    with pytest.raises(ValueError, match=r"phi must have shape \(2, 3\)"):
+        Spectral(3, 2, phi_init=np.ones((3, 2)))
+    with pytest.raises(TypeError, match="seed"):
+        Dense(3, 2, seed=1.5)
+    with pytest.raises(ValueError, match="sizes"):
+        mlp((3,), "dense")
+    with pytest.raises(ValueError, match="dtype"):
+        Dense(3, 2, dtype="int32")
+
+
+def test_initialiser_specs():
+    layer = Spectral(3, 2, phi_init=0.5, lam_in_init=np.array([1.0, 2.0, 3.0]),
+                     lam_out_init=lambda rng, shape: np.full(shape, -1.0), b_init=(2.0, 3.0), dtype="float64")
+    assert np.all(host(layer.params["phi"].value) == 0.5)
+    np.testing.assert_array_equal(host(layer.params["lam_in"].value), [1, 2, 3])
+    assert np.all(host(layer.params["lam_out"].value) == -1)
+    b = host(layer.params["b"].value)
+    assert np.all((b >= 2) & (b < 3))
+    np.testing.assert_allclose(host(layer.weight()), 0.5 * (np.array([1, 2, 3])[None, :] + 1) * np.ones((2, 1)))
+
+
+def test_initial_arrays_are_copied_not_trained_in_place():
+    W, phi = np.ones((2, 3)), np.full((2, 3), 0.5)
+    dense = Dense(3, 2, W_init=W, dtype="float64")
+    spectral = Spectral(3, 2, variant="full", phi_init=phi, dtype="float64")
+    assert dense.params["W"].value is not W and spectral.params["phi"].value is not phi
+    for layer in (dense, spectral):
+        layer.backward(layer.forward(np.ones((1, 3))))
+        make_optimizer("sgd", layer, lr=1.0).step()
+    assert np.all(W == 1.0) and np.all(phi == 0.5)
+    assert not np.all(host(dense.params["W"].value) == 1.0)

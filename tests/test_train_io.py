@@ -1,0 +1,334 @@
+"""Training on the bundled digits, reproducibility, clear failures, and save/load."""
+import gc
+import time
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+import minispectral
+from minispectral import io, mlp
+from minispectral.backend import backend_of
+from minispectral.datasets import load_digits
+from minispectral.optim import SGD
+from minispectral.train import History, NonFiniteError, evaluate, find_nonfinite, fit
+
+from conftest import dtype_name, host, make, make_labels
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(val_split=0.2, seed=0)
+
+
+def small_data(n=40, d=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)).astype(np.float32), rng.integers(0, classes, size=n)
+
+
+def without_seconds(history):
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in history.epochs]
+
+
+# ------------------------------------------------------------------ learning
+
+# The spectral variant trains only eigenvalues; an eigenvector block of order one (instead of the
+# papers' tiny MNIST recipe, tuned for 784 inputs) lets it learn 64-pixel digits in a few epochs.
+@pytest.mark.parametrize("model, kw, lr", [("dense", {}, 0.01), ("spectral", {"phi_init": (-0.3, 0.3)}, 0.03)])
+def test_fit_learns_the_digits(digits, model, kw, lr):
+    net = mlp((digits.n_features, 100, 10), model, seed=0, **kw)
+    start = time.perf_counter()
+    history = fit(net, digits.x_train, digits.y_train, epochs=8, batch_size=64, optimizer="adam", lr=lr,
+                  x_val=digits.x_val, y_val=digits.y_val)
+    assert time.perf_counter() - start < 5.0
+    loss, accuracy = evaluate(net, digits.x_test, digits.y_test)
+    assert accuracy > 0.85, f"{model}: test accuracy {accuracy:.3f}"
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.85
+    assert len(history.epochs) == 8 and [e["epoch"] for e in history.epochs] == list(range(1, 9))
+
+
+def test_same_seed_same_history_and_weights():
+    x, y = small_data()
+    runs = []
+    for _ in range(2):
+        net = mlp((6, 8, 3), "qr", seed=4)
+        h = fit(net, x, y, epochs=3, batch_size=16, seed=7, x_val=x, y_val=y)
+        runs.append((without_seconds(h), [host(p.value) for p in net.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+    other = fit(mlp((6, 8, 3), "qr", seed=4), x, y, epochs=3, batch_size=16, seed=8)
+    assert [e["loss"] for e in without_seconds(other)] != [e["loss"] for e in runs[0][0]]
+
+
+def test_history_shape_and_epoch_seconds():
+    x, y = small_data()
+    h = fit(mlp((6, 5, 3), "dense"), x, y, epochs=4, batch_size=10)
+    assert isinstance(h, History) and not h.stopped_early
+    assert len(h.epoch_seconds) == len(h.epochs) == 4
+    assert all(s > 0 for s in h.epoch_seconds)
+    assert h["val_accuracy"] == [None] * 4
+    assert all(0.0 <= a <= 1.0 for a in h["train_accuracy"])
+    assert h.to_dict()["epochs"] == h.epochs
+
+
+def test_early_stopping_stops():
+    x, y = small_data()
+    # No epoch can beat the best by a whole 1.0 of accuracy, so patience 2 ends the run after 3 epochs.
+    h = fit(mlp((6, 5, 3), "spectral"), x, y, epochs=20, batch_size=10, x_val=x, y_val=y,
+            early_stopping=2, min_delta=1.0)
+    assert h.stopped_early
+    assert len(h.epochs) == 3
+    assert len(h.epoch_seconds) == 3
+
+
+def test_fit_accepts_an_optimizer_object_and_other_dtypes():
+    x, y = small_data()
+    net = mlp((6, 5, 3), "ssvd", dtype="float64")
+    opt = SGD(net, lr=0.05, momentum=0.9)
+    fit(net, x, y, epochs=2, batch_size=20, optimizer=opt)  # float32 data is cast to the model's float64
+    assert opt.t == 4
+    assert all(dtype_name(p.value) == "float64" for p in net.parameters())
+
+
+def test_fit_on_strict_matches_numpy():
+    x, y = small_data()
+    h_np = fit(mlp((6, 5, 3), "full", seed=1), x, y, epochs=2, batch_size=16)
+    net = mlp((6, 5, 3), "full", seed=1, backend="strict")
+    h_st = fit(net, x, y, epochs=2, batch_size=16)
+    assert backend_of(net.layers[0].params["phi"].value).name == "strict"
+    np.testing.assert_allclose(h_st["loss"], h_np["loss"], rtol=1e-5)
+    assert h_st["train_accuracy"] == h_np["train_accuracy"]
+
+
+def test_evaluate_matches_a_direct_computation():
+    x, y = small_data()
+    net = mlp((6, 5, 3), "spectral")
+    loss, accuracy = evaluate(net, x, y, batch_size=7)
+    logits = net.forward(x)
+    direct_loss, _ = minispectral.functional.softmax_cross_entropy(logits, y)
+    assert loss == pytest.approx(float(direct_loss), rel=1e-5)
+    assert accuracy == pytest.approx(np.mean(np.argmax(logits, axis=1) == y))
+
+
+# ------------------------------------------------------------------ failures
+
+def test_non_finite_loss_names_the_step_and_the_parameter():
+    x, y = small_data()
+    net = mlp((6, 5, 3), "spectral")
+    net.layers[2].params["lam_out"].value[1] = np.nan
+    with pytest.raises(NonFiniteError) as info:
+        fit(net, x, y, epochs=1, batch_size=10)
+    message = str(info.value)
+    assert "epoch 1, step 1" in message
+    assert "layer 2 (Spectral 5→3)" in message and "lam_out" in message
+
+
+def test_find_nonfinite():
+    net = mlp((3, 2), "dense")
+    assert find_nonfinite(net) is None
+    net.layers[0].params["b"].value[0] = np.inf
+    assert "parameter b (value)" in find_nonfinite(net)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"epochs": 0}, ValueError, "epochs must be a positive integer"),
+    ({"batch_size": 2.5}, ValueError, "batch_size"),
+    ({"early_stopping": 2}, ValueError, "validation data"),
+    ({"optimizer": "rmsprop"}, ValueError, "optimizer must be one of"),
+    ({"lr": -1.0}, ValueError, "lr must be"),
+])
+def test_fit_rejects_bad_arguments(kwargs, error, match):
+    x, y = small_data()
+    with pytest.raises(error, match=match):
+        fit(mlp((6, 3), "dense"), x, y, **kwargs)
+
+
+def test_fit_rejects_bad_labels_and_shapes():
+    x, y = small_data()
+    net = mlp((6, 3), "dense")
+    with pytest.raises(TypeError, match="labels must be integers"):
+        fit(net, x, y.astype(np.float32), epochs=1)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        fit(net, x, np.where(y == 0, 7, y), epochs=1)
+    with pytest.raises(ValueError, match=r"y must have shape \(40,\)"):
+        fit(net, x, y[:-1], epochs=1)
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, 6\)"):
+        fit(net, x[:, :4], y, epochs=1)
+    with pytest.raises(ValueError, match="x must have shape"):
+        fit(net, x[0], y, epochs=1)
+    with pytest.raises(TypeError, match="x must be an array.*list"):
+        fit(net, x.tolist(), y, epochs=1)
+    with pytest.raises(ValueError, match="x_val and y_val"):
+        fit(net, x, y, epochs=1, x_val=x)
+
+
+# ------------------------------------------------------------------ save and load
+
+SAVE_CONFIGS = [
+    ("dense", {}), ("dense", {"sparsity": 0.2}), ("nc", {}), ("spectral", {}), ("full", {}), ("ssvd", {}),
+    ("qr", {}), ("qr", {"triangular": False}), ("spectral", {"trainable": {"phi": True}, "sparsity": 0.3}),
+    ("ssvd", {"trainable": {"s": False}}),
+]
+
+
+def trained(model, kw, seed=0):
+    x, y = small_data(seed=seed)
+    net = mlp((6, 5, 3), model, activation="tanh", seed=seed, **kw)
+    fit(net, x, y, epochs=1, batch_size=20)
+    return net, x
+
+
+@pytest.mark.parametrize("model, kw", SAVE_CONFIGS)
+def test_save_load_round_trip_is_exact(tmp_path, model, kw):
+    net, x = trained(model, kw)
+    path = io.save(net, tmp_path / "model.npz", metadata={"note": "digits", "epochs": 1})
+    loaded = io.load(path)
+    assert loaded.config() == net.config()
+    assert repr(loaded) == repr(net)
+    for (name, p), (name2, q) in zip(net.named_parameters(), loaded.named_parameters()):
+        assert name == name2
+        assert q.trainable is p.trainable, name
+        assert host(q.value).tobytes() == host(p.value).tobytes(), name
+        assert dtype_name(q.value) == dtype_name(p.value)
+        assert (p.mask is None) == (q.mask is None), name
+        if p.mask is not None:
+            np.testing.assert_array_equal(host(q.mask), host(p.mask))
+    np.testing.assert_array_equal(host(loaded.forward(x)), host(net.forward(x)))
+    np.testing.assert_array_equal(host(loaded.predict(x)), host(net.predict(x)))
+    meta = io.read_metadata(path)
+    assert meta["metadata"] == {"note": "digits", "epochs": 1}
+    assert meta["format"] == "minispectral-model"
+
+
+def test_load_keeps_changed_trainable_flags(tmp_path):
+    net = mlp((4, 3, 2), "spectral")
+    net.layers[0].params["lam_in"].trainable = False
+    loaded = io.load(io.save(net, tmp_path / "m.npz"))
+    assert loaded.layers[0].params["lam_in"].trainable is False
+    assert loaded.num_parameters() == net.num_parameters()
+
+
+def test_load_onto_strict_and_as_float64(tmp_path):
+    net, x = trained("qr", {})
+    path = io.save(net, tmp_path / "m.npz")
+    on_strict = io.load(path, backend="strict")
+    for p in on_strict.parameters():
+        assert backend_of(p.value).name == "strict"
+        assert p.mask is None or backend_of(p.mask).name == "strict"
+    np.testing.assert_allclose(host(on_strict.forward(make("strict", x, "float32"))), host(net.forward(x)),
+                               rtol=1e-6, atol=1e-7)
+    as64 = io.load(path, dtype="float64")
+    assert as64.dtype == np.float64
+    # Then it trains where it landed.
+    fit(on_strict, x, np.arange(len(x)) % 3, epochs=1, batch_size=20)
+
+
+def test_truncated_file_raises_value_error_naming_the_path(tmp_path):
+    path = io.save(mlp((4, 3, 2), "spectral"), tmp_path / "m.npz")
+    data = path.read_bytes()
+    bad = tmp_path / "truncated.npz"
+    bad.write_bytes(data[: len(data) // 2])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="truncated.npz"):
+            io.load(bad)
+        with pytest.raises(ValueError, match="truncated.npz"):
+            io.read_metadata(bad)
+        gc.collect()
+    # The corrupt file's handle is closed, not left to the garbage collector.
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.parametrize("content", [b"not a zip file at all\n", b""])
+def test_non_zip_file_raises_value_error_naming_the_path(tmp_path, content):
+    bad = tmp_path / "notes.npz"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match="notes.npz"):
+        io.load(bad)
+
+
+def test_npy_file_raises_value_error_naming_the_path(tmp_path):
+    bad = tmp_path / "array.npy"
+    np.save(bad, np.ones(3))
+    with pytest.raises(ValueError, match="array.npy"):
+        io.load(bad)
+
+
+def test_zip_that_is_not_a_model_raises_value_error(tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.ones(3))
+    with pytest.raises(ValueError, match="other.npz"):
+        io.load(other)
+    with zipfile.ZipFile(tmp_path / "plain.zip", "w") as z:
+        z.writestr("hello.txt", "hi")
+    with pytest.raises(ValueError, match="plain.zip"):
+        io.load(tmp_path / "plain.zip")
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.npz"):
+        io.load(tmp_path / "nothing.npz")
+
+
+def test_save_rejects_a_non_sequential(tmp_path):
+    with pytest.raises(TypeError, match="Sequential"):
+        io.save(minispectral.Dense(3, 2), tmp_path / "m.npz")
+
+
+def test_crash_during_save_keeps_the_old_file_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    path = io.save(mlp((4, 3, 2), "spectral", seed=0), tmp_path / "model.npz")
+    old = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        io.save(mlp((4, 3, 2), "spectral", seed=1), path)
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+    monkeypatch.undo()
+    io.load(path)  # still a valid model
+
+
+def test_save_overwrites_atomically_and_creates_folders(tmp_path):
+    path = tmp_path / "deep" / "er" / "model.npz"
+    io.save(mlp((4, 3, 2), "spectral", seed=0), path)
+    io.save(mlp((4, 3, 2), "spectral", seed=1), path)
+    loaded = io.load(path)
+    expected = mlp((4, 3, 2), "spectral", seed=1)
+    np.testing.assert_array_equal(host(loaded.layers[0].params["phi"].value),
+                                  host(expected.layers[0].params["phi"].value))
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.npz"]
+
+
+def test_labels_must_be_int_for_evaluate():
+    x, y = small_data()
+    with pytest.raises(TypeError, match="labels must be integers"):
+        evaluate(mlp((6, 3), "dense"), x, y.astype(float))
+    labels = make_labels("numpy", y)
+    assert 0.0 <= evaluate(mlp((6, 3), "dense"), x, labels)[1] <= 1.0
+
+
+def test_save_a_strict_model_and_load_it_on_numpy(tmp_path):
+    net = mlp((4, 3, 2), "qr", seed=0, backend="strict")
+    loaded = io.load(io.save(net, tmp_path / "m.npz"), backend="numpy")
+    for (name, p), (_, q) in zip(net.named_parameters(), loaded.named_parameters()):
+        assert isinstance(q.value, np.ndarray)
+        assert host(p.value).tobytes() == host(q.value).tobytes(), name
+
+
+@pytest.mark.gpu
+def test_fit_save_and_load_on_cupy(cupy_backend, tmp_path):
+    x, y = small_data()
+    net = mlp((6, 5, 3), "qr", seed=1, backend="cupy")
+    h_gpu = fit(net, x, y, epochs=2, batch_size=16)
+    h_cpu = fit(mlp((6, 5, 3), "qr", seed=1), x, y, epochs=2, batch_size=16)
+    np.testing.assert_allclose(h_gpu["loss"], h_cpu["loss"], rtol=1e-4)
+    assert len(h_gpu.epoch_seconds) == 2
+    loaded = io.load(io.save(net, tmp_path / "m.npz"), backend="numpy")
+    np.testing.assert_allclose(host(loaded.forward(x)), host(net.forward(make(cupy_backend, x, "float32"))),
+                               rtol=1e-5, atol=1e-6)
