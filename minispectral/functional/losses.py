@@ -62,7 +62,7 @@ def softmax_cross_entropy(logits, labels):
     log_sum_exp = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
     log_probs = shifted - log_sum_exp
     targets = one_hot(labels, n_classes, logits.dtype)
-    loss = -xp.sum(log_probs * targets) / n
+    loss = xp.asarray(-xp.sum(log_probs * targets) / n)  # NumPy reductions return scalars; keep a 0-d array
     dlogits = (xp.exp(log_probs) - targets) / n
     return loss, dlogits
 

@@ -24,6 +24,16 @@ class Sequential(Module):
         if self.layers:
             self.layers[0].input_grad = False
 
+    @property
+    def input_grad(self) -> bool:
+        """Whether backward returns dx; it is the first layer's flag."""
+        return self.layers[0].input_grad if getattr(self, "layers", None) else True
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        if getattr(self, "layers", None):
+            self.layers[0].input_grad = value
+
     def children(self) -> list[Module]:
         return self.layers
 

@@ -1,0 +1,249 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 02 — A dense layer
+#
+# **Why this lesson.** The dense (fully connected) layer is the building block of everything
+# that follows. The spectral layer of lessons 04–05 *is* a dense layer whose weight matrix is
+# computed from eigenvalues and eigenvectors, and its backward pass starts with the dense
+# layer's. Here we write the layer's forward pass, derive its three gradients $dx$, $dW$ and
+# $db$ index by index, write the backward pass with a *cache*, and check everything numerically.
+#
+# Conventions used throughout `minispectral` (and CS231n): a batch of $N$ inputs is a matrix
+# $x$ of shape $(N, D_\text{in})$, one sample per row; $W$ has shape $(D_\text{out}, D_\text{in})$,
+# so row $k$ holds the incoming weights of output unit $k$.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import minispectral as ms
+from minispectral.functional import dense_backward, dense_forward
+from minispectral.gradient_check import numerical_gradient, rel_error
+
+FAST = os.environ.get("MINISPECTRAL_FAST") == "1"
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. Forward
+#
+# $$y = x W^\top + b, \qquad y_{nk} = \sum_{j=1}^{D_\text{in}} x_{nj} W_{kj} + b_k,$$
+# with $y$ of shape $(N, D_\text{out})$ and $b$ broadcast over the batch. The forward pass also
+# returns a **cache**: whatever the backward pass will need. Here that is $x$ and $W$.
+
+# %%
+def my_dense_forward(x, W, b):
+    y = x @ W.T + b
+    cache = (x, W)
+    return y, cache
+
+
+N, D_in, D_out = 4, 5, 3
+x = rng.standard_normal((N, D_in))
+W = rng.standard_normal((D_out, D_in))
+b = rng.standard_normal(D_out)
+
+y, cache = my_dense_forward(x, W, b)
+y_lib, cache_lib = dense_forward(x, W, b)
+# the index formula, summed explicitly
+y_loops = np.array([[sum(x[n, j] * W[k, j] for j in range(D_in)) + b[k] for k in range(D_out)]
+                    for n in range(N)])
+assert y.shape == (N, D_out)
+assert np.allclose(y, y_loops, rtol=1e-13, atol=1e-13) and np.allclose(y_lib, y, rtol=1e-13, atol=0)
+
+# %% [markdown]
+# ## 2. Backward: deriving $dx$, $dW$ and $db$
+#
+# The layer sits inside a network that ends in a scalar loss $L$. Backpropagation hands the
+# layer the *upstream gradient* $dy = \partial L/\partial y$ (shape $(N, D_\text{out})$), and
+# the layer must return the gradients with respect to its inputs and parameters. By the chain
+# rule, for any variable $v$ the layer uses,
+# $$\frac{\partial L}{\partial v} = \sum_{n,k} \frac{\partial L}{\partial y_{nk}}\,\frac{\partial y_{nk}}{\partial v}
+# = \sum_{n,k} dy_{nk}\,\frac{\partial y_{nk}}{\partial v}.$$
+# The local derivatives come straight from $y_{nk} = \sum_j x_{nj}W_{kj} + b_k$:
+#
+# **Input.** $\partial y_{nk}/\partial x_{mj} = \delta_{nm} W_{kj}$, so
+# $$dx_{mj} = \sum_{n,k} dy_{nk}\,\delta_{nm} W_{kj} = \sum_k dy_{mk} W_{kj}
+# \quad\Longrightarrow\quad dx = dy\,W \qquad (N\times D_\text{out})(D_\text{out}\times D_\text{in}).$$
+#
+# **Weights.** $\partial y_{nk}/\partial W_{lj} = \delta_{kl}\, x_{nj}$, so
+# $$dW_{lj} = \sum_{n,k} dy_{nk}\,\delta_{kl}\, x_{nj} = \sum_n dy_{nl}\, x_{nj}
+# \quad\Longrightarrow\quad dW = dy^\top x \qquad (D_\text{out}\times N)(N\times D_\text{in}).$$
+#
+# **Bias.** $\partial y_{nk}/\partial b_l = \delta_{kl}$, so
+# $$db_l = \sum_n dy_{nl} \quad\Longrightarrow\quad db = \textstyle\sum_n dy_{n,:}.$$
+#
+# A useful sanity rule: each gradient has the shape of its variable, and in each case there is
+# only one way to multiply $dy$ with the cached $x$ or $W$ that produces that shape. The
+# sum over $n$ in $dW$ and $db$ says that a parameter shared by all samples collects the
+# gradient of every sample.
+
+# %%
+def my_dense_backward(dy, cache):
+    x, W = cache
+    dx = dy @ W            # (N, D_out) @ (D_out, D_in)
+    dW = dy.T @ x          # (D_out, N) @ (N, D_in)
+    db = dy.sum(axis=0)    # shared by every sample: sum over the batch
+    return dx, dW, db
+
+
+dy = rng.standard_normal((N, D_out))
+dx, dW, db = my_dense_backward(dy, cache)
+dx_lib, dW_lib, db_lib = dense_backward(dy, cache_lib)
+assert (dx.shape, dW.shape, db.shape) == (x.shape, W.shape, b.shape)
+for mine, lib in ((dx, dx_lib), (dW, dW_lib), (db, db_lib)):
+    assert np.allclose(mine, lib, rtol=1e-13, atol=1e-13)
+
+# the index formulas, summed explicitly
+dW_loops = np.array([[sum(dy[n, l] * x[n, j] for n in range(N)) for j in range(D_in)] for l in range(D_out)])
+dx_loops = np.array([[sum(dy[m, k] * W[k, j] for k in range(D_out)) for j in range(D_in)] for m in range(N)])
+assert np.allclose(dW, dW_loops, rtol=1e-12) and np.allclose(dx, dx_loops, rtol=1e-12)
+
+# %% [markdown]
+# ## 3. Checking numerically
+#
+# To turn $dy$ into a scalar loss we can nudge, use $L = \sum_{n,k} y_{nk}\, G_{nk}$ for a fixed
+# random $G$: then $\partial L/\partial y = G$ exactly, so with $dy = G$ the backward pass must
+# return $\partial L/\partial x$, $\partial L/\partial W$, $\partial L/\partial b$. First by hand, for
+# $W$, then with `ms.gradcheck`, which does this for every input at once.
+
+# %%
+G = rng.standard_normal((N, D_out))
+dW_num = numerical_gradient(lambda: np.sum(my_dense_forward(x, W, b)[0] * G), W)
+print(f"dW: rel error vs central differences {rel_error(my_dense_backward(G, cache)[1], dW_num):.1e}")
+assert rel_error(my_dense_backward(G, cache)[1], dW_num) < 1e-8
+
+report_mine = ms.gradcheck(my_dense_forward, my_dense_backward, {"x": x, "W": W, "b": b})
+report_lib = ms.gradcheck(dense_forward, dense_backward, {"x": x, "W": W, "b": b})
+print("my kernels:\n", report_mine, "\nlibrary kernels:\n", report_lib, sep="")
+assert report_mine.passed and report_lib.passed
+
+# %% [markdown]
+# ## 4. The cache, and what it costs
+#
+# The backward pass never recomputes the forward pass: it reads $x$ and $W$ from the cache.
+# The price is memory — every layer keeps its input batch alive until its backward pass has run,
+# which for a deep network is most of the memory used by training.
+#
+# One gradient is often not needed: the first layer's $dx$ is the gradient with respect to the
+# *data*, which nobody trains. The library's `dense_backward(..., need_dx=False)` skips that
+# matrix product, and `Sequential` sets it for its first layer.
+
+# %%
+dx_skipped, dW_again, db_again = dense_backward(dy, cache_lib, need_dx=False)
+assert dx_skipped is None
+assert np.allclose(dW_again, dW_lib) and np.allclose(db_again, db_lib)
+print("cached arrays:", [type(c).__name__ + (str(c.shape) if hasattr(c, "shape") else "") for c in cache_lib])
+
+# %% [markdown]
+# The stateful `ms.Dense` layer wraps these kernels: `forward` stores the cache on the layer,
+# `backward(dy)` writes $dW$ and $db$ into each parameter's `.grad` and returns $dx$.
+
+# %%
+layer = ms.Dense(D_in, D_out, seed=0, dtype="float64")
+y_layer = layer.forward(x)
+dx_layer = layer.backward(dy)
+_, cache_check = dense_forward(x, layer.params["W"].value, layer.params["b"].value)
+dx_k, dW_k, db_k = dense_backward(dy, cache_check)
+assert np.allclose(dx_layer, dx_k) and np.allclose(layer.params["W"].grad, dW_k)
+assert np.allclose(layer.params["b"].grad, db_k)
+report_layer = ms.gradcheck(layer, x)
+print(report_layer)
+assert report_layer.passed
+
+# %% [markdown]
+# ## 5. Using the gradients: linear regression by gradient descent
+#
+# With a mean squared error $L = \frac{1}{2N}\sum_{n,k}(y_{nk} - t_{nk})^2$ against targets $t$,
+# the upstream gradient is $dy = (y - t)/N$. Feeding it to `dense_backward` and stepping
+# $W \leftarrow W - \eta\, dW$, $b \leftarrow b - \eta\, db$ fits a linear model. Gradient descent on this convex
+# loss must reach the least-squares solution, which NumPy computes directly.
+
+# %%
+n_samples, n_features, n_targets = (200, 8, 3) if FAST else (1000, 8, 3)
+X = rng.standard_normal((n_samples, n_features))
+W_true = rng.standard_normal((n_targets, n_features))
+b_true = rng.standard_normal(n_targets)
+T = X @ W_true.T + b_true + 0.1 * rng.standard_normal((n_samples, n_targets))
+
+
+def mse(y, t):
+    return np.sum((y - t) ** 2) / (2 * len(y)), (y - t) / len(y)
+
+
+# the loss gradient dy = (y − t)/N, checked like any other formula
+y0 = rng.standard_normal((5, n_targets))
+t0 = rng.standard_normal((5, n_targets))
+assert rel_error(mse(y0, t0)[1], numerical_gradient(lambda: mse(y0, t0)[0], y0)) < 1e-8
+
+W_fit, b_fit = np.zeros((n_targets, n_features)), np.zeros(n_targets)
+lr, losses = 0.2, []
+for step in range(150 if FAST else 300):
+    y_fit, fit_cache = dense_forward(X, W_fit, b_fit)
+    loss, dy_fit = mse(y_fit, T)
+    losses.append(loss)
+    _, dW_fit, db_fit = dense_backward(dy_fit, fit_cache, need_dx=False)
+    W_fit -= lr * dW_fit
+    b_fit -= lr * db_fit
+
+# least squares with the bias trick: append a column of ones to X
+coef, *_ = np.linalg.lstsq(np.hstack([X, np.ones((n_samples, 1))]), T, rcond=None)
+W_ls, b_ls = coef[:-1].T, coef[-1]
+print(f"final loss {losses[-1]:.5f}; max |W_gd − W_lstsq| = {np.max(np.abs(W_fit - W_ls)):.1e}")
+assert np.allclose(W_fit, W_ls, atol=1e-5) and np.allclose(b_fit, b_ls, atol=1e-5)
+assert np.allclose(W_fit, W_true, atol=0.05)
+
+loss_ls = mse(dense_forward(X, W_ls, b_ls)[0], T)[0]
+assert min(losses) >= loss_ls - 1e-12  # nothing beats the least-squares optimum
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.2))
+ax1.semilogy(np.maximum(np.array(losses) - loss_ls, 1e-16))
+ax1.set_xlabel("step")
+ax1.set_ylabel("loss − least-squares loss")
+ax1.set_title("gradient descent")
+ax2.plot(W_true.ravel(), W_fit.ravel(), "o", ms=4)
+lims = [W_true.min() - 0.2, W_true.max() + 0.2]
+ax2.plot(lims, lims, "k:", lw=1)
+ax2.set_xlabel("true $W_{kj}$")
+ax2.set_ylabel("learned $W_{kj}$")
+ax2.set_title("recovered weights")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The loss falls geometrically — the straight line on the log scale is the signature of gradient
+# descent on a quadratic — and the learned weights sit on the diagonal.
+#
+# ## Summary
+#
+# * Forward: $y = xW^\top + b$; the cache keeps $x$ and $W$.
+# * Backward: $dx = dy\,W$, $dW = dy^\top x$, $db = \sum_n dy_n$ — each derived from one line of index calculus.
+# * The library's `dense_forward`/`dense_backward` give the same numbers, and `ms.gradcheck` confirms them.
+#
+# ## Exercises
+#
+# Solutions: `lessons/solutions/02_dense_layer.py`.
+#
+# 1. **The bias trick.** Append a column of ones to $x$ and $b$ as an extra column of $W$. Show that
+#    `dense_forward` without a bias then gives the same $y$, and that the last column of the new
+#    $dW$ equals $db$.
+# 2. **A sum of outer products.** Show that $dW = \sum_n dy_n^{\top} x_n$ (one outer product per
+#    sample) by computing it with a loop, and that stacking the batch twice doubles $dW$ and $db$
+#    but leaves $dx$'s rows unchanged.
+# 3. **Weight decay.** Add $\frac{\mu}{2}\lVert W\rVert^2$ to the mean squared error of section 5. Derive the new
+#    $dW$ and check it with `numerical_gradient`.

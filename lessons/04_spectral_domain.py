@@ -1,0 +1,293 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 04 — The spectral domain
+#
+# **Why this lesson.** A dense layer $n_\text{in} \to n_\text{out}$ trains $n_\text{in} n_\text{out}$ weights
+# (78,400 for $784 \to 100$). *Spectral learning* (Giambagli et al., *Nat. Commun.* 2021; Chicchi
+# et al., *Phys. Rev. E* 2021) trains something else: it views the layer as the transfer of
+# signal between the $N = n_\text{in} + n_\text{out}$ nodes of a graph, writes the square operator $A$
+# that does the transfer through its eigendecomposition $A = \Phi\Lambda\Phi^{-1}$, and trains the
+# **eigenvalues** $\Lambda$. There are only $n_\text{in} + n_\text{out}$ of them, yet every one of them
+# touches a whole row or column of weights.
+#
+# This lesson builds $\Phi$, $\Phi^{-1}$, $\Lambda$ and $A$ by hand for a small layer, proves
+# (and checks) why $\Phi^{-1} = 2I - \Phi$, reads off the direct-space weights
+# $W = \phi\Lambda_\text{in} - \Lambda_\text{out}\phi$, and checks the eigenvalues with `eig`. Lesson 05
+# derives the gradients.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import minispectral as ms
+from minispectral.functional import spectral_forward, spectral_weight_forward
+
+FAST = os.environ.get("MINISPECTRAL_FAST") == "1"
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. The eigenvector matrix $\Phi$
+#
+# Number the $N$ nodes so that the first $n_\text{in}$ are the layer's inputs (sending nodes) and the
+# last $n_\text{out}$ its outputs (receiving nodes). The eigenvectors are the columns of
+# $$\Phi = \begin{pmatrix} I_{n_\text{in}} & 0 \\ \phi & I_{n_\text{out}} \end{pmatrix},$$
+# where the only free block is $\phi$, of shape $(n_\text{out}, n_\text{in})$ — the same shape as $W$.
+# Column $j \le n_\text{in}$ is $e_j + \sum_i \phi_{ij}\, e_{n_\text{in}+i}$: input node $j$ plus its links
+# to every output node. The last $n_\text{out}$ columns are plain unit vectors.
+#
+# We use a small layer with unit-scale random values so that the pictures are readable, and
+# float64 so that the algebra checks are exact to round-off.
+
+# %%
+n_in, n_out = 6, 4
+N = n_in + n_out
+phi = rng.uniform(-1, 1, size=(n_out, n_in))
+lam_in = rng.uniform(-2, 2, size=n_in)
+lam_out = rng.uniform(-2, 2, size=n_out)
+
+I = np.eye(N)
+Phi = np.block([[np.eye(n_in), np.zeros((n_in, n_out))],
+                [phi, np.eye(n_out)]])
+print("Phi has shape", Phi.shape)
+
+# %% [markdown]
+# ## 2. Why $\Phi^{-1} = 2I - \Phi$
+#
+# Write $\Phi = I + E$ with $E = \begin{pmatrix} 0 & 0 \\ \phi & 0\end{pmatrix}$. The block structure
+# makes $E$ *nilpotent*: $E^2 = \begin{pmatrix} 0 & 0 \\ \phi & 0\end{pmatrix}\begin{pmatrix} 0 & 0 \\ \phi & 0\end{pmatrix} = 0$,
+# since the only non-zero block of the right factor meets the zero block of the left one. Then
+# $$(I + E)(I - E) = I - E^2 = I \qquad\Longrightarrow\qquad \Phi^{-1} = I - E = 2I - \Phi
+# = \begin{pmatrix} I & 0 \\ -\phi & I\end{pmatrix}.$$
+# Inverting $\Phi$ costs nothing: flip the sign of $\phi$. (This is the inverse the authors' first
+# code used.)
+
+# %%
+E = Phi - I
+Phi_inv = 2 * I - Phi
+assert np.allclose(E @ E, 0.0, atol=0)
+assert np.allclose(Phi @ Phi_inv, I, rtol=0, atol=1e-15) and np.allclose(Phi_inv @ Phi, I, rtol=0, atol=1e-15)
+assert np.allclose(Phi_inv, np.linalg.inv(Phi), rtol=0, atol=1e-14)
+assert np.array_equal(Phi_inv[n_in:, :n_in], -phi)
+
+# %% [markdown]
+# ## 3. The transfer operator $A = \Phi\Lambda\Phi^{-1}$
+#
+# Put the eigenvalues on a diagonal, $\Lambda = \mathrm{diag}(\lambda^\text{in}_1,\dots,\lambda^\text{in}_{n_\text{in}},
+# \lambda^\text{out}_1,\dots,\lambda^\text{out}_{n_\text{out}})$, one per node. Expanding with $\Phi = I + E$:
+# $$A = (I+E)\,\Lambda\,(I-E) = \Lambda + E\Lambda - \Lambda E - E\Lambda E .$$
+# The last term vanishes for the same reason as $E^2$. The middle two only touch the lower-left block:
+# $E\Lambda$ has $\phi\Lambda_\text{in}$ there and $\Lambda E$ has $\Lambda_\text{out}\phi$. So
+# $$A = \begin{pmatrix} \Lambda_\text{in} & 0 \\ \phi\Lambda_\text{in} - \Lambda_\text{out}\phi & \Lambda_\text{out} \end{pmatrix}.$$
+
+# %%
+Lam = np.diag(np.concatenate([lam_in, lam_out]))
+A = Phi @ Lam @ Phi_inv
+W_block = phi @ np.diag(lam_in) - np.diag(lam_out) @ phi
+
+assert np.allclose(E @ Lam @ E, 0.0, atol=0)
+assert np.allclose(A[:n_in, :n_in], np.diag(lam_in), atol=1e-15)
+assert np.allclose(A[:n_in, n_in:], 0.0, atol=0)
+assert np.allclose(A[n_in:, n_in:], np.diag(lam_out), atol=1e-15)
+assert np.allclose(A[n_in:, :n_in], W_block, rtol=1e-14, atol=1e-15)
+
+# %% [markdown]
+# ### Its eigenvalues, checked with `eig`
+#
+# $A$ is lower triangular, so its eigenvalues are its diagonal: exactly $\lambda^\text{in}$ and
+# $\lambda^\text{out}$, whatever $\phi$ is. And $A\Phi = \Phi\Lambda\Phi^{-1}\Phi = \Phi\Lambda$: column $k$ of $\Phi$
+# is an eigenvector for eigenvalue $\Lambda_{kk}$. `np.linalg.eig` must agree. It returns unit-length
+# eigenvectors in its own order, so we match them by eigenvalue and compare directions.
+# (`eig` is used only here, for analysis; training never needs it, which is good news on GPUs,
+# where CuPy, up to version 13, has no general `eig`.)
+
+# %%
+eigenvalues, eigenvectors = np.linalg.eig(A)
+lam_all = np.concatenate([lam_in, lam_out])
+assert np.allclose(eigenvalues.imag, 0.0, atol=1e-12)
+assert np.allclose(np.sort(eigenvalues.real), np.sort(lam_all), rtol=0, atol=1e-12)
+assert np.allclose(A @ Phi, Phi @ Lam, rtol=0, atol=1e-14)
+
+for k in range(N):
+    match = np.argmin(np.abs(eigenvalues - lam_all[k]))
+    v = eigenvectors[:, match].real
+    column = Phi[:, k] / np.linalg.norm(Phi[:, k])
+    assert abs(abs(v @ column) - 1) < 1e-10  # parallel: |cos angle| = 1
+print("eig agrees: eigenvalues", np.round(np.sort(lam_all), 3))
+
+# %% [markdown]
+# The picture: $\Phi$ and $\Phi^{-1}$ differ only in the sign of their lower-left block, $\Lambda$ is
+# diagonal, and $A$ keeps $\Lambda$ on its diagonal and gains the weight block below it.
+
+# %%
+def show_blocks(ax, M, title):
+    vmax = np.max(np.abs(M))
+    ax.imshow(M, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    ax.axhline(n_in - 0.5, color="k", lw=0.8)
+    ax.axvline(n_in - 0.5, color="k", lw=0.8)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+fig, axes = plt.subplots(1, 4, figsize=(8, 2.4))
+for ax, M, title in zip(axes, (Phi, Lam, Phi_inv, A),
+                        (r"$\Phi$", r"$\Lambda$", r"$\Phi^{-1} = 2I - \Phi$", r"$A = \Phi\Lambda\Phi^{-1}$")):
+    show_blocks(ax, M, title)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 4. The direct-space weights
+#
+# Pad an input batch with $n_\text{out}$ zeros, apply $A$, and keep the receiving nodes:
+# $$A\begin{pmatrix} x \\ 0\end{pmatrix} = \begin{pmatrix} \Lambda_\text{in}\,x \\ W x \end{pmatrix}, \qquad
+# W = \phi\Lambda_\text{in} - \Lambda_\text{out}\phi, \qquad
+# W_{ij} = \phi_{ij}\,(\lambda^\text{in}_j - \lambda^\text{out}_i).$$
+# The self-loops $\Lambda_\text{in} x$ are discarded. So a spectral layer *is* a dense layer, $y = xW^\top + b$,
+# whose weights are computed from $(\phi, \lambda^\text{in}, \lambda^\text{out})$ — and that is how the library
+# computes it, without ever forming the $N\times N$ matrix. Three ways to get $W$ must agree:
+# the block of $A$, the element formula, and the library's `spectral_weight_forward`. Likewise the
+# forward pass through $A$ and the library's `spectral_forward`.
+
+# %%
+W_elementwise = phi * (lam_in[None, :] - lam_out[:, None])
+W_lib, _ = spectral_weight_forward(phi, lam_in, lam_out)
+assert np.allclose(W_elementwise, A[n_in:, :n_in], rtol=1e-14, atol=1e-15)
+assert np.allclose(W_lib, W_elementwise, rtol=1e-15, atol=0)
+
+x = rng.standard_normal((5, n_in))
+x_padded = np.hstack([x, np.zeros((5, n_out))])
+through_A = x_padded @ A.T                      # each row: A [x_n; 0]
+y_lib, _ = spectral_forward(x, phi, lam_in, lam_out)
+assert np.allclose(through_A[:, :n_in], x * lam_in, rtol=1e-14)   # the discarded self-loops
+assert np.allclose(through_A[:, n_in:], y_lib, rtol=1e-13, atol=1e-14)
+
+# %% [markdown]
+# The `ms.Spectral` layer holds these parameters and can rebuild $A$ from its definition with
+# `transfer_operator()`; its `weight()` is the block we derived.
+
+# %%
+layer = ms.Spectral(n_in, n_out, variant="full", phi_init=phi, lam_in_init=lam_in, lam_out_init=lam_out,
+                    dtype="float64")
+for name, p in layer.params.items():
+    print(f"{name:>8}: {p}")
+assert np.allclose(layer.transfer_operator(), A, rtol=1e-14, atol=1e-15)
+assert np.allclose(layer.weight(), W_block, rtol=1e-14, atol=1e-15)
+assert np.allclose(layer.forward(x), y_lib, rtol=1e-13, atol=1e-14)  # the bias starts at 0
+
+# %% [markdown]
+# ## 5. What each eigenvalue controls
+#
+# $W_{ij} = \phi_{ij}(\lambda^\text{in}_j - \lambda^\text{out}_i)$: $\lambda^\text{in}_j$ enters every weight in
+# **column** $j$ (all links leaving input node $j$) and $\lambda^\text{out}_i$ every weight in **row** $i$
+# (all links entering output node $i$). With $\lambda^\text{out} = 0$, $W = \phi\,\mathrm{diag}(\lambda^\text{in})$:
+# setting $\lambda^\text{in}_j = 0$ silences input node $j$. With $\lambda^\text{in} = 0$ (the one-set model of
+# Giambagli et al.), $W = -\mathrm{diag}(\lambda^\text{out})\,\phi$ and $\lambda^\text{out}_i$ scales the inputs of
+# output node $i$. With both sets trained, neither can silence a node on its own.
+
+# %%
+only_in, _ = spectral_weight_forward(phi, lam_in, np.zeros(n_out))
+assert np.allclose(only_in, phi * lam_in[None, :])
+silenced = lam_in.copy()
+silenced[2] = 0.0
+W_silenced, _ = spectral_weight_forward(phi, silenced, np.zeros(n_out))
+assert np.all(W_silenced[:, 2] == 0)
+assert np.allclose(np.delete(W_silenced, 2, axis=1), np.delete(only_in, 2, axis=1))
+
+only_out, _ = spectral_weight_forward(phi, np.zeros(n_in), lam_out)
+assert np.allclose(only_out, -lam_out[:, None] * phi)
+W_both, _ = spectral_weight_forward(phi, silenced, lam_out)
+assert np.all(W_both[:, 2] != 0)  # λ_out still feeds column 2
+
+# %% [markdown]
+# ## 6. Counting parameters
+#
+# Per layer, a spectral layer with both eigenvalue sets trained and $\phi$ frozen has
+# $n_\text{in} + n_\text{out}$ eigenvalues (plus $n_\text{out}$ biases) against $n_\text{in} n_\text{out}$ weights.
+# For the papers' network $784 \to 100 \to 10$ with biases:
+# $$\text{dense: } 784\cdot100 + 100 + 100\cdot10 + 10 = 79{,}510, \qquad
+# \text{spectral: } (784 + 100) + (100 + 10) + 100 + 10 = 1{,}104 .$$
+# The one-set variant (`"nc"`, only $\lambda^\text{out}$) has $100 + 10$ eigenvalues and $110$ biases: 220.
+
+# %%
+sizes = (784, 100, 10)
+counts = {kind: ms.mlp(sizes, model=kind, seed=0).num_parameters() for kind in ("dense", "spectral", "nc")}
+print({k: f"{v:,}" for k, v in counts.items()})
+print(f"spectral / dense = {counts['spectral'] / counts['dense']:.4f}")
+assert counts["dense"] == 784 * 100 + 100 + 100 * 10 + 10 == 79_510
+assert counts["spectral"] == (784 + 100) + (100 + 10) + 100 + 10 == 1_104
+assert counts["nc"] == (100 + 10) + (100 + 10) == 220
+
+# %% [markdown]
+# ## 7. A layer of realistic width
+#
+# The same structure at a larger size, built by `ms.Spectral` itself, with the unit-scale
+# values used above. $A$'s upper-right block is empty, its diagonal blocks are diagonal, and all
+# the structure sits in $W$; `eig` recovers all $N$ eigenvalues exactly, because $A$ is triangular.
+
+# %%
+n_in_big, n_out_big = (40, 24) if FAST else (120, 60)
+big = ms.Spectral(n_in_big, n_out_big, variant="spectral", phi_init=(-1, 1), lam_in_init=(-2, 2),
+                  lam_out_init=(-2, 2), seed=1, dtype="float64")
+A_big = big.transfer_operator()
+lam_big = np.concatenate([big.params["lam_in"].value, big.params["lam_out"].value])
+eig_big = np.linalg.eigvals(A_big)
+assert np.allclose(A_big[:n_in_big, n_in_big:], 0.0)
+assert np.allclose(A_big[n_in_big:, :n_in_big], big.weight(), rtol=1e-13, atol=1e-14)
+assert np.allclose(np.sort(eig_big.real), np.sort(lam_big), atol=1e-10)
+assert np.allclose(eig_big.imag, 0, atol=1e-10)
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [1.1, 1]})
+vmax = np.max(np.abs(A_big))
+im = ax1.imshow(A_big, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+ax1.axhline(n_in_big - 0.5, color="k", lw=0.6)
+ax1.axvline(n_in_big - 0.5, color="k", lw=0.6)
+ax1.set_title(f"A for {n_in_big}→{n_out_big}: W in the lower-left block", fontsize=9)
+fig.colorbar(im, ax=ax1, shrink=0.8)
+ax2.plot(np.sort(lam_big), np.sort(eig_big.real), "o", ms=3)
+ax2.plot([-2, 2], [-2, 2], "k:", lw=1)
+ax2.set_xlabel(r"$\lambda$ (parameters)")
+ax2.set_ylabel("eigenvalues from eig")
+ax2.set_title("eig(A) = (λ_in, λ_out)", fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Summary
+#
+# * $\Phi = \begin{pmatrix} I & 0 \\ \phi & I\end{pmatrix}$ has the nilpotent part $E$ with $E^2 = 0$, so $\Phi^{-1} = 2I - \Phi$.
+# * $A = \Phi\Lambda\Phi^{-1}$ is lower triangular with eigenvalues $(\lambda^\text{in}, \lambda^\text{out})$ and the
+#   weight block $W = \phi\Lambda_\text{in} - \Lambda_\text{out}\phi$, i.e. $W_{ij} = \phi_{ij}(\lambda^\text{in}_j - \lambda^\text{out}_i)$.
+# * The library never forms $A$ during training: `spectral_forward` computes $W$ and then a dense layer.
+# * $\lambda^\text{in}_j$ acts on column $j$ of $W$, $\lambda^\text{out}_i$ on row $i$; the parameter count drops from
+#   $n_\text{in}n_\text{out}$ to $n_\text{in}+n_\text{out}$.
+#
+# ## Exercises
+#
+# Solutions: `lessons/solutions/04_spectral_domain.py`.
+#
+# 1. **Powers of $\Phi$.** Show that $\Phi^k = I + kE$ for every integer $k$ (so $k = -1$ gives $2I - \Phi$).
+#    Check $k = 3$ with `np.linalg.matrix_power`, and $k = -2$ against the square of the inverse.
+# 2. **The one-set model.** Build `ms.Spectral(n_in, n_out, variant="nc")` and check that its weights are
+#    $W = -\mathrm{diag}(\lambda^\text{out})\,\phi$ and that its $\lambda^\text{in}$ is zero and frozen. What happens to
+#    row $i$ of $W$ when $\lambda^\text{out}_i = 0$?
+# 3. **Every dense layer is spectral.** Given any $W$ and eigenvalues with $\lambda^\text{in}_j \ne \lambda^\text{out}_i$
+#    for all $i, j$, choose $\phi$ so that the spectral layer reproduces $W$ exactly. Build it with
+#    `ms.Spectral(..., variant="full", phi_init=..., lam_in_init=..., lam_out_init=...)`, check `weight()`, and check
+#    that the eigenvalues of its `transfer_operator()` are the ones you chose.
