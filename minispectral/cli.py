@@ -35,34 +35,22 @@ def hidden_sizes(text: str) -> tuple:
     return sizes
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number(convert, accept, expected: str):
+    """An argparse type: ``convert`` the text and ``accept`` the value, else a usage error."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
-    return value
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+fraction = _number(float, lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1)")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
