@@ -113,15 +113,20 @@ def _free_entries(p, numeric):
     return numeric if p.mask is None else numeric * p.mask
 
 
-def check_kernel(forward, backward, inputs: dict, *, seed: int = 0, h: float = 1e-6,
+def check_kernel(forward, backward, inputs: dict, *, wrt=None, seed: int = 0, h: float = 1e-6,
                  tol: float = DEFAULT_TOL, **kwargs) -> GradcheckReport:
     """Check a ``forward(*inputs) -> (out, cache)`` / ``backward(dout, cache) -> grads`` pair.
 
-    ``inputs`` maps each argument name to its array (or None); ``backward`` must return one
-    gradient per input, in order (a single array for a one-input kernel).  Extra keyword
-    arguments go to ``forward``.
+    ``inputs`` maps each argument name to its array (or None), in ``forward``'s order.
+    ``backward`` returns one gradient per input, in the same order (a single array for a
+    one-input kernel), unless ``wrt`` names the inputs it does return: ``ssvd_backward``
+    returns only ``ds``, so it is checked with ``wrt=["s"]``.  Extra keyword arguments go
+    to ``forward``.
     """
-    names = list(inputs)
+    names = list(inputs) if wrt is None else list(wrt)
+    unknown = [name for name in names if name not in inputs]
+    if unknown:
+        raise ValueError(f"wrt names {unknown}, which are not among the inputs {list(inputs)}")
     args = {k: None if v is None else _as_float64(v) for k, v in inputs.items()}
     out, cache = forward(*args.values(), **kwargs)
     rng = np.random.default_rng(seed)

@@ -19,7 +19,10 @@ import numpy as np
 
 from ..backend import get_backend, namespace
 from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_backward, qr_forward,
-                          spectral_backward, spectral_forward, ssvd_backward, ssvd_forward)
+                          ssvd_backward, ssvd_forward)
+# Training runs on the optimised twins of functional.spectral_forward/backward: the same results
+# with fewer temporaries, and one matrix product fewer for the "nc" variant (functional/fast.py).
+from ..functional.fast import spectral_backward, spectral_forward
 from ..functional.spectral import spectral_weight_forward
 from .init import as_rng, draw, qr_factors, ssvd_factors
 from .module import Module, Parameter
@@ -76,7 +79,6 @@ class Spectral(Module):
             if name not in flags:
                 raise ValueError(f"variant {variant!r} can train only {sorted(flags)}, got {name!r}")
             flags[name] = bool(value)
-        self.trainable = flags
         rng = as_rng(seed)
         be = get_backend(backend)
         add = lambda name, value, train, mask=None: self.params.__setitem__(  # noqa: E731
@@ -100,6 +102,12 @@ class Spectral(Module):
         add("lam_out", draw(lam_out_init, lam_out_default, rng, (n_out,), "lam_out"), flags["lam_out"])
         if bias:
             add("b", draw(b_init, 0.0, rng, (n_out,), "b"), True)
+
+    @property
+    def trainable(self) -> dict:
+        """{name: trained?} for the variant's parameters, read from the Parameters themselves,
+        so that ``layer.params["phi"].trainable = True`` really unfreezes phi."""
+        return {name: self.params[name].trainable for name in _TRAINABLE[self.variant]}
 
     # --- the eigenvector block -------------------------------------------------------------
     def _phi_forward(self):
@@ -146,18 +154,28 @@ class Spectral(Module):
         if self.sparsity:
             y, cache = masked_spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, self.sparsity)
         else:
-            y, cache = spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b)
+            y, cache = spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b,
+                                        lam_in_zero=self._lam_in_zero())
         self._cache = (cache, phi_cache)
         return y
+
+    def _lam_in_zero(self) -> bool:
+        """True for a frozen lam_in of zeros (the "nc" variant), which spares the kernel a matrix product."""
+        lam_in = self.params["lam_in"]
+        return not lam_in.trainable and not bool(namespace(lam_in.value).any(lam_in.value != 0))
 
     def backward(self, dy):
         cache, phi_cache = self._cache
         flags = self.trainable
         need_dphi = flags.get("phi", False) or flags.get("s", False) or flags.get("R", False)
-        need_dlam = flags["lam_in"] or flags["lam_out"]
-        kernel = masked_spectral_backward if self.sparsity else spectral_backward
-        dx, dphi, dlam_in, dlam_out, db = kernel(dy, cache, need_dx=self.input_grad,
-                                                 need_dphi=need_dphi, need_dlam=need_dlam)
+        if self.sparsity:
+            dx, dphi, dlam_in, dlam_out, db = masked_spectral_backward(
+                dy, cache, need_dx=self.input_grad, need_dphi=need_dphi,
+                need_dlam=flags["lam_in"] or flags["lam_out"])
+        else:
+            dx, dphi, dlam_in, dlam_out, db = spectral_backward(
+                dy, cache, need_dx=self.input_grad, need_dphi=need_dphi, need_dlam_in=flags["lam_in"],
+                need_dlam_out=flags["lam_out"])
         self._set_grad("lam_in", dlam_in)
         self._set_grad("lam_out", dlam_out)
         if self.bias:

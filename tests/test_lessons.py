@@ -1,0 +1,93 @@
+"""The lessons: each runs top to bottom as a notebook, its .py and .ipynb agree, and so do its solutions.
+
+Lessons are discovered, not listed: every ``lessons/NN_*.py`` is a lesson (paired through jupytext
+with ``lessons/NN_*.ipynb``) and every ``lessons/solutions/*.py`` a solutions script. All of them run
+in FAST mode (``MINISPECTRAL_FAST=1``), which shrinks datasets and epochs.
+"""
+import os
+import runpy
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+LESSONS_DIR = REPO / "lessons"
+LESSONS = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
+SOLUTIONS = sorted((LESSONS_DIR / "solutions").glob("[0-9][0-9]_*.py"))
+MAX_NOTEBOOK_BYTES = 500_000
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+@pytest.fixture
+def fast_env(monkeypatch):
+    """FAST mode, a headless matplotlib (plots are drawn but not kept), and the repository importable
+    from any working directory.
+
+    The notebook kernel is a subprocess started with a copy of os.environ, and it runs in lessons/,
+    so the repository root goes on PYTHONPATH and a relative MINISPECTRAL_DATA becomes absolute.
+    """
+    monkeypatch.setenv("MINISPECTRAL_FAST", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    if os.environ.get("MINISPECTRAL_DATA"):
+        monkeypatch.setenv("MINISPECTRAL_DATA", str(Path(os.environ["MINISPECTRAL_DATA"]).resolve()))
+
+
+def test_lessons_are_found():
+    assert LESSONS, f"no lessons found in {LESSONS_DIR}"
+    assert (LESSONS_DIR / "jupytext.toml").is_file()
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=_ids(LESSONS))
+def test_lesson_runs_as_notebook(lesson, fast_env):
+    """Every cell runs without error (a failed assert in the lesson fails the test)."""
+    notebook = jupytext.read(lesson)
+    client = NotebookClient(notebook, kernel_name="python3", timeout=300,
+                            resources={"metadata": {"path": str(LESSONS_DIR)}})
+    client.execute()
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=_ids(LESSONS))
+def test_pair_in_sync(lesson):
+    """The committed .ipynb holds the same cells, in the same order, as the reviewed .py."""
+    notebook_path = lesson.with_suffix(".ipynb")
+    assert notebook_path.is_file(), f"{notebook_path.name} is missing: run jupytext to pair {lesson.name}"
+
+    def cells(nb):
+        return [(c.cell_type, c.source.strip()) for c in nb.cells if c.cell_type in ("code", "markdown")]
+
+    from_py, from_ipynb = cells(jupytext.read(lesson)), cells(jupytext.read(notebook_path))
+    assert len(from_py) == len(from_ipynb), f"{lesson.name}: {len(from_py)} cells, notebook has {len(from_ipynb)}"
+    for i, (a, b) in enumerate(zip(from_py, from_ipynb)):
+        assert a == b, f"{lesson.name}: cell {i} differs from the notebook's\n--- py:\n{a[1]}\n--- ipynb:\n{b[1]}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=_ids(LESSONS))
+def test_notebook_committed_with_outputs(lesson):
+    """Readers see the results without running anything: every code cell ran, no errors, at least one plot."""
+    path = lesson.with_suffix(".ipynb")
+    assert path.stat().st_size < MAX_NOTEBOOK_BYTES, f"{path.name} is {path.stat().st_size:,} bytes"
+    notebook = nbformat.read(path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), f"{path.name} has cells that were never run"
+    outputs = [out for c in code for out in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"], f"{path.name} was saved with an error"
+    assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name} has no plot in its outputs"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=_ids(LESSONS))
+def test_lesson_has_solutions(lesson):
+    number = lesson.name[:2]
+    assert [s for s in SOLUTIONS if s.name[:2] == number], f"no lessons/solutions/{number}_*.py for {lesson.name}"
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_solutions_run(solution, fast_env):
+    """Each solutions script asserts its own answers."""
+    runpy.run_path(str(solution), run_name="__main__")
