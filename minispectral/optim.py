@@ -1,7 +1,9 @@
 """Optimizers: SGD (with momentum), Adam and Adamax (the authors' optimizer).
 
 Each takes ``model.trainable_parameters()`` (or any list of (name, Parameter)), keeps state
-only for those, preallocates it once, and updates values in place, in their own dtype.
+only for those, preallocates it once, and updates values in place, in their own dtype;
+Adam and Adamax also write their intermediates into a preallocated buffer, so a step
+allocates no arrays.
 The update rules follow PyTorch's documentation, so that the benchmark against PyTorch
 compares like with like.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 
 from .backend import namespace
+from .functional.fast import write_into
 
 
 class Optimizer:
@@ -65,19 +68,26 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         self.beta1, self.beta2, self.eps = float(betas[0]), float(betas[1]), float(eps)
         self.m, self.v = self.zeros_like(), self.zeros_like()
+        # One work buffer per parameter: every intermediate of a step is written there, so a
+        # step allocates nothing (on a 784×1000 layer each temporary would be a fresh 3 MB).
+        self.scratch = self.zeros_like()
 
     def update(self, i, value, grad):
         xp = namespace(value)
-        m, v = self.m[i], self.v[i]
+        m, v, tmp = self.m[i], self.v[i], self.scratch[i]
         m *= self.beta1
-        m += (1.0 - self.beta1) * grad
+        m += write_into(xp.multiply, grad, 1.0 - self.beta1, out=tmp)
         v *= self.beta2
-        v += (1.0 - self.beta2) * (grad * grad)
+        tmp = write_into(xp.multiply, grad, grad, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp
         step_size = self.lr / (1.0 - self.beta1 ** self.t)
-        denom = xp.sqrt(v)
+        denom = write_into(xp.sqrt, v, out=tmp)
         denom /= math.sqrt(1.0 - self.beta2 ** self.t)
         denom += self.eps
-        value -= step_size * (m / denom)
+        step = write_into(xp.divide, m, denom, out=tmp)
+        step *= step_size
+        value -= step
 
 
 class Adamax(Adam):
@@ -88,14 +98,16 @@ class Adamax(Adam):
 
     def update(self, i, value, grad):
         xp = namespace(value)
-        m, u = self.m[i], self.v[i]
+        m, u, tmp = self.m[i], self.v[i], self.scratch[i]
         m *= self.beta1
-        m += (1.0 - self.beta1) * grad
-        abs_grad = xp.abs(grad)
+        m += write_into(xp.multiply, grad, 1.0 - self.beta1, out=tmp)
+        abs_grad = write_into(xp.abs, grad, out=tmp)
         abs_grad += self.eps
         u *= self.beta2
-        u[...] = xp.maximum(u, abs_grad)
-        value -= (self.lr / (1.0 - self.beta1 ** self.t)) * (m / u)
+        write_into(xp.maximum, u, abs_grad, out=u)
+        step = write_into(xp.divide, m, u, out=tmp)
+        step *= self.lr / (1.0 - self.beta1 ** self.t)
+        value -= step
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamax": Adamax}

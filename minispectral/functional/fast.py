@@ -1,0 +1,126 @@
+"""Optimised twins of the spectral kernels, used by the ``Spectral`` layer on its training path.
+
+The textbook kernels in ``spectral.py`` follow the derivation step by step and are the ones to
+read (lessons 04–05).  The kernels here return the same arrays with less work, and
+``tests/test_fast_paths.py`` checks them against the textbook ones:
+
+* **No temporaries for W and its gradients.**  The textbook forward builds the matrix
+  ``lam_diff = lam_in_j − lam_out_i`` and then ``W = phi ⊙ lam_diff``: two (n_out, n_in) arrays.
+  Here ``lam_diff`` is built in W's own memory and multiplied by phi in place.  The backward pass
+  owns ``dW = dyᵀx`` (nobody else holds it), so ``dW ⊙ phi`` is formed in place too.
+* **Fused eigenvalue reductions.**  ``dlam_in`` and ``dlam_out`` are the column and row sums of
+  the *same* product ``dW ⊙ phi``; it is computed once and reduced twice.
+* **W is never recomputed**: the forward pass caches it for ``dx = dy W``.
+* **One matrix product fewer when lam_in = 0** (the "nc" variant, where lam_in is frozen at zero).
+  Then ``W = −diag(lam_out) phi`` and ``y = −(x phiᵀ) ⊙ lam_out + b``: the forward pass keeps
+  ``z = x phiᵀ``, which is all that ``dlam_out_i = −Σ_n dy_ni z_ni`` needs, so the backward pass
+  skips ``dW = dyᵀx`` unless phi or lam_in is trained.  On a first layer (no ``dx``) the layer
+  then costs one matrix product per step instead of the two of a dense layer.
+
+Like every kernel, these never mutate their inputs and take the namespace from them.
+"""
+from __future__ import annotations
+
+from ..backend import namespace
+from ._checks import check_matrix, check_same_dtype, check_vector
+
+
+def spectral_forward(x, phi, lam_in, lam_out, b=None, *, lam_in_zero=False):
+    """Forward pass of a spectral layer; the same ``y`` as ``functional.spectral_forward``.
+
+    Parameters
+    ----------
+    x : (N, n_in) array
+    phi : (n_out, n_in) array
+    lam_in : (n_in,) array
+    lam_out : (n_out,) array
+    b : (n_out,) array or None
+    lam_in_zero : the caller guarantees ``lam_in == 0`` (a frozen zero lam_in): compute
+        ``y = −(x phiᵀ) ⊙ lam_out + b`` and keep ``z = x phiᵀ`` instead of building W
+
+    Returns
+    -------
+    y : (N, n_out) array, ``y = x @ W.T + b`` with ``W_ij = phi_ij (lam_in_j − lam_out_i)``
+    cache : what ``spectral_backward`` of this module needs
+    """
+    check_matrix(phi, "phi")
+    n_out, n_in = phi.shape
+    check_matrix(x, "x", (None, n_in))
+    check_vector(lam_in, "lam_in", n_in)
+    check_vector(lam_out, "lam_out", n_out)
+    check_vector(b, "b", n_out)
+    check_same_dtype("phi", phi, x=x, lam_in=lam_in, lam_out=lam_out, b=b)
+    namespace(x, phi, lam_in, lam_out, b)
+    if lam_in_zero:
+        z = x @ phi.T
+        y = z * (-lam_out)
+        W = None
+    else:
+        # lam_diff is written into W's memory and multiplied in place: one (n_out, n_in) array, not two
+        W = lam_in[None, :] - lam_out[:, None]
+        W *= phi
+        y = x @ W.T
+        z = None
+    if b is not None:
+        y += b  # y is our own fresh array
+    return y, (x, phi, lam_in, lam_out, W, z, b is not None)
+
+
+def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=True, need_dlam_out=True):
+    """Backward pass of a spectral layer; the same gradients as ``functional.spectral_backward``.
+
+    Parameters
+    ----------
+    dy : (N, n_out) array, ∂L/∂y
+    cache : from this module's ``spectral_forward``
+    need_dx, need_dphi, need_dlam_in, need_dlam_out : skip gradients nobody uses (returned as None)
+
+    Returns
+    -------
+    dx : (N, n_in) array, ``dy @ W``
+    dphi : (n_out, n_in) array, ``dW ⊙ (lam_in_j − lam_out_i)``
+    dlam_in : (n_in,) array, ``Σ_i dW_ij phi_ij``
+    dlam_out : (n_out,) array, ``−Σ_j dW_ij phi_ij``
+    db : (n_out,) array or None, ``Σ_n dy_n``
+
+    with ``dW = dyᵀ x``, formed only when a gradient needs it.
+    """
+    x, phi, lam_in, lam_out, W, z, has_bias = cache
+    check_matrix(dy, "dy", (x.shape[0], phi.shape[0]))
+    xp = namespace(dy, x)
+    db = xp.sum(dy, axis=0) if has_bias else None
+    dx = dphi = dlam_in = dlam_out = None
+    if z is not None:  # lam_in = 0: W = −diag(lam_out) phi
+        if need_dx:
+            dx = (dy * (-lam_out)) @ phi
+        if need_dlam_out:
+            dlam_out = -xp.sum(dy * z, axis=0)  # −Σ_n dy_ni (x phiᵀ)_ni = −Σ_j dW_ij phi_ij
+            need_dlam_out = False
+    elif need_dx:
+        dx = dy @ W
+    if need_dphi or need_dlam_in or need_dlam_out:
+        dW = dy.T @ x
+        if need_dphi:
+            dphi = lam_in[None, :] - lam_out[:, None]
+            dphi *= dW
+        if need_dlam_in or need_dlam_out:
+            dW *= phi  # dW is ours and no longer needed: dW ⊙ phi in place, shared by both sums
+            if need_dlam_in:
+                dlam_in = xp.sum(dW, axis=0)
+            if need_dlam_out:
+                dlam_out = -xp.sum(dW, axis=1)
+    return dx, dphi, dlam_in, dlam_out, db
+
+
+def write_into(fn, *args, out):
+    """``out[...] = fn(*args)``, without a temporary where the library allows it; returns ``out``.
+
+    NumPy's and CuPy's element-wise functions are ufuncs that write straight into ``out``.
+    The Array API has no ``out=`` argument, so elsewhere the result is computed, then copied in.
+    The optimizers use this to update their preallocated state without allocating.
+    """
+    if getattr(fn, "nin", None) is not None:  # a NumPy or CuPy ufunc
+        fn(*args, out=out)
+    else:
+        out[...] = fn(*args)
+    return out

@@ -1,0 +1,391 @@
+"""The optimised training path against the textbook one, and the performance properties it promises.
+
+``functional/fast.py`` holds twins of the spectral kernels that the ``Spectral`` layer trains
+with; the textbook kernels in ``functional/spectral.py`` are the reference here.  The optimizers
+update in place without allocating, ``fit`` gathers one batch at a time, nothing is promoted to
+float64, and memory does not grow from epoch to epoch.  The last tests run the training
+benchmark on a tiny grid and check that its PyTorch twin computes the same network.
+"""
+import importlib.util
+import json
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import minispectral
+from minispectral import Spectral, functional as F, mlp
+from minispectral.functional import fast
+from minispectral.gradient_check import check_kernel
+from minispectral.optim import Adam, Adamax, make_optimizer
+from minispectral.train import fit
+
+from conftest import dtype_name, host, make, make_labels, randn, spectral_kwargs, unit_scale
+
+ROOT = Path(__file__).resolve().parents[1]
+NEEDS = [dict(need_dx=dx, need_dphi=dphi, need_dlam_in=din, need_dlam_out=dout)
+         for dx in (True, False) for dphi in (True, False) for din in (True, False) for dout in (True, False)]
+
+
+def spectral_inputs(backend, shape, dtype="float64", seed=0, lam_in_zero=False, bias=True):
+    n, n_in, n_out = shape
+    rng = np.random.default_rng(seed)
+    arrays = {"x": rng.standard_normal((n, n_in)), "phi": rng.standard_normal((n_out, n_in)),
+              "lam_in": np.zeros(n_in) if lam_in_zero else rng.standard_normal(n_in),
+              "lam_out": rng.standard_normal(n_out), "b": rng.standard_normal(n_out) if bias else None}
+    return {k: None if v is None else make(backend, v, dtype) for k, v in arrays.items()}
+
+
+def textbook(inputs, dy):
+    """(y, (dx, dphi, dlam_in, dlam_out, db)) from the reference kernels."""
+    y, cache = F.spectral_forward(*inputs.values())
+    return y, F.spectral_backward(dy, cache)
+
+
+def assert_close(actual, expected, dtype):
+    tol = dict(rtol=1e-11, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(host(actual), host(expected), **tol)
+
+
+# ------------------------------------------------------------------ fast kernels = textbook kernels
+
+@pytest.mark.parametrize("lam_in_zero", [False, True], ids=["W-path", "lam_in=0-path"])
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 7), st.integers(1, 7)), seed=st.integers(0, 10**6),
+       bias=st.booleans())
+def test_fast_spectral_kernels_agree_with_the_textbook(lam_in_zero, shape, seed, bias):
+    inputs = spectral_inputs("numpy", shape, seed=seed, lam_in_zero=lam_in_zero, bias=bias)
+    dy = randn("numpy", (shape[0], shape[2]), seed=seed + 1)
+    y_ref, grads_ref = textbook(inputs, dy)
+    y, cache = fast.spectral_forward(*inputs.values(), lam_in_zero=lam_in_zero)
+    assert_close(y, y_ref, "float64")
+    grads = fast.spectral_backward(dy, cache)
+    for name, g, g_ref in zip(("dx", "dphi", "dlam_in", "dlam_out", "db"), grads, grads_ref):
+        assert (g is None) == (g_ref is None), name
+        if g is not None:
+            assert_close(g, g_ref, "float64")
+
+
+@pytest.mark.parametrize("lam_in_zero", [False, True], ids=["W-path", "lam_in=0-path"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fast_spectral_kernels_on_every_backend(backend, dtype, lam_in_zero):
+    inputs = spectral_inputs(backend.name, (5, 6, 4), dtype, seed=3, lam_in_zero=lam_in_zero)
+    dy = randn(backend.name, (5, 4), dtype, seed=4)
+    y_ref, grads_ref = textbook(inputs, dy)
+    y, cache = fast.spectral_forward(*inputs.values(), lam_in_zero=lam_in_zero)
+    assert dtype_name(y) == dtype
+    assert_close(y, y_ref, dtype)
+    for g, g_ref in zip(fast.spectral_backward(dy, cache), grads_ref):
+        assert dtype_name(g) == dtype
+        assert_close(g, g_ref, dtype)
+
+
+@pytest.mark.parametrize("lam_in_zero", [False, True], ids=["W-path", "lam_in=0-path"])
+@pytest.mark.parametrize("needs", NEEDS, ids=lambda n: "-".join(k[5:] for k, v in n.items() if v) or "none")
+def test_skipped_gradients_are_none_and_the_others_unchanged(needs, lam_in_zero):
+    inputs = spectral_inputs("numpy", (3, 5, 4), seed=1, lam_in_zero=lam_in_zero)
+    dy = randn("numpy", (3, 4), seed=2)
+    _, grads_ref = textbook(inputs, dy)
+    _, cache = fast.spectral_forward(*inputs.values(), lam_in_zero=lam_in_zero)
+    grads = fast.spectral_backward(dy, cache, **needs)
+    wanted = list(needs.values()) + [True]  # db is always returned for a biased layer
+    for g, g_ref, want in zip(grads, grads_ref, wanted):
+        if want:
+            assert_close(g, g_ref, "float64")
+        else:
+            assert g is None
+
+
+@pytest.mark.parametrize("lam_in_zero", [False, True], ids=["W-path", "lam_in=0-path"])
+def test_fast_kernels_pass_the_gradient_check(lam_in_zero):
+    inputs = spectral_inputs("numpy", (3, 5, 4), seed=7, lam_in_zero=lam_in_zero)
+    if lam_in_zero:
+        # lam_in is a constant on this path (frozen at zero): it is not an input of the check
+        lam_in = inputs.pop("lam_in")
+        forward = lambda x, phi, lam_out, b: fast.spectral_forward(x, phi, lam_in, lam_out, b,  # noqa: E731
+                                                                   lam_in_zero=True)
+        backward = lambda dy, cache: tuple(g for i, g in enumerate(fast.spectral_backward(dy, cache))  # noqa: E731
+                                           if i != 2)
+    else:
+        forward, backward = fast.spectral_forward, fast.spectral_backward
+    report = check_kernel(forward, backward, inputs)
+    assert report.passed, "\n" + str(report)
+    assert {r.name for r in report.rows} == set(inputs)
+
+
+def test_fast_kernels_never_mutate_their_inputs(backend):
+    for lam_in_zero in (False, True):
+        inputs = spectral_inputs(backend.name, (4, 5, 3), "float32", seed=2, lam_in_zero=lam_in_zero)
+        before = {k: host(v).tobytes() for k, v in inputs.items()}
+        y, cache = fast.spectral_forward(*inputs.values(), lam_in_zero=lam_in_zero)
+        dy = randn(backend.name, (4, 3), "float32", seed=5)
+        dy_before, y_before = host(dy).tobytes(), host(y).tobytes()
+        fast.spectral_backward(dy, cache)
+        assert {k: host(v).tobytes() for k, v in inputs.items()} == before
+        assert host(dy).tobytes() == dy_before and host(y).tobytes() == y_before
+
+
+def test_the_forward_pass_caches_W_for_the_backward_pass():
+    inputs = spectral_inputs("numpy", (3, 5, 4), seed=0)
+    _, cache = fast.spectral_forward(*inputs.values())
+    W_ref, _ = F.spectral_weight_forward(inputs["phi"], inputs["lam_in"], inputs["lam_out"])
+    assert any(getattr(a, "shape", None) == (4, 5) and np.array_equal(a, W_ref) for a in cache)
+
+
+def test_the_lam_in_zero_path_forms_no_weight_gradient(monkeypatch):
+    """With lam_in = 0 and only lam_out trained, dlam_out comes from z = x phiᵀ: no dyᵀx product."""
+    inputs = spectral_inputs("numpy", (6, 5, 4), seed=0, lam_in_zero=True)
+    _, cache = fast.spectral_forward(*inputs.values(), lam_in_zero=True)
+    x = inputs["x"]
+    products = []
+
+    class CountingArray(np.ndarray):
+        def __matmul__(self, other):
+            products.append((self.shape, other.shape))
+            return np.ndarray.__matmul__(np.asarray(self), np.asarray(other))
+
+    cache = (x.view(CountingArray),) + cache[1:]
+    dy = randn("numpy", (6, 4), seed=1).view(CountingArray)
+    fast.spectral_backward(dy, cache, need_dx=False, need_dphi=False, need_dlam_in=False)
+    assert products == []
+    dy.T @ x  # the counter works: this is the product the path avoids
+    assert products == [((4, 6), (6, 5))]
+
+
+def test_fast_kernels_reject_bad_input_like_the_textbook():
+    inputs = spectral_inputs("numpy", (3, 5, 4), seed=0)
+    with pytest.raises(ValueError, match=r"x must have shape \(\*, 5\)"):
+        fast.spectral_forward(make("numpy", np.ones((3, 6))), *list(inputs.values())[1:])
+    with pytest.raises(TypeError, match="lam_out has dtype float32"):
+        fast.spectral_forward(inputs["x"], inputs["phi"], inputs["lam_in"], make("numpy", np.ones(4), "float32"))
+    _, cache = fast.spectral_forward(*inputs.values())
+    with pytest.raises(ValueError, match=r"dy must have shape \(3, 4\)"):
+        fast.spectral_backward(make("numpy", np.ones((3, 5))), cache)
+
+
+# ------------------------------------------------------------------ the Spectral layer on the fast path
+
+VARIANT_CASES = [("nc", {}), ("nc", {"trainable": {"phi": True}}), ("nc", {"trainable": {"lam_in": True}}),
+                 ("spectral", {}), ("full", {}), ("ssvd", {}), ("qr", {})]
+
+
+@pytest.mark.parametrize("variant, kw", VARIANT_CASES, ids=[f"{v}{k.get('trainable', '')}" for v, k in VARIANT_CASES])
+def test_layer_gradients_equal_the_textbook_kernels(variant, kw):
+    layer = unit_scale(Spectral(5, 4, variant=variant, seed=1, dtype="float64", **kw, **spectral_kwargs(variant)))
+    if variant == "nc":  # the nc recipe's lam_in is a frozen zero, whatever the unit-scale spec says
+        layer.params["lam_in"].value[...] = 0.0
+    x, dy = randn("numpy", (3, 5), seed=2), randn("numpy", (3, 4), seed=3)
+    p = {k: v.value for k, v in layer.params.items()}
+    phi = layer.phi()
+    y_ref, cache = F.spectral_forward(x, phi, p["lam_in"], p["lam_out"], p["b"])
+    dx_ref, dphi_ref, dlam_in_ref, dlam_out_ref, db_ref = F.spectral_backward(dy, cache)
+    np.testing.assert_allclose(layer.forward(x), y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(dy), dx_ref, rtol=1e-12, atol=1e-12)
+    expected = {"lam_in": dlam_in_ref, "lam_out": dlam_out_ref, "b": db_ref, "phi": dphi_ref}
+    if variant == "ssvd":
+        expected["s"] = F.ssvd_backward(dphi_ref, (p["U"], p["V"]))
+    if variant == "qr":
+        expected["R"] = F.qr_backward(dphi_ref, p["Q"], layer.params["R"].mask)
+    for name, param in layer.trainable_parameters():
+        np.testing.assert_allclose(param.grad, expected[name], rtol=1e-11, atol=1e-12, err_msg=name)
+    for name, param in layer.params.items():
+        if not param.trainable:
+            assert param.grad is None, name
+
+
+def test_only_a_frozen_zero_lam_in_takes_the_lam_in_zero_path():
+    assert Spectral(4, 3, variant="nc")._lam_in_zero()
+    assert not Spectral(4, 3, variant="nc", trainable={"lam_in": True})._lam_in_zero()
+    assert not Spectral(4, 3, variant="nc", lam_in_init=0.5)._lam_in_zero()
+    assert not Spectral(4, 3, variant="ssvd")._lam_in_zero()  # starts at zero, but trained
+    assert not Spectral(4, 3, variant="spectral")._lam_in_zero()
+
+
+# ------------------------------------------------------------------ optimizers: in place, no allocation
+
+@pytest.mark.parametrize("name", ["adam", "adamax"])
+def test_an_optimizer_step_allocates_no_arrays(name):
+    net = mlp((300, 200, 10), "dense", seed=0)
+    opt = make_optimizer(name, net, lr=0.01)
+    rng = np.random.default_rng(0)
+    for _, p in net.trainable_parameters():
+        p.grad = rng.standard_normal(p.shape).astype(np.float32)
+    opt.step()  # the first step may build caches inside NumPy
+    values = [p.value for _, p in net.trainable_parameters()]
+    tracemalloc.start()
+    try:
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [p.value for _, p in net.trainable_parameters()] == values  # same arrays, updated in place
+    largest = 300 * 200 * 4
+    assert peak < largest // 10, f"a step allocated {peak} bytes; the largest parameter is {largest}"
+
+
+@pytest.mark.parametrize("cls", [Adam, Adamax])
+def test_the_preallocated_path_matches_the_rule_on_strict(cls):
+    """On a backend without ``out=`` the update is the same number (the work buffer is assigned)."""
+    from minispectral.nn import Parameter
+
+    theta = np.array([[0.5, -1.25], [2.0, 0.0]])
+    results = []
+    for name in ("numpy", "strict"):
+        p = Parameter(make(name, theta))
+        opt = cls([("theta", p)], lr=0.1)
+        for g in ([[0.1, -0.2], [0.3, -0.4]], [[-0.3, 0.2], [0.05, 1.5]]):
+            p.grad = make(name, g)
+            opt.step()
+        results.append(host(p.value))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-15, atol=0)
+
+
+def test_write_into_uses_out_or_assigns(backend):
+    xp = backend.xp
+    a, out = make(backend.name, [-1.0, 2.0], "float32"), make(backend.name, [0.0, 0.0], "float32")
+    assert fast.write_into(xp.abs, a, out=out) is out
+    np.testing.assert_array_equal(host(out), [1.0, 2.0])
+    fast.write_into(xp.multiply, a, 3.0, out=out)
+    np.testing.assert_array_equal(host(out), [-3.0, 6.0])
+
+
+# ------------------------------------------------------------------ training: float32 throughout, flat memory
+
+@pytest.mark.parametrize("model", ["dense", "nc", "spectral", "full", "ssvd", "qr"])
+def test_float32_training_never_promotes_to_float64(model):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 12), dtype=np.float32), rng.integers(0, 3, 64)
+    net = mlp((12, 8, 3), model, seed=0)
+    opt = make_optimizer("adamax", net, lr=0.01)
+    fit(net, x, y, epochs=1, batch_size=16, optimizer=opt, progress=False)
+    for name, p in net.named_parameters():
+        assert dtype_name(p.value) == "float32", name
+        if p.trainable:
+            assert dtype_name(p.grad) == "float32", name
+    for state in opt.m + opt.v + opt.scratch:
+        assert dtype_name(state) == "float32"
+    assert dtype_name(net.forward(x)) == "float32"
+
+
+def test_fit_gathers_each_batch_from_the_permutation():
+    """The batches are x[perm[lo:hi]] for numpy's permutation of the seed: what the PyTorch twin replays."""
+    seen = []
+
+    class Recorder(minispectral.nn.Module):
+        n_in = 3
+
+        def __init__(self):
+            super().__init__()
+            self.layer = minispectral.Dense(3, 2, seed=0)
+            self.params = self.layer.params
+
+        def forward(self, x):
+            seen.append(np.array(x))
+            return self.layer.forward(x)
+
+        def backward(self, dy):
+            return self.layer.backward(dy)
+
+    x = np.arange(30, dtype=np.float32).reshape(10, 3)
+    y = np.arange(10) % 2
+    fit(Recorder(), x, y, epochs=1, batch_size=4, seed=3, progress=False)
+    order = np.random.default_rng(3).permutation(10)
+    assert [len(b) for b in seen] == [4, 4, 2]
+    np.testing.assert_array_equal(np.concatenate(seen), x[order])
+
+
+def test_fit_makes_no_copy_of_the_training_set():
+    x = np.random.default_rng(0).random((20_000, 300), dtype=np.float32)  # 24 MB
+    y = np.zeros(20_000, dtype=np.int64)
+    net = mlp((300, 4, 2), "dense", seed=0)
+    fit(net, x[:500], y[:500], epochs=1, batch_size=500, progress=False)
+    tracemalloc.start()
+    try:
+        fit(net, x, y, epochs=1, batch_size=500, progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes / 4, f"fit held {peak / 2**20:.1f} MiB at once for a {x.nbytes / 2**20:.0f} MiB set"
+
+
+@pytest.mark.parametrize("model", ["dense", "nc", "ssvd"])
+def test_peak_memory_is_flat_across_epochs(model):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((3000, 100), dtype=np.float32), rng.integers(0, 10, 3000)
+    net = mlp((100, 64, 10), model, seed=0)
+    opt = make_optimizer("adamax", net, lr=0.002)
+    fit(net, x, y, epochs=1, batch_size=200, optimizer=opt, progress=False)  # warm-up
+    peaks = []
+    for epoch in range(3):
+        tracemalloc.start()
+        try:
+            fit(net, x, y, epochs=1, batch_size=200, optimizer=opt, seed=epoch, progress=False)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert max(peaks) - min(peaks) < 0.05 * max(peaks) + 4096, peaks
+
+
+# ------------------------------------------------------------------ the benchmark
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_train", ROOT / "benchmarks" / "bench_train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_nominal_flops_counts_the_textbook_products():
+    bench = load_bench()
+    # 784→100→10, 600 samples in 3 steps: forward + dW on both layers, dx on the second only
+    dense = bench.nominal_flops((784, 100, 10), "dense", 200, 600)
+    assert dense == 2 * 600 * (784 * 100 * 2 + 100 * 10 * 3)
+    assert bench.nominal_flops((784, 100, 10), "spectral", 200, 600) == dense
+    # S-SVD adds phi = U diag(s) V and its backward each step: 2 products of n_out·m·n_in, m = min
+    extra = 3 * 2 * 2 * (100 * 100 * 784 + 10 * 10 * 100)
+    assert bench.nominal_flops((784, 100, 10), "ssvd", 200, 600) == dense + extra
+    assert bench.nominal_flops((784, 100, 10), "qr", 250, 600) == dense + extra  # 3 steps, the last partial
+
+
+@pytest.mark.parametrize("variant", ["dense", "nc", "spectral", "full", "ssvd", "qr"])
+def test_the_pytorch_twin_computes_the_same_network(variant):
+    torch = pytest.importorskip("torch")
+    bench = load_bench()
+    net = mlp((12, 8, 5, 3), variant, seed=0)
+    twin = bench.torch_model(torch, net, "cpu")
+    x = np.random.default_rng(1).random((6, 12), dtype=np.float32)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    logits = net.forward(x)
+    t_logits = twin(torch.from_numpy(x))
+    np.testing.assert_allclose(t_logits.detach().numpy(), logits, rtol=1e-5, atol=1e-6)
+    # the same trainable split: PyTorch's gradients are ours
+    _, dlogits = F.softmax_cross_entropy(logits, make_labels("numpy", labels))
+    net.backward(dlogits)
+    torch.nn.functional.cross_entropy(t_logits, torch.from_numpy(labels)).backward()
+    t_params = {name.replace("seq.", ""): p for name, p in twin.named_parameters()}
+    assert sorted(t_params) == sorted(name for name, _ in net.trainable_parameters())
+    for name, p in net.trainable_parameters():
+        np.testing.assert_allclose(t_params[name].grad.numpy(), p.grad, rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_the_benchmark_runs_a_tiny_grid_and_writes_json(tmp_path):
+    bench = load_bench()
+    out = tmp_path / "bench.json"
+    args = ["--nets", "784-16-10", "--models", "dense,nc", "--batch-sizes", "200", "--epochs", "2",
+            "--samples", "600", "--warmup-steps", "1", "--peak-size", "256", "--out", str(out)]
+    has_torch = importlib.util.find_spec("torch") is not None
+    result = bench.main(args + (["--torch"] if has_torch else []))
+    saved = json.loads(out.read_text())
+    assert saved["machine"]["matmul_peak_gflops"] > 0 and saved["machine"]["cores"] >= 1
+    assert [(r["model"], r["batch_size"]) for r in saved["results"]] == [("dense", 200), ("nc", 200)]
+    for row in result["results"]:
+        assert len(row["seconds"]) == 2 and row["seconds_per_epoch"] > 0
+        assert row["samples_per_second"] == pytest.approx(600 / row["seconds_per_epoch"])
+        assert len(row["peak_rss_mib"]) == 2
+        if has_torch:
+            assert row["ratio"] == pytest.approx(row["seconds_per_epoch"] / row["torch_seconds_per_epoch"])
+            # same start, same batches, same optimizer: the same first-epoch loss
+            assert row["loss_rel_diff"] < 1e-3
+    table = bench.markdown_table(result)
+    assert table.count("\n") == 3 and "784→16→10" in table
