@@ -149,6 +149,7 @@ def plot_compare(records, path: Path, title: str) -> Path:
 
     matplotlib.use("Agg")  # headless-safe: the figure only goes to a file
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in records:
@@ -156,6 +157,7 @@ def plot_compare(records, path: Path, title: str) -> Path:
         ax.annotate(r["model"], (r["trainable_parameters"], r["test_accuracy"]), textcoords="offset points",
                     xytext=(5, 4), fontsize=9)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels collide on a short log axis
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=10)
