@@ -1,0 +1,23 @@
+"""The papers' studies, each reproducible with one command (``minispectral reproduce ...``).
+
+=========  ==========================================  ======================================
+study      what                                        paper (digest: paper.md)
+=========  ==========================================  ======================================
+params     accuracy and parameter count against N2     Phys. Rev. E 2021, §4–§5, §7
+sparse     dynamic magnitude pruning, 784→500→500→10   Phys. Rev. E 2021, §6
+pruning    removing hidden nodes ranked by |lam_out|   Sci. Rep. 2022, §8–§9
+=========  ==========================================  ======================================
+
+Every study writes one JSON line per training run into its output folder (``runs.jsonl``),
+skips the runs already there when it is started again, and rebuilds ``table.md`` and its
+figures from whatever runs exist, naming the ones still missing.  ``--quick`` runs a small
+version in about a minute, for tests and lessons.
+"""
+from .common import Study, load_records, run_study
+from .params import ParamsStudy
+from .pruning_study import PruningStudy
+from .sparse import SparseStudy
+
+STUDIES = {"params": ParamsStudy, "sparse": SparseStudy, "pruning": PruningStudy}
+
+__all__ = ["STUDIES", "ParamsStudy", "PruningStudy", "SparseStudy", "Study", "load_records", "run_study"]

@@ -1,0 +1,489 @@
+"""What the three studies share: their data, the run list, resuming, parallel runs, the run log.
+
+A study is a list of independent training runs (a *grid*: dataset × model × width × seed, ...).
+``run_study`` trains the runs that are not yet in ``<out>/runs.jsonl``, appending one JSON
+line as each one finishes, so an interrupted study loses at most the runs in flight and the
+next invocation picks up where it stopped.  Every invocation is logged in ``<out>/run.json``
+(and ``RUN.md``) with its exact command, machine, versions and wall time.  The table and the
+figures are rebuilt from all the runs on disk, however many there are.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import datetime
+import functools
+import json
+import multiprocessing
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..datasets import Dataset, load_dataset
+from ..experiment import machine_info, write_json
+
+# Every JSON line holds at least these keys (those of ``minispectral train --json`` plus study and run_id).
+REQUIRED_KEYS = ("study", "run_id", "seed", "model", "dataset", "hidden", "trainable_parameters",
+                 "test_accuracy", "epoch_seconds", "history")
+
+# The validation and quick-mode subsets are drawn with this seed, the same for every run seed,
+# so the seeds differ only in the initial weights and the batch order (as with Keras'
+# validation_split, which always holds out the same samples).
+SPLIT_SEED = 0
+
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting that a command-line flag overrides.
+
+    ``parse`` turns the flag's text into the setting (raising ``argparse.ArgumentTypeError``
+    on bad text, so the command exits with status 2); ``parse=None`` makes a switch that sets
+    the setting to ``switch_value``.
+    """
+
+    key: str
+    flag: str
+    parse: Callable | None
+    help: str
+    switch_value: object = None
+
+    def add_to(self, parser) -> None:
+        if self.parse is None:
+            parser.add_argument(self.flag, dest=self.key, action="store_const", const=self.switch_value,
+                                default=None, help=self.help)
+        else:
+            parser.add_argument(self.flag, dest=self.key, type=self.parse, default=None, help=self.help)
+
+    def argv(self, value) -> list[str]:
+        """The flag (and value) that sets ``value``."""
+        if self.parse is None:
+            return [self.flag]
+        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        return [self.flag, text]
+
+
+def csv_of(choices) -> Callable:
+    """Parser of 'a,b' into a list of names from ``choices`` (order kept, duplicates dropped)."""
+    def parse(text: str) -> list:
+        items = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+        bad = [t for t in items if t not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(choices)}, got {text!r}")
+        return items
+    return parse
+
+
+def csv_ints(lo: int, hi: int) -> Callable:
+    """Parser of '50,100' into a sorted list of distinct integers in [lo, hi]."""
+    def parse(text: str) -> list:
+        try:
+            items = sorted({int(t) for t in text.split(",") if t.strip()})
+        except ValueError:
+            items = []
+        if not items or items[0] < lo or items[-1] > hi:
+            raise argparse.ArgumentTypeError(f"expected comma-separated integers in [{lo}, {hi}], got {text!r}")
+        return items
+    return parse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+class Study:
+    """One paper study: its settings, its grid of runs, one run, its cost, its report.
+
+    Subclasses set ``name``, ``FULL`` and ``QUICK`` (the settings of the two modes),
+    ``OPTIONS`` (the settings a flag may override), ``GRID_KEYS`` (the settings that only
+    choose which runs exist, so they may grow between invocations) and implement the methods
+    below.  ``settings`` is a JSON-able dict; everything in it except ``GRID_KEYS`` and
+    ``data_dir`` is the *protocol*, which must not change within one output folder.
+    """
+
+    name = ""
+    FULL: dict = {}
+    QUICK: dict = {}
+    OPTIONS: tuple = ()
+    GRID_KEYS: tuple = ()
+
+    def __init__(self, settings: dict):
+        # Through JSON so that settings read back from run.json compare equal (tuples become lists).
+        self.settings = json.loads(json.dumps(settings))
+
+    @classmethod
+    def from_args(cls, args) -> "Study":
+        settings = dict(cls.QUICK if args.quick else cls.FULL)
+        for option in cls.OPTIONS:
+            value = getattr(args, option.key)
+            if value is not None:
+                settings[option.key] = value
+        settings.update(quick=bool(args.quick), data_dir=args.data_dir)
+        return cls(settings)
+
+    def command(self, out_dir=None, jobs: int = 1) -> str:
+        """The command line that reproduces these settings (options at their mode default are left out)."""
+        defaults = json.loads(json.dumps(self.QUICK if self.settings["quick"] else self.FULL))
+        argv = ["--quick"] if self.settings["quick"] else []
+        for option in self.OPTIONS:
+            if self.settings[option.key] != defaults[option.key]:
+                argv += option.argv(self.settings[option.key])
+        if out_dir is not None:
+            argv += ["--out", str(out_dir)]
+        return shlex.join(["minispectral", "reproduce", self.name, *argv, "--jobs", str(jobs)])
+
+    # --- to be provided by each study ------------------------------------------------------
+    def runs(self) -> list[dict]:
+        """The grid, in training order: one JSON-able spec per run, each with a unique ``run_id``."""
+        raise NotImplementedError
+
+    def train(self, spec: dict) -> dict:
+        """Train and test one run; returns its record (``REQUIRED_KEYS`` and more)."""
+        raise NotImplementedError
+
+    def cost(self, spec: dict, step_seconds) -> tuple[float, float]:
+        """(typical, worst-case) seconds for one run; ``step_seconds(sizes, model, ...)`` times one step."""
+        raise NotImplementedError
+
+    def report(self, records: list[dict], out_dir: Path, missing: list[dict]) -> list[Path]:
+        """Write table.md and the figures from ``records``; returns the paths written."""
+        raise NotImplementedError
+
+    # Keys shared by a run's spec and its record that predict how many epochs early stopping lets it run.
+    EPOCH_GROUP: tuple = ()
+
+    def observe(self, records: list[dict]) -> None:
+        """Remember how many epochs finished runs took, for ``typical_epochs``."""
+        self._epochs_seen: dict = {}
+        for r in records:
+            self._epochs_seen.setdefault(tuple(r[k] for k in self.EPOCH_GROUP), []).append(len(r["epoch_seconds"]))
+
+    def typical_epochs(self, spec: dict, guess: float) -> float:
+        """Mean epochs of the finished runs like ``spec`` (same ``EPOCH_GROUP``), else ``guess``."""
+        seen = getattr(self, "_epochs_seen", {}).get(tuple(spec[k] for k in self.EPOCH_GROUP))
+        return sum(seen) / len(seen) if seen else guess
+
+    def describe(self, record: dict) -> str:
+        """One progress line for a finished run."""
+        return (f"{record['run_id']}: test accuracy {record['test_accuracy']:.4f}, "
+                f"{len(record['epoch_seconds'])} epochs, {sum(record['epoch_seconds']):.1f} s training")
+
+    # --- shared ----------------------------------------------------------------------------
+    @property
+    def protocol(self) -> dict:
+        return {k: v for k, v in self.settings.items() if k not in self.GRID_KEYS and k != "data_dir"}
+
+    def seeds(self) -> range:
+        return range(self.settings["seeds"])
+
+    def data(self, dataset: str) -> Dataset:
+        s = self.settings
+        return study_data(dataset, s.get("val_split", 0.0), s.get("train_size"), s.get("test_size"),
+                          s.get("data_dir"))
+
+
+# ---------------------------------------------------------------------------------- data
+
+@functools.lru_cache(maxsize=4)
+def study_data(dataset: str, val_split: float, train_size: int | None, test_size: int | None,
+               data_dir: str | None) -> Dataset:
+    """The dataset with a fixed validation split, optionally shrunk to ``train_size`` samples
+    (train and validation together, same proportions) and ``test_size`` test samples."""
+    data = load_dataset(dataset, data_dir=data_dir, val_split=val_split, seed=SPLIT_SEED)
+    if train_size is None and test_size is None:
+        return data
+    rng = np.random.default_rng(SPLIT_SEED)
+
+    def shrink(x, y, fraction):
+        if x is None or fraction >= 1.0:
+            return x, y
+        keep = np.sort(rng.permutation(len(y))[:max(1, round(fraction * len(y)))])
+        return x[keep], y[keep]
+
+    pool = len(data.y_train) + (0 if data.y_val is None else len(data.y_val))
+    fraction = 1.0 if train_size is None else train_size / pool
+    x_train, y_train = shrink(data.x_train, data.y_train, fraction)
+    x_val, y_val = shrink(data.x_val, data.y_val, fraction)
+    x_test, y_test = shrink(data.x_test, data.y_test, 1.0 if test_size is None else test_size / len(data.y_test))
+    return Dataset(data.name, x_train, y_train, x_test, y_test, x_val, y_val, n_classes=data.n_classes)
+
+
+# ------------------------------------------------------------------------------- records
+
+def load_records(path) -> list[dict]:
+    """The records in a runs.jsonl file ([] if it does not exist).
+
+    A last line cut short (the process was killed while writing it) is dropped and the
+    file is repaired, so that run is simply trained again.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    text = path.read_text()
+    lines = text.split("\n")
+    records, good = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+            good.append(line)
+        except json.JSONDecodeError:
+            if number < len(lines) - 1:  # damage before the last line is not a crash: refuse to guess
+                raise ValueError(f"{path}, line {number}: not valid JSON; fix or remove that line") from None
+    if not text.endswith("\n") and text:
+        with open(path, "w") as f:
+            f.write("".join(line + "\n" for line in good))
+    return records
+
+
+def _append(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def check_record(record: dict) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in record]
+    if missing:
+        raise ValueError(f"run {record.get('run_id')!r} lacks the keys {missing}")
+
+
+# -------------------------------------------------------------------------------- timing
+
+def format_seconds(seconds: float) -> str:
+    """'42 s', '7.5 min', '1 h 05 min'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60):02d} min"
+
+
+@functools.lru_cache(maxsize=None)
+def _step_seconds(sizes: tuple, model: str, activation: str, layer_kw_json: str, batch_size: int,
+                  optimizer: str) -> float:
+    from ..functional import softmax_cross_entropy
+    from ..nn import mlp
+    from ..optim import make_optimizer
+
+    net = mlp(sizes, model, activation=activation, seed=0, **json.loads(layer_kw_json))
+    opt = make_optimizer(optimizer, net, 1e-3)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch_size, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], batch_size)
+    timings = []
+    for _ in range(6):
+        start = time.perf_counter()
+        _, dlogits = softmax_cross_entropy(net.forward(x), y)
+        net.backward(dlogits)
+        opt.step()
+        timings.append(time.perf_counter() - start)
+    return float(np.median(timings[1:]))  # the first step pays for allocations
+
+
+def step_seconds(sizes, model: str, *, activation: str = "relu", layer_kw: dict | None = None,
+                 batch_size: int = 200, optimizer: str = "adamax") -> float:
+    """Seconds for one training step of this network, measured now on this machine (cached)."""
+    return _step_seconds(tuple(int(s) for s in sizes), model, activation,
+                         json.dumps(layer_kw or {}, sort_keys=True), int(batch_size), optimizer)
+
+
+def estimate(study: Study, specs: list[dict]) -> tuple[float, float]:
+    """(typical, worst-case) seconds to train ``specs`` one after the other."""
+    typical = worst = 0.0
+    for spec in specs:
+        t, w = study.cost(spec, step_seconds)
+        typical, worst = typical + t, worst + w
+    return typical, worst
+
+
+# ------------------------------------------------------------------------------- running
+
+def _train_in_worker(study_name: str, settings: dict, spec: dict) -> dict:
+    from . import STUDIES
+
+    return STUDIES[study_name](settings).train(spec)
+
+
+@contextlib.contextmanager
+def _blas_threads(n: int):
+    """Spawned workers read these at start-up: ``jobs`` workers share the cores instead of each taking all."""
+    saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
+    for k in BLAS_THREAD_VARS:
+        os.environ.setdefault(k, str(n))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _train_all(study: Study, todo: list[dict], jobs: int):
+    """Yield (spec, record) as runs finish; ``jobs`` > 1 trains in that many processes."""
+    if jobs == 1:
+        for spec in todo:
+            yield spec, study.train(spec)
+        return
+    # spawn, not fork: each worker starts its own BLAS with its share of the cores.
+    with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
+                                                      mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_train_in_worker, study.name, study.settings, spec): spec for spec in todo}
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_protocol(study: Study, log: dict, out_dir: Path) -> None:
+    previous = log.get("protocol")
+    if previous is not None and previous != study.protocol:
+        changed = sorted(k for k in set(previous) | set(study.protocol) if previous.get(k) != study.protocol.get(k))
+        raise ValueError(f"{out_dir} holds runs made with other settings ({', '.join(changed)} differ); "
+                         f"rerun with the same options or choose another --out")
+
+
+def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, report_only: bool = False,
+              echo=print) -> int:
+    """Train the runs of ``study`` that ``out_dir`` lacks, then write its table and figures.
+
+    Returns the number of runs trained by this call.
+    """
+    out_dir = Path(out_dir)
+    runs_path, log_path = out_dir / "runs.jsonl", out_dir / "run.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    _check_protocol(study, log, out_dir)
+    records = load_records(runs_path)
+    done = {r["run_id"] for r in records}
+    grid = study.runs()
+    todo = [] if report_only else [s for s in grid if s["run_id"] not in done]
+    echo(f"{study.name}: {len(grid)} runs in the grid, {sum(s['run_id'] in done for s in grid)} already in "
+         f"{runs_path}, {len(todo)} to train")
+    if todo:
+        study.observe(records)
+        typical, worst = estimate(study, todo)
+        cores = min(jobs, os.cpu_count() or 1)
+        echo(f"estimated wall time with --jobs {jobs}: about {format_seconds(typical / cores)}, at most "
+             f"{format_seconds(worst / cores)} (if no run stops early); step times measured now, "
+             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if plan_only:
+        return 0
+    trained = 0
+    if todo:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        started, start = datetime.datetime.now().astimezone().isoformat(timespec="seconds"), time.perf_counter()
+        load_at_start = os.getloadavg()[0]  # other work on the machine slows the runs down
+        try:
+            for spec, record in _train_all(study, todo, jobs):
+                check_record(record)
+                _append(runs_path, record)
+                records.append(record)
+                trained += 1
+                echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
+        finally:
+            log = json.loads(log_path.read_text()) if log_path.exists() else {}
+            invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
+                          "started": started, "wall_seconds": round(time.perf_counter() - start, 1),
+                          "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
+                          "blas_threads": {k: os.environ[k] for k in BLAS_THREAD_VARS if k in os.environ},
+                          "load_average_at_start": round(load_at_start, 2)}
+            log = {"study": study.name, "protocol": study.protocol,
+                   "invocations": log.get("invocations", []) + [invocation]}
+            write_json(log_path, log)
+            write_run_md(out_dir, log)
+    if not records:
+        echo("no runs yet: nothing to report")
+        return trained
+    present = {r["run_id"] for r in records}
+    missing = [s for s in grid if s["run_id"] not in present]
+    paths = study.report(records, out_dir, missing)
+    echo("wrote " + ", ".join(str(p) for p in paths))
+    if missing:
+        echo(f"{len(missing)} of {len(grid)} runs of the grid are missing; rerun the same command to add them")
+    return trained
+
+
+def write_run_md(out_dir: Path, log: dict) -> Path:
+    """RUN.md: the run log as Markdown (what ran, where, for how long)."""
+    lines = [f"# How `{log['study']}` was run", "",
+             "Each invocation trained the runs missing from `runs.jsonl` (runs resume), so the whole study",
+             "is the union of the invocations below.", ""]
+    total = sum(i["wall_seconds"] for i in log["invocations"])
+    trained = sum(i["runs_trained"] for i in log["invocations"])
+    lines += [f"Total: {trained} runs trained in {format_seconds(total)} of wall time.", ""]
+    for n, inv in enumerate(log["invocations"], 1):
+        m = inv["machine"]
+        lines += [f"## Invocation {n}", "", "```", inv["command"], "```", "",
+                  f"* started {inv['started']}, wall time {format_seconds(inv['wall_seconds'])} "
+                  f"({inv['wall_seconds']} s), {inv['runs_trained']} runs trained"
+                  f"{'' if inv['finished'] else ' (interrupted before the end)'}, --jobs {inv['jobs']}",
+                  f"* machine: {m['processor']}, {m['cpus']} CPUs, {m['system']}; load average "
+                  f"{inv.get('load_average_at_start', '?')} at the start (other work slows the runs down); "
+                  f"BLAS threads: {inv.get('blas_threads') or 'library default'}",
+                  f"* versions: Python {m['python']}, NumPy {m['numpy']}, minispectral {m['minispectral']}", ""]
+    lines += ["## Protocol", "", "```json", json.dumps(log["protocol"], indent=1), "```", ""]
+    path = out_dir / "RUN.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+# ------------------------------------------------------------------------------- reports
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    a = np.asarray(values, dtype=np.float64)
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+
+
+def missing_note(missing: list[dict], keys: tuple) -> str:
+    """A Markdown paragraph naming the runs of the grid that are not on disk yet."""
+    if not missing:
+        return "All runs of the grid are present."
+    groups: dict = {}
+    for spec in missing:
+        groups.setdefault(tuple(spec[k] for k in keys), []).append(spec["seed"])
+    items = [", ".join(f"{k}={v}" for k, v in zip(keys, group)) + f" (seeds {', '.join(map(str, seeds))})"
+             for group, seeds in groups.items()]
+    shown = items[:30]
+    more = f"; and {len(items) - len(shown)} more groups" if len(items) > len(shown) else ""
+    return f"**Incomplete: {len(missing)} runs are missing:** " + "; ".join(shown) + more + "."
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=120)
+    pyplot().close(fig)
+    return path
+
+
+def fmt_acc(mean: float, std: float, n: int) -> str:
+    return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"

@@ -1,0 +1,229 @@
+"""Tests for ``minispectral reproduce``: records, resuming, parallel runs, reports, pruning.
+
+The studies run in quick mode on the bundled digits set with tiny grids, so the whole file
+takes well under a minute and needs no downloaded data.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from minispectral import mlp
+from minispectral.cli import main
+from minispectral.pruning import keep_indices, node_scores, prune, silence
+from minispectral.reproduce import STUDIES, load_records, run_study
+from minispectral.reproduce.common import REQUIRED_KEYS
+from minispectral.reproduce.pruning_study import SR_RESULTS, retrainable
+
+TINY = {
+    "params": ["--datasets", "digits", "--widths", "8,16", "--models", "dense,nc,qr", "--seeds", "2"],
+    "sparse": ["--datasets", "digits", "--sparsities", "50,90", "--seeds", "2"],
+    "pruning": ["--datasets", "digits", "--activations", "tanh", "--retrain-at", "50", "--seeds", "1"],
+}
+FIGURES = {"params": "params.png", "sparse": "sparse.png", "pruning": "pruning.png"}
+TIMING_KEYS = {"epoch_seconds", "wall_seconds", "seconds", "retrain_epoch_seconds"}
+
+
+def reproduce(study, out, *extra):
+    return main(["reproduce", study, "--quick", "--out", str(out), *TINY[study], *extra])
+
+
+def lines(path):
+    return path.read_text().splitlines()
+
+
+def without_timings(obj):
+    """The record with every wall-clock measurement removed (they differ between any two runs)."""
+    if isinstance(obj, dict):
+        return {k: without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, list):
+        return [without_timings(v) for v in obj]
+    return obj
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """Each study run once in quick mode: {study: output folder}."""
+    root = tmp_path_factory.mktemp("reproduce")
+    for study in STUDIES:
+        assert reproduce(study, root / study) == 0
+    return {study: root / study for study in STUDIES}
+
+
+# ---------------------------------------------------------------------------------- records
+
+GRID_SIZES = {"params": 2 * 3 * 2, "sparse": 2 * 2 * 2, "pruning": 3}  # the grids that TINY asks for
+
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_every_run_is_one_json_line_with_the_required_keys(finished, study):
+    records = [json.loads(line) for line in lines(finished[study] / "runs.jsonl")]
+    assert len(records) == len({r["run_id"] for r in records}) == GRID_SIZES[study]
+    for r in records:
+        assert set(REQUIRED_KEYS) <= set(r)
+        assert r["study"] == study and r["dataset"] == "digits"
+        assert 0.0 <= r["test_accuracy"] <= 1.0
+        assert len(r["epoch_seconds"]) == len(r["history"]) >= 1
+        assert isinstance(r["trainable_parameters"], int) and r["trainable_parameters"] > 0
+
+
+def test_params_records_count_parameters_like_the_papers(finished):
+    records = {r["run_id"]: r for r in load_records(finished["params"] / "runs.jsonl")}
+    dense = records["digits/dense/N2=16/seed=0"]
+    assert dense["trainable_parameters"] == dense["dense_parameters"] == 64 * 16 + 16 + 16 * 10 + 10
+    nc = records["digits/nc/N2=16/seed=0"]
+    assert nc["trainable_parameters"] == 16 + 10 + 16 + 10  # lam_out of both layers, plus the biases
+    assert nc["rho"] == pytest.approx(nc["trainable_parameters"] / dense["trainable_parameters"])
+    qr = records["digits/qr/N2=16/seed=0"]
+    # lam_in, lam_out, triangular R (m = min(n_in, n_out)), biases
+    assert qr["trainable_parameters"] == (64 + 16 + 16 + 10) + (16 * 17 // 2 + 10 * 11 // 2) + (16 + 10)
+
+
+def test_sparse_records_train_both_models_under_the_same_mask(finished):
+    records = load_records(finished["sparse"] / "runs.jsonl")
+    by_method = {r["method"]: r for r in records if r["sparsity"] == 90 and r["seed"] == 0}
+    assert by_method["dense"]["model"] == "dense" and by_method["dense"]["layer_kw"]["bias"] is False
+    assert by_method["spectral"]["model"] == "qr" and by_method["spectral"]["layer_kw"]["bias"] is True
+    assert {r["layer_kw"]["sparsity"] for r in records} == {0.5, 0.9}
+    assert all(r["activation"] == "tanh" and r["hidden"] == [500, 500] for r in records)
+
+
+def test_pruning_records_hold_one_row_per_percentage(finished):
+    records = {r["method"]: r for r in load_records(finished["pruning"] / "runs.jsonl")}
+    for method, record in records.items():
+        rows = record["pruning"]
+        assert [row["removed"] for row in rows] == list(range(5, 100, 5))
+        assert [row["nodes"] for row in rows] == [500 - 500 * p // 100 for p in range(5, 100, 5)]
+        if method != "pre":  # no retraining: the pruned network itself, smaller at every step
+            assert all(a["parameters"] > b["parameters"] for a, b in zip(rows, rows[1:]))
+    pre = records["pre"]["pruning"]
+    retrained = [row["removed"] for row in pre if row["test_accuracy"] is not None]
+    assert retrained == [50]
+    assert len(pre[9]["retrain_epoch_seconds"]) == 2  # quick mode retrains for 2 epochs
+    assert all(row["test_accuracy_before_retrain"] is not None for row in pre)
+
+
+# ----------------------------------------------------------------------------------- resume
+
+def test_a_second_invocation_trains_nothing(finished, capsys):
+    path = finished["params"] / "runs.jsonl"
+    before = path.read_text()
+    assert reproduce("params", finished["params"]) == 0
+    assert path.read_text() == before
+    assert "0 to train" in capsys.readouterr().out
+    log = json.loads((finished["params"] / "run.json").read_text())
+    assert len(log["invocations"]) == 1  # nothing trained: the log is unchanged
+
+
+def test_only_the_missing_runs_are_trained(tmp_path, finished):
+    out = tmp_path / "params"
+    out.mkdir()
+    kept = lines(finished["params"] / "runs.jsonl")
+    (out / "run.json").write_text((finished["params"] / "run.json").read_text())
+    # Two runs removed, and the last line cut short as by a crash while writing it.
+    (out / "runs.jsonl").write_text("\n".join(kept[:-3]) + "\n" + kept[-3][:40])
+    study = STUDIES["params"].from_args(_args("params", out))
+    assert run_study(study, out, echo=lambda _: None) == 3
+    again = sorted(json.loads(line)["run_id"] for line in lines(out / "runs.jsonl"))
+    assert again == sorted(json.loads(line)["run_id"] for line in kept)
+
+
+def _args(study, out, *extra):
+    from minispectral.cli import build_parser
+
+    return build_parser().parse_args(["reproduce", study, "--quick", "--out", str(out), *TINY[study], *extra])
+
+
+def test_changing_the_protocol_in_the_same_folder_is_refused(finished, capsys):
+    assert reproduce("params", finished["params"], "--max-epochs", "3") == 1
+    assert "other settings (max_epochs differ)" in capsys.readouterr().err
+
+
+def test_jobs_2_gives_the_same_records_as_jobs_1(tmp_path, finished):
+    assert reproduce("params", tmp_path / "params", "--jobs", "2") == 0
+    serial = {r["run_id"]: without_timings(r) for r in load_records(finished["params"] / "runs.jsonl")}
+    parallel = {r["run_id"]: without_timings(r) for r in load_records(tmp_path / "params" / "runs.jsonl")}
+    assert parallel == serial
+
+
+# ---------------------------------------------------------------------------------- reports
+
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_the_table_and_figure_are_written(finished, study):
+    table = (finished[study] / "table.md").read_text()
+    assert table.startswith("# ") and "| " in table and "All runs of the grid are present." in table
+    assert (finished[study] / FIGURES[study]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    log = json.loads((finished[study] / "run.json").read_text())
+    invocation = log["invocations"][0]
+    assert invocation["command"].startswith(f"minispectral reproduce {study} --quick")
+    assert invocation["runs_trained"] == len(lines(finished[study] / "runs.jsonl"))
+    assert {"python", "numpy", "minispectral", "cpus"} <= set(invocation["machine"])
+    assert invocation["wall_seconds"] > 0
+    assert "## Invocation 1" in (finished[study] / "RUN.md").read_text()
+
+
+def test_an_incomplete_grid_names_the_missing_runs(finished, capsys):
+    # --seeds is a grid setting: asking for a third seed leaves its runs missing, nothing retrained.
+    assert reproduce("params", finished["params"], "--seeds", "3", "--report-only") == 0
+    table = (finished["params"] / "table.md").read_text()
+    assert "**Incomplete: 6 runs are missing:**" in table
+    assert "model=qr, width=16 (seeds 2)" in table
+    assert "6 of 18 runs of the grid are missing" in capsys.readouterr().out
+    assert reproduce("params", finished["params"], "--report-only") == 0  # restore the complete table
+
+
+def test_plan_trains_nothing(tmp_path, capsys):
+    assert reproduce("sparse", tmp_path / "sparse", "--plan") == 0
+    assert not (tmp_path / "sparse" / "runs.jsonl").exists()
+    out = capsys.readouterr().out
+    assert "8 to train" in out and "estimated wall time" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["reproduce"],
+    ["reproduce", "everything"],
+    ["reproduce", "params", "--jobs", "0"],
+    ["reproduce", "params", "--models", "dense,bogus"],
+    ["reproduce", "params", "--widths", "fifty"],
+    ["reproduce", "sparse", "--sparsities", "50,100"],
+    ["reproduce", "pruning", "--activations", "sigmoid"],
+    ["reproduce", "pruning", "--plan", "--report-only"],
+])
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_sr_results_are_the_digest_table():
+    assert len(SR_RESULTS) == 18
+    assert SR_RESULTS[("mnist", "tanh", "pre")][95] == (0.972, 0.001)
+    assert SR_RESULTS[("fashion-mnist", "elu", "direct")][5] == (0.893, 0.004)
+
+
+# ---------------------------------------------------------------------------------- pruning
+
+@pytest.mark.parametrize("model,activation", [("dense", "relu"), ("dense", "tanh"), ("nc", "tanh"),
+                                              ("nc", "elu"), ("spectral", "relu")])
+def test_the_pruned_network_computes_what_the_silenced_one_does(model, activation):
+    kw = {"phi_init": (-1, 1), "lam_out_init": (-2, 2)} if model != "dense" else {}
+    net = mlp((20, 30, 7), model, activation=activation, bias=model != "nc", seed=3, dtype="float64", **kw)
+    keep = keep_indices(node_scores(net, 0), 0.6)
+    pruned, silenced = prune(net, 0, keep), silence(net, 0, keep)
+    x = np.random.default_rng(0).normal(size=(11, 20))
+    np.testing.assert_allclose(pruned.forward(x), silenced.forward(x), rtol=1e-12, atol=1e-12)
+    assert pruned.layers[0].n_out == len(keep) == 12
+    assert pruned.num_parameters() < net.num_parameters()
+    # and the removed nodes did matter: the full network computes something else
+    assert not np.allclose(net.forward(x), pruned.forward(x))
+
+
+def test_retrainable_copies_the_survivors_and_trains_phi():
+    net = mlp((20, 30, 7), "nc", activation="tanh", bias=False, seed=1, dtype="float64")
+    pruned = prune(net, 0, keep_indices(node_scores(net, 0), 0.5))
+    fresh = retrainable(pruned, "tanh")
+    x = np.random.default_rng(1).normal(size=(5, 20))
+    np.testing.assert_allclose(fresh.forward(x), pruned.forward(x), rtol=1e-12)
+    assert all(layer.params["phi"].trainable for layer in (fresh.layers[0], fresh.layers[2]))
+    assert fresh.num_parameters() == 15 * 20 + 15 + 7 * 15 + 7  # phi and lam_out of both layers
