@@ -389,3 +389,5 @@ def test_the_benchmark_runs_a_tiny_grid_and_writes_json(tmp_path):
             assert row["loss_rel_diff"] < 1e-3
     table = bench.markdown_table(result)
     assert table.count("\n") == 3 and "784→16→10" in table
+    summary = bench.summary_tables(result)
+    assert "| 784→16→10 | nc |" in summary and "| 784→16→10 | dense | 1.00 |" in summary

@@ -1,0 +1,530 @@
+"""Training throughput: seconds per epoch of minispectral, against PyTorch in the same run.
+
+One *epoch* is a full pass of ``minispectral.train.fit`` over 60,000 MNIST-shaped samples: the
+shuffle, and for every mini-batch the forward pass, the loss, the backward pass and the optimizer
+step (Adamax, lr 0.002).  For every (network, model, batch size) the script reports the median
+seconds per epoch, samples per second, and achieved GFLOP/s, with the FLOPs counted from the
+textbook algorithm (matrix products only, see ``nominal_flops``) so that every implementation is
+measured against the same work.  In the same run it measures the machine's peak: a large float32
+matrix product on the same backend.
+
+With ``--torch`` it runs each configuration a second time in PyTorch: the same network, the same
+initial values (copied from minispectral), the same frozen/trainable split, the same optimizer
+(``torch.optim.Adamax``) and the same batches (the same permutations), and reports the ratio
+minispectral / PyTorch of the seconds per epoch (below 1: minispectral is faster).
+
+Peak memory: the resident-set high-water mark (VmHWM) is reset before every timed epoch and read
+after it, so each epoch reports its own peak; a flat list means no growth from epoch to epoch.
+
+Examples (from the repository root)::
+
+    python benchmarks/bench_train.py --torch                       # the full grid, ~20 min on 2 cores
+    python benchmarks/bench_train.py --nets 784-300-10 --models dense,spectral --batch-sizes 200 --torch
+    python benchmarks/bench_train.py --backend cupy --torch --nets 784-2000-2000-10 --batch-sizes 1000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+import minispectral as ms  # noqa: E402
+from minispectral.backend import from_numpy, get_backend, to_numpy  # noqa: E402
+from minispectral.nn import MODELS, mlp  # noqa: E402
+from minispectral.optim import Adamax  # noqa: E402
+from minispectral.train import fit  # noqa: E402
+
+NETS = ("784-100-10", "784-300-10", "784-1000-10", "784-500-500-10")
+BATCH_SIZES = (32, 200, 1000)
+LR = 0.002
+N_SAMPLES = 60_000
+
+
+# --- work and machine ---------------------------------------------------------------------------
+def nominal_flops(sizes, model: str, batch_size: int, n_samples: int) -> float:
+    """FLOPs of one epoch of the textbook algorithm, counting matrix products only (2 per multiply-add).
+
+    Per layer and step: the forward product x Wᵀ, the weight gradient dyᵀ x, and dy W for every
+    layer but the first; for "ssvd"/"qr" also the product that builds phi and the one that
+    brings dphi back to the trained factor.  Element-wise work is not counted.
+    """
+    steps_full, rest = divmod(n_samples, batch_size)
+    total = 0.0
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        products = 2 if i == 0 else 3
+        total += 2.0 * n_samples * n_in * n_out * products
+        if model in ("ssvd", "qr"):
+            total += 2 * (2.0 * n_out * min(n_in, n_out) * n_in) * (steps_full + (rest > 0))
+    return total
+
+
+def matmul_peak(backend: str, n: int = 4096, repeats: int = 3, timer=time.perf_counter) -> float:
+    """GFLOP/s of the best of ``repeats`` float32 products (n×n)(n×n) on ``backend``."""
+    be = get_backend(backend)
+    rng = np.random.default_rng(0)
+    a = be.asarray(rng.random((n, n), dtype=np.float32))
+    b = be.asarray(rng.random((n, n), dtype=np.float32))
+    c = a @ b  # warm-up: thread pool, page faults, GPU handles
+    be.synchronize()
+    best = math.inf
+    for _ in range(repeats):
+        start = timer()
+        c = a @ b
+        be.synchronize()
+        best = min(best, timer() - start)
+    del c
+    return 2.0 * n**3 / best / 1e9
+
+
+def torch_matmul_peak(torch, device: str, n: int = 4096, repeats: int = 3, timer=time.perf_counter) -> float:
+    a = torch.rand(n, n, device=device)
+    b = torch.rand(n, n, device=device)
+    a @ b
+    _torch_sync(torch, device)
+    best = math.inf
+    for _ in range(repeats):
+        start = timer()
+        a @ b
+        _torch_sync(torch, device)
+        best = min(best, timer() - start)
+    return 2.0 * n**3 / best / 1e9
+
+
+def machine_info(backend: str) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {
+        "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+        "python": platform.python_version(), "numpy": np.__version__, "minispectral": ms.__version__
+        if hasattr(ms, "__version__") else "", "backend": backend,
+        "blas": _blas_name(), "numpy_blas_threads": numpy_blas_threads(), "blas_threads_env": {k: os.environ[k] for k in
+                                                   ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+                                                   if k in os.environ},
+        "load_average_at_start": os.getloadavg(), "git_commit": _git_commit(),
+        "command": "python " + " ".join(sys.argv),
+    }
+    if backend == "cupy":
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        info["gpu"] = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        info["cupy"] = cupy.__version__
+    return info
+
+
+def numpy_blas_threads(set_to: int = 0) -> int | None:
+    """NumPy's BLAS thread count (after setting it to ``set_to`` when > 0), or None if unknown.
+
+    NumPy has no API for it; wheels bundle OpenBLAS, whose own functions are reached through
+    ctypes.  Elsewhere set ``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS`` before starting Python.
+    """
+    import ctypes
+
+    libs = sorted((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("*openblas*"))
+    for path in libs:
+        lib = ctypes.CDLL(str(path))
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                if get is None:
+                    continue
+                if set_to > 0:
+                    getattr(lib, f"{prefix}_set_num_threads{suffix}")(ctypes.c_int(set_to))
+                return int(get())
+    return None
+
+
+def _blas_name() -> str:
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except (AttributeError, KeyError, TypeError):
+        return "unknown"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "minispectral"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted changes in minispectral/" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+# --- peak memory --------------------------------------------------------------------------------
+class PeakRSS:
+    """The process's resident-set high-water mark, resettable on Linux (``/proc/self/clear_refs``)."""
+
+    def __init__(self):
+        self.resettable = self._try_reset()
+
+    @staticmethod
+    def _try_reset() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # 5 = reset the peak RSS to the current RSS
+            return True
+        except OSError:
+            return False
+
+    def reset(self) -> None:
+        if self.resettable:
+            self._try_reset()
+
+    def read_mib(self) -> float:
+        try:
+            with open("/proc/self/status") as f:
+                kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+            return kib / 1024
+        except (OSError, StopIteration):
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- data ---------------------------------------------------------------------------------------
+def make_data(kind: str, n: int):
+    """(x (n, 784) float32 in [0, 1), y (n,) int64 labels 0..9) on the host."""
+    if kind == "mnist":
+        from minispectral.datasets import load_dataset
+
+        data = load_dataset("mnist", download=False)
+        x, y = np.asarray(data.x_train[:n], dtype=np.float32), np.asarray(data.y_train[:n], dtype=np.int64)
+        if x.shape[0] < n:
+            raise SystemExit(f"MNIST has {x.shape[0]} training samples, fewer than --samples {n}")
+        return x, y
+    rng = np.random.default_rng(0)
+    return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, size=n, dtype=np.int64)
+
+
+# --- minispectral -------------------------------------------------------------------------------
+def run_minispectral(sizes, model_name, batch_size, x, y, args, rss: PeakRSS) -> dict:
+    """Warm-up, then timed epochs of ``fit``; the returned dict also holds the initial model."""
+    backend = get_backend(args.backend)
+    model = mlp(sizes, model_name, seed=0, backend=backend.name)
+    initial = model.copy()
+    optimizer = Adamax(model, lr=LR)
+    n_warm = min(x.shape[0], args.warmup_steps * batch_size)
+    fit(model, x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, optimizer=optimizer, seed=0,
+        progress=False)
+    seconds, peaks, losses = [], [], []
+    for epoch in range(1, args.epochs + 1):
+        rss.reset()
+        backend.synchronize()
+        start = args.timer()
+        history = fit(model, x, y, epochs=1, batch_size=batch_size, optimizer=optimizer, seed=epoch,
+                      progress=False)
+        backend.synchronize()
+        seconds.append(args.timer() - start)
+        peaks.append(rss.read_mib())
+        losses.append(history["loss"][0])
+        if not _another_epoch(seconds, args):
+            break
+    return {"seconds": seconds, "peak_rss_mib": peaks, "loss": losses, "initial": initial,
+            "trainable_parameters": model.num_parameters()}
+
+
+def _another_epoch(seconds, args) -> bool:
+    """Stop early when the next epoch would push this configuration past --max-seconds."""
+    return len(seconds) < args.epochs and sum(seconds) + statistics.median(seconds) <= args.max_seconds
+
+
+# --- PyTorch ------------------------------------------------------------------------------------
+def _torch_sync(torch, device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def torch_model(torch, ms_model, device: str):
+    """The PyTorch twin of a minispectral Sequential: same layers, values, trainable split."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class Layer(nn.Module):
+        """Holds one minispectral layer's parameters: trainable ones as Parameters, frozen ones as buffers."""
+
+        def __init__(self, layer):
+            super().__init__()
+            self.kind = type(layer).__name__
+            self.variant = getattr(layer, "variant", None)
+            self.names = list(layer.params)
+            for name, p in layer.params.items():
+                value = torch.tensor(to_numpy(p.value), device=device)
+                if p.trainable:
+                    setattr(self, name, nn.Parameter(value))
+                    if p.mask is not None:  # minispectral masks dR (dR *= R_mask); same here
+                        mask = torch.tensor(to_numpy(p.mask), device=device)
+                        getattr(self, name).register_hook(lambda g, mask=mask: g * mask)
+                else:
+                    self.register_buffer(name, value)
+
+        def weight(self):
+            if self.kind == "Dense":
+                return self.W
+            if self.variant == "ssvd":
+                phi = (self.U * self.s) @ self.V
+            elif self.variant == "qr":
+                phi = self.R @ self.Q
+            else:
+                phi = self.phi
+            return phi * (self.lam_in[None, :] - self.lam_out[:, None])
+
+        def forward(self, x):
+            return F.linear(x, self.weight(), getattr(self, "b", None))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            mods = []
+            for layer in ms_model.layers:
+                if hasattr(layer, "params") and layer.params:
+                    mods.append(Layer(layer))
+                elif getattr(layer, "name", None) == "relu":
+                    mods.append(nn.ReLU())
+                else:
+                    raise ValueError(f"no PyTorch twin for {layer!r}")
+            self.seq = nn.Sequential(*mods)
+
+        def forward(self, x):
+            return self.seq(x)
+
+    return Net().to(device)
+
+
+def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: str) -> dict:
+    """The same protocol as ``run_minispectral``: warm-up on the same samples, then the same epochs."""
+    F = torch.nn.functional
+    net = torch_model(torch, initial, device)
+    optimizer = torch.optim.Adamax([p for p in net.parameters() if p.requires_grad], lr=LR)
+    n = x_t.shape[0]
+
+    def epoch(n_used: int, seed: int) -> float:
+        # the permutation fit draws for this seed, so the batches are the same
+        order = torch.from_numpy(np.random.default_rng(seed).permutation(n_used)).to(device)
+        loss_sum, hits = 0.0, 0.0
+        for start in range(0, n_used, batch_size):
+            idx = order[start:start + batch_size]
+            xb, yb = x_t.index_select(0, idx), y_t.index_select(0, idx)
+            logits = net(xb)
+            loss = F.cross_entropy(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_value = loss.item()  # fit reads the loss every step (non-finite check) and counts hits
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"PyTorch loss is {loss_value}")
+            loss_sum += loss_value * idx.shape[0]
+            hits += (logits.argmax(1) == yb).sum().item()
+        return loss_sum / n_used
+
+    epoch(min(n, args.warmup_steps * batch_size), 0)
+    seconds, peaks, losses = [], [], []
+    for e in range(1, args.epochs + 1):
+        rss.reset()
+        _torch_sync(torch, device)
+        start = args.timer()
+        losses.append(epoch(n, e))
+        _torch_sync(torch, device)
+        seconds.append(args.timer() - start)
+        peaks.append(rss.read_mib())
+        if not _another_epoch(seconds, args):
+            break
+    return {"seconds": seconds, "peak_rss_mib": peaks, "loss": losses}
+
+
+def import_torch(args):
+    """(torch, device, threads) or (None, reason) when PyTorch is absent or the device is missing."""
+    try:
+        import torch
+    except ImportError:
+        return None, "PyTorch is not installed (pip install torch, or pip install -e '.[bench]'); skipped"
+    device = args.torch_device
+    if device == "auto":
+        device = "cuda" if args.backend == "cupy" and torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return None, "PyTorch has no CUDA device here; skipped"
+    threads = args.threads or os.cpu_count()
+    torch.set_num_threads(threads)
+    return torch, device
+
+
+# --- the grid -----------------------------------------------------------------------------------
+def parse_list(text: str, cast=str) -> list:
+    return [cast(t) for t in text.split(",") if t.strip()]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy", "strict"))
+    p.add_argument("--nets", default=",".join(NETS), help="comma-separated widths like 784-300-10")
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {MODELS}")
+    p.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)))
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs per configuration (median reported)")
+    p.add_argument("--max-seconds", type=float, default=40.0,
+                   help="stop timing a configuration after the epoch that brings it near this many seconds "
+                        "(at least one epoch is always timed)")
+    p.add_argument("--warmup-steps", type=int, default=20, help="untimed steps before the timed epochs")
+    p.add_argument("--samples", type=int, default=N_SAMPLES, help="training samples per epoch")
+    p.add_argument("--peak-size", type=int, default=4096, help="n of the n×n matrix product that measures the peak")
+    p.add_argument("--data", default="random", choices=("random", "mnist"),
+                   help="MNIST-shaped uniform noise with labels 0..9, or real MNIST (needs the local files)")
+    p.add_argument("--torch", action="store_true", help="also run PyTorch and report minispectral/PyTorch")
+    p.add_argument("--torch-device", default="auto", help="cpu, cuda, or auto (cuda with --backend cupy)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads of PyTorch and of NumPy's OpenBLAS (default: all cores)")
+    p.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                   help="wall: elapsed seconds (the result); cpu: this process's CPU seconds, steadier on a "
+                        "shared machine but meaningful only single-threaded (--threads 1: idle BLAS threads spin)")
+    p.add_argument("--out", default="bench_train.json", help="JSON results file")
+    p.add_argument("--markdown", action="store_true", help="print the results as a Markdown table at the end")
+    args = p.parse_args(argv)
+    args.timer = time.perf_counter if args.clock == "wall" else time.process_time
+    if args.clock == "cpu" and args.backend == "cupy":
+        p.error("--clock cpu does not measure GPU work; use the wall clock with --backend cupy")
+    args.nets = [tuple(int(w) for w in net.split("-")) for net in parse_list(args.nets)]
+    args.models = parse_list(args.models)
+    args.batch_sizes = parse_list(args.batch_sizes, int)
+    bad = [m for m in args.models if m not in MODELS]
+    if bad:
+        p.error(f"unknown model(s) {bad}; expected some of {MODELS}")
+    if args.epochs < 1 or args.samples < 1 or args.warmup_steps < 0:
+        p.error("--epochs and --samples must be positive and --warmup-steps non-negative")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    ok, reason = ms.available(args.backend)
+    if not ok:
+        raise SystemExit(f"backend {args.backend!r} is not available: {reason}")
+    if args.threads and numpy_blas_threads(args.threads) is None:
+        print("NumPy's BLAS thread count cannot be set from here; use OPENBLAS_NUM_THREADS or MKL_NUM_THREADS")
+    info = machine_info(args.backend)
+    torch = device = None
+    if args.torch:
+        got = import_torch(args)
+        if got[0] is None:
+            print(got[1])
+            info["torch"] = got[1]
+        else:
+            torch, device = got
+            info.update(torch=torch.__version__, torch_device=device, torch_threads=torch.get_num_threads())
+    rss = PeakRSS()
+    info["peak_rss_resettable"] = rss.resettable
+    info["clock"] = args.clock
+    info["matmul_peak_gflops"] = matmul_peak(args.backend, args.peak_size, timer=args.timer)
+    if torch is not None:
+        info["torch_matmul_peak_gflops"] = torch_matmul_peak(torch, device, args.peak_size, timer=args.timer)
+    print(json.dumps(info, indent=1), flush=True)
+    busy = info["load_average_at_start"][0]
+    if busy > 0.5:
+        print(f"warning: the load average is {busy:.1f} before the first run; other processes compete for "
+              "the cores and multi-threaded timings can be many times slower (see load_average_1min per row)")
+
+    x, y = make_data(args.data, args.samples)
+    x_dev, y_dev = from_numpy(x, backend=args.backend), from_numpy(y, backend=args.backend)
+    if torch is not None:
+        x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    rows = []
+    for sizes in args.nets:
+        for model_name in args.models:
+            for batch_size in args.batch_sizes:
+                # other processes on the machine distort the timings: keep the load next to them
+                row = {"net": "-".join(map(str, sizes)), "model": model_name, "batch_size": batch_size,
+                       "load_average_1min": os.getloadavg()[0]}
+                flops = nominal_flops(sizes, model_name, batch_size, args.samples)
+                res = run_minispectral(sizes, model_name, batch_size, x_dev, y_dev, args, rss)
+                sec = statistics.median(res["seconds"])
+                row.update(trainable_parameters=res["trainable_parameters"], seconds=res["seconds"],
+                           seconds_per_epoch=sec, samples_per_second=args.samples / sec,
+                           gflops=flops / sec / 1e9, fraction_of_peak=flops / sec / 1e9 / info["matmul_peak_gflops"],
+                           peak_rss_mib=res["peak_rss_mib"], loss=res["loss"])
+                if torch is not None:
+                    tres = run_torch(torch, res["initial"], batch_size, x_t, y_t, args, rss, device)
+                    tsec = statistics.median(tres["seconds"])
+                    row.update(torch_seconds=tres["seconds"], torch_seconds_per_epoch=tsec,
+                               torch_gflops=flops / tsec / 1e9, torch_peak_rss_mib=tres["peak_rss_mib"],
+                               torch_loss=tres["loss"], ratio=sec / tsec,
+                               # same batches, same start: the first epoch's mean losses must agree
+                               loss_rel_diff=abs(res["loss"][0] - tres["loss"][0]) / abs(tres["loss"][0]))
+                rows.append(row)
+                print(_line(row), flush=True)
+    info["load_average_at_end"] = os.getloadavg()
+    result = {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0], "results": rows}
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+    if args.markdown:
+        print(summary_tables(result) + "\n\n" + markdown_table(result))
+    return result
+
+
+def _line(row) -> str:
+    text = (f"{row['net']:>15} {row['model']:>8} bs={row['batch_size']:<5} {row['seconds_per_epoch']:7.3f} s/epoch "
+            f"{row['samples_per_second']:9.0f} samples/s {row['gflops']:6.1f} GFLOP/s "
+            f"({100 * row['fraction_of_peak']:4.1f}% of peak)")
+    if "ratio" in row:
+        text += f"  torch {row['torch_seconds_per_epoch']:7.3f} s  ratio {row['ratio']:.2f}"
+    return text
+
+
+def markdown_table(result: dict) -> str:
+    """Every measured number, one row per configuration."""
+    rows = result["results"]
+    has_torch = any("ratio" in r for r in rows)
+    head = ["net", "model", "batch", "s/epoch", "samples/s", "GFLOP/s", "% peak", "peak RSS MiB (per epoch)"]
+    if has_torch:
+        head += ["torch s/epoch", "ratio ms/torch"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["net"].replace("-", "→"), r["model"], str(r["batch_size"]), f"{r['seconds_per_epoch']:.3f}",
+                 f"{r['samples_per_second']:,.0f}", f"{r['gflops']:.1f}", f"{100 * r['fraction_of_peak']:.0f}%",
+                 " / ".join(f"{m:.0f}" for m in r["peak_rss_mib"])]
+        if has_torch:
+            cells += [f"{r['torch_seconds_per_epoch']:.3f}", f"**{r['ratio']:.2f}**"] if "ratio" in r else ["", ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summary_tables(result: dict) -> str:
+    """Two grids (net × model by batch size): minispectral/PyTorch, and seconds relative to dense."""
+    rows = result["results"]
+    batches = sorted({r["batch_size"] for r in rows})
+    cell = {(r["net"], r["model"], r["batch_size"]): r for r in rows}
+    out = []
+    for title, value in (("minispectral / PyTorch, seconds per epoch", lambda r, d: r.get("ratio")),
+                         ("seconds per epoch relative to dense of the same shape (minispectral)",
+                          lambda r, d: r["seconds_per_epoch"] / d["seconds_per_epoch"] if d else None)):
+        lines = [f"**{title}**", "", "| net | model | " + " | ".join(f"batch {b}" for b in batches) + " |",
+                 "|---|---|" + "---|" * len(batches)]
+        for net in dict.fromkeys(r["net"] for r in rows):
+            for model in dict.fromkeys(r["model"] for r in rows):
+                values = []
+                for b in batches:
+                    r = cell.get((net, model, b))
+                    v = value(r, cell.get((net, "dense", b))) if r else None
+                    values.append("" if v is None else f"{v:.2f}")
+                if any(values):
+                    lines.append(f"| {net.replace('-', '→')} | {model} | " + " | ".join(values) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+if __name__ == "__main__":
+    main()
