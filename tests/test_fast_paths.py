@@ -164,6 +164,59 @@ def test_fast_kernels_reject_bad_input_like_the_textbook():
         fast.spectral_backward(make("numpy", np.ones((3, 5))), cache)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kernels_writing_into_buffers_agree_and_return_no_buffer(backend, dtype):
+    """W_out and dW_out (filled with garbage first) change where W and dW live, not any result."""
+    inputs = spectral_inputs(backend.name, (5, 6, 4), dtype, seed=8)
+    dy = randn(backend.name, (5, 4), dtype, seed=9)
+    y_ref, grads_ref = textbook(inputs, dy)
+    W_out, dW_out = make(backend.name, np.full((4, 6), 7.0), dtype), make(backend.name, np.full((4, 6), -3.0), dtype)
+    y, cache = fast.spectral_forward(*inputs.values(), W_out=W_out)
+    assert_close(y, y_ref, dtype)
+    W_ref, _ = F.spectral_weight_forward(inputs["phi"], inputs["lam_in"], inputs["lam_out"])
+    assert_close(W_out, W_ref, dtype)  # W was built in the buffer, and the cache holds it
+    grads = fast.spectral_backward(dy, cache, dW_out=dW_out)
+    snapshot = [host(g).copy() for g in grads]
+    dW_out[...] = 0.0  # the next step reuses the buffer: no returned gradient may live in it
+    W_out[...] = 0.0
+    for g, g_before, g_ref in zip(grads, snapshot, grads_ref):
+        assert_close(g_before, g_ref, dtype)
+        np.testing.assert_array_equal(host(g), g_before)
+
+
+def test_matmul_into_writes_the_product(backend):
+    a, b = randn(backend.name, (3, 5), "float32", seed=1), randn(backend.name, (4, 5), "float32", seed=2)
+    out = make(backend.name, np.zeros((3, 4)), "float32")
+    assert fast.matmul_into(a, b.T, out=out) is out
+    np.testing.assert_allclose(host(out), host(a) @ host(b).T, rtol=1e-6, atol=1e-6)
+
+
+def test_a_training_step_of_the_layer_allocates_no_weight_sized_array():
+    """After the first step, W and dW live in the layer's own buffers: a step allocates only
+    batch-sized arrays (y, dx, the eigenvalue gradients) and NumPy's fixed 64 kB broadcasting
+    buffer, nothing of W's (n_out, n_in) size."""
+    layer = Spectral(600, 400, variant="spectral", seed=0)
+    layer.input_grad = True
+    x, dy = randn("numpy", (2, 600), "float32", seed=1), randn("numpy", (2, 400), "float32", seed=2)
+    layer.forward(x)  # the first step makes the buffers
+    layer.backward(dy)
+    buffers = dict(layer._buffers)
+    tracemalloc.start()
+    try:
+        layer.forward(x)
+        layer.backward(dy)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    weight_bytes = 600 * 400 * 4
+    assert peak < weight_bytes // 4, f"a step allocated {peak} bytes; W has {weight_bytes}"
+    assert all(layer._buffers[k] is v for k, v in buffers.items()) and set(buffers) == {"W", "dW"}
+    layer.to(dtype="float64")  # a new dtype gets new buffers, never a float32 one
+    layer.forward(x.astype(np.float64))
+    layer.backward(dy.astype(np.float64))
+    assert all(b.dtype == np.float64 for b in layer._buffers.values())
+
+
 # ------------------------------------------------------------------ the Spectral layer on the fast path
 
 VARIANT_CASES = [("nc", {}), ("nc", {"trainable": {"phi": True}}), ("nc", {"trainable": {"lam_in": True}}),

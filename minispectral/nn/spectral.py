@@ -79,6 +79,7 @@ class Spectral(Module):
             if name not in flags:
                 raise ValueError(f"variant {variant!r} can train only {sorted(flags)}, got {name!r}")
             flags[name] = bool(value)
+        self._buffers = {}  # work arrays reused from step to step (see _buffer)
         rng = as_rng(seed)
         be = get_backend(backend)
         add = lambda name, value, train, mask=None: self.params.__setitem__(  # noqa: E731
@@ -154,10 +155,24 @@ class Spectral(Module):
         if self.sparsity:
             y, cache = masked_spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, self.sparsity)
         else:
-            y, cache = spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b,
-                                        lam_in_zero=self._lam_in_zero())
+            lam_in_zero = self._lam_in_zero()
+            y, cache = spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, lam_in_zero=lam_in_zero,
+                                        W_out=None if lam_in_zero else self._buffer("W", phi))
         self._cache = (cache, phi_cache)
+        self._cache_phi = phi  # (n_out, n_in): the shape, dtype and backend of the dW buffer
         return y
+
+    def _buffer(self, name: str, like):
+        """A work array of ``like``'s shape, dtype and backend that this layer reuses from step to step.
+
+        The training kernels write W and dW into these instead of allocating them anew at every
+        step (why: functional/fast.py).  W's buffer is held by the cache until the backward pass.
+        """
+        buffers = self._buffers
+        buf = buffers.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype or type(buf) is not type(like):
+            buf = buffers[name] = namespace(like).empty_like(like)
+        return buf
 
     def _lam_in_zero(self) -> bool:
         """True for a frozen lam_in of zeros (the "nc" variant), which spares the kernel a matrix product."""
@@ -175,7 +190,7 @@ class Spectral(Module):
         else:
             dx, dphi, dlam_in, dlam_out, db = spectral_backward(
                 dy, cache, need_dx=self.input_grad, need_dphi=need_dphi, need_dlam_in=flags["lam_in"],
-                need_dlam_out=flags["lam_out"])
+                need_dlam_out=flags["lam_out"], dW_out=self._buffer("dW", self._cache_phi))
         self._set_grad("lam_in", dlam_in)
         self._set_grad("lam_out", dlam_out)
         if self.bias:
