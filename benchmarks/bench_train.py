@@ -25,6 +25,7 @@ Examples (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import minispectral as ms  # noqa: E402
 from minispectral.backend import from_numpy, get_backend, to_numpy  # noqa: E402
+from minispectral.experiment import write_json  # noqa: E402
 from minispectral.nn import MODELS, mlp  # noqa: E402
 from minispectral.optim import Adamax  # noqa: E402
 from minispectral.train import fit  # noqa: E402
@@ -216,30 +218,46 @@ def make_data(kind: str, n: int):
 
 
 # --- minispectral -------------------------------------------------------------------------------
-def run_minispectral(sizes, model_name, batch_size, x, y, args, rss: PeakRSS) -> dict:
-    """Warm-up, then timed epochs of ``fit``; the returned dict also holds the initial model."""
+def run_minispectral(sizes, model_name, batch_size, x, y, args, rss: PeakRSS):
+    """The model (and a copy of its initial state), and a generator of timed epochs of ``fit``.
+
+    The generator warms up on its first ``next()``, then yields ``(seconds, peak_rss_mib, loss)``
+    for one timed epoch per ``next()``.
+    """
     backend = get_backend(args.backend)
     model = mlp(sizes, model_name, seed=0, backend=backend.name)
     initial = model.copy()
     optimizer = Adamax(model, lr=LR)
-    n_warm = min(x.shape[0], args.warmup_steps * batch_size)
-    fit(model, x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, optimizer=optimizer, seed=0,
-        progress=False)
-    seconds, peaks, losses = [], [], []
-    for epoch in range(1, args.epochs + 1):
-        rss.reset()
-        backend.synchronize()
-        start = args.timer()
-        history = fit(model, x, y, epochs=1, batch_size=batch_size, optimizer=optimizer, seed=epoch,
-                      progress=False)
-        backend.synchronize()
-        seconds.append(args.timer() - start)
-        peaks.append(rss.read_mib())
-        losses.append(history["loss"][0])
-        if not _another_epoch(seconds, args):
-            break
-    return {"seconds": seconds, "peak_rss_mib": peaks, "loss": losses, "initial": initial,
-            "trainable_parameters": model.num_parameters()}
+
+    def epochs():
+        n_warm = min(x.shape[0], args.warmup_steps * batch_size)
+        fit(model, x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, optimizer=optimizer, seed=0,
+            progress=False)
+        for epoch in itertools.count(1):
+            rss.reset()
+            backend.synchronize()
+            start = args.timer()
+            history = fit(model, x, y, epochs=1, batch_size=batch_size, optimizer=optimizer, seed=epoch,
+                          progress=False)
+            backend.synchronize()
+            yield args.timer() - start, rss.read_mib(), history["loss"][0]
+
+    return model, initial, epochs()
+
+
+def timed_epochs(sides: dict, args) -> dict:
+    """Interleave the timed epochs of the sides (ours, PyTorch's, ours, ...), so that a slow spell
+    of the machine falls on both alike, until --epochs or --max-seconds; per side, the lists of
+    seconds, peak RSS and mean losses."""
+    runs = {name: {"seconds": [], "peak_rss_mib": [], "loss": []} for name in sides}
+    while True:
+        for name, epochs in sides.items():
+            seconds, peak, loss = next(epochs)
+            runs[name]["seconds"].append(seconds)
+            runs[name]["peak_rss_mib"].append(peak)
+            runs[name]["loss"].append(loss)
+        if not all(_another_epoch(run["seconds"], args) for run in runs.values()):
+            return runs
 
 
 def _another_epoch(seconds, args) -> bool:
@@ -308,8 +326,9 @@ def torch_model(torch, ms_model, device: str):
     return Net().to(device)
 
 
-def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: str) -> dict:
-    """The same protocol as ``run_minispectral``: warm-up on the same samples, then the same epochs."""
+def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: str):
+    """A generator of timed PyTorch epochs, as ``run_minispectral``'s: the same warm-up samples,
+    then the same epochs (the same batches), yielding ``(seconds, peak_rss_mib, loss)``."""
     F = torch.nn.functional
     net = torch_model(torch, initial, device)
     optimizer = torch.optim.Adamax([p for p in net.parameters() if p.requires_grad], lr=LR)
@@ -335,18 +354,13 @@ def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: 
         return loss_sum / n_used
 
     epoch(min(n, args.warmup_steps * batch_size), 0)
-    seconds, peaks, losses = [], [], []
-    for e in range(1, args.epochs + 1):
+    for e in itertools.count(1):
         rss.reset()
         _torch_sync(torch, device)
         start = args.timer()
-        losses.append(epoch(n, e))
+        loss = epoch(n, e)
         _torch_sync(torch, device)
-        seconds.append(args.timer() - start)
-        peaks.append(rss.read_mib())
-        if not _another_epoch(seconds, args):
-            break
-    return {"seconds": seconds, "peak_rss_mib": peaks, "loss": losses}
+        yield args.timer() - start, rss.read_mib(), loss
 
 
 def import_torch(args):
@@ -415,6 +429,8 @@ def main(argv=None) -> dict:
     ok, reason = ms.available(args.backend)
     if not ok:
         raise SystemExit(f"backend {args.backend!r} is not available: {reason}")
+    if args.threads:
+        os.environ["MINISPECTRAL_THREADS"] = str(args.threads)  # the optimizers' element-wise updates
     if args.threads and numpy_blas_threads(args.threads) is None:
         print("NumPy's BLAS thread count cannot be set from here; use OPENBLAS_NUM_THREADS or MKL_NUM_THREADS")
     info = machine_info(args.backend)
@@ -451,14 +467,19 @@ def main(argv=None) -> dict:
                 row = {"net": "-".join(map(str, sizes)), "model": model_name, "batch_size": batch_size,
                        "load_average_1min": os.getloadavg()[0]}
                 flops = nominal_flops(sizes, model_name, batch_size, args.samples)
-                res = run_minispectral(sizes, model_name, batch_size, x_dev, y_dev, args, rss)
+                model, initial, ms_epochs = run_minispectral(sizes, model_name, batch_size, x_dev, y_dev, args, rss)
+                sides = {"minispectral": ms_epochs}
+                if torch is not None:
+                    sides["torch"] = run_torch(torch, initial, batch_size, x_t, y_t, args, rss, device)
+                runs = timed_epochs(sides, args)
+                res = runs["minispectral"]
                 sec = statistics.median(res["seconds"])
-                row.update(trainable_parameters=res["trainable_parameters"], seconds=res["seconds"],
+                row.update(trainable_parameters=model.num_parameters(), seconds=res["seconds"],
                            seconds_per_epoch=sec, samples_per_second=args.samples / sec,
                            gflops=flops / sec / 1e9, fraction_of_peak=flops / sec / 1e9 / info["matmul_peak_gflops"],
                            peak_rss_mib=res["peak_rss_mib"], loss=res["loss"])
                 if torch is not None:
-                    tres = run_torch(torch, res["initial"], batch_size, x_t, y_t, args, rss, device)
+                    tres = runs["torch"]
                     tsec = statistics.median(tres["seconds"])
                     row.update(torch_seconds=tres["seconds"], torch_seconds_per_epoch=tsec,
                                torch_gflops=flops / tsec / 1e9, torch_peak_rss_mib=tres["peak_rss_mib"],
@@ -469,7 +490,7 @@ def main(argv=None) -> dict:
                 print(_line(row), flush=True)
     info["load_average_at_end"] = os.getloadavg()
     result = {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0], "results": rows}
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    write_json(args.out, result)  # atomic: a crash never leaves half a results file
     print(f"wrote {args.out}")
     if args.markdown:
         print(summary_tables(result) + "\n\n" + markdown_table(result))

@@ -176,3 +176,84 @@ def test_bad_learning_rate(lr):
 def test_unknown_optimizer_name_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"\['adam', 'adamax', 'sgd'\], got 'adamw'"):
         make_optimizer("adamw", [("a", Parameter(np.ones(2)))], lr=0.1)
+
+
+# ------------------------------------------------------------------ threaded updates of large parameters
+
+THREADED = [("sgd", dict(momentum=0.9)), ("sgd", {}), ("adam", {}), ("adamax", {})]
+
+
+@pytest.mark.parametrize("name, kw", THREADED, ids=["sgd-momentum", "sgd", "adam", "adamax"])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_updates_are_bit_identical_to_one_thread(name, kw, threads):
+    """A large parameter is cut into one slice per thread; the update is element-wise, so the result
+    must be exactly the one-thread result (and the by-hand rule, checked above, for small ones)."""
+    from minispectral.optim import PARALLEL_MIN_SIZE
+
+    rng = np.random.default_rng(0)
+    shape = (PARALLEL_MIN_SIZE // 100 + 7, 101)  # more entries than the threshold, not a multiple of threads
+    theta = rng.standard_normal(shape).astype(np.float32)
+    grads = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+    small = rng.standard_normal(5).astype(np.float32)  # below the threshold: one piece, in the same step
+    results = []
+    for n in (1, threads):
+        big_p, small_p = Parameter(theta.copy()), Parameter(small.copy())
+        opt = make_optimizer(name, [("big", big_p), ("small", small_p)], lr=0.01, threads=n, **kw)
+        for g in grads:
+            big_p.grad, small_p.grad = g, g[0, :5]
+            opt.step()
+        results.append((big_p.value, small_p.value))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_array_equal(results[1][1], results[0][1])
+    assert not np.array_equal(results[1][0], theta)  # it did move
+
+
+def test_threaded_updates_fall_back_for_a_non_contiguous_parameter():
+    """Flat slices of a non-contiguous array would be copies, and the update would be lost."""
+    from minispectral.optim import PARALLEL_MIN_SIZE
+
+    n = int(math.isqrt(PARALLEL_MIN_SIZE)) + 1
+    rng = np.random.default_rng(1)
+    theta, g = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    expected = Parameter(theta.T.copy())
+    opt_ref = Adam([("w", expected)], lr=0.1, threads=1)
+    expected.grad = g
+    opt_ref.step()
+    p = Parameter(theta.T)  # a transposed view: not C-contiguous
+    opt = Adam([("w", p)], lr=0.1, threads=2)
+    p.grad = g
+    opt.step()
+    np.testing.assert_array_equal(p.value, expected.value)
+    np.testing.assert_array_equal(theta.T, expected.value)  # updated in place, through the view
+
+
+def test_an_error_in_a_worker_thread_reaches_the_caller():
+    from minispectral.optim import PARALLEL_MIN_SIZE
+
+    class Exploding(SGD):
+        def update(self, value, grad, v=None):
+            if value.ctypes.data != self.first:  # only the worker threads' slices
+                raise RuntimeError("boom in a worker")
+            super().update(value, grad, v)
+
+    p = Parameter(np.zeros(PARALLEL_MIN_SIZE * 2))
+    opt = Exploding([("w", p)], lr=0.1, threads=2)
+    opt.first = p.value.ctypes.data
+    p.grad = np.ones_like(p.value)
+    with pytest.raises(RuntimeError, match="boom in a worker"):
+        opt.step()
+
+
+def test_thread_count_settings(monkeypatch):
+    from minispectral.optim import default_threads
+
+    monkeypatch.setenv("MINISPECTRAL_THREADS", "3")
+    assert default_threads() == 3 and Adamax([], lr=0.1).threads == 3
+    monkeypatch.setenv("MINISPECTRAL_THREADS", "many")
+    with pytest.raises(ValueError, match="MINISPECTRAL_THREADS must be a positive integer, got 'many'"):
+        default_threads()
+    monkeypatch.delenv("MINISPECTRAL_THREADS")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert default_threads() == 1
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        SGD([], lr=0.1, threads=0)

@@ -170,7 +170,7 @@ class Spectral(Module):
         """
         buffers = self._buffers
         buf = buffers.get(name)
-        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype or type(buf) is not type(like):
+        if type(buf) is not type(like) or buf.shape != like.shape or buf.dtype != like.dtype:
             buf = buffers[name] = namespace(like).empty_like(like)
         return buf
 
