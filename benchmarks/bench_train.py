@@ -429,8 +429,6 @@ def main(argv=None) -> dict:
     ok, reason = ms.available(args.backend)
     if not ok:
         raise SystemExit(f"backend {args.backend!r} is not available: {reason}")
-    if args.threads:
-        os.environ["MINISPECTRAL_THREADS"] = str(args.threads)  # the optimizers' element-wise updates
     if args.threads and numpy_blas_threads(args.threads) is None:
         print("NumPy's BLAS thread count cannot be set from here; use OPENBLAS_NUM_THREADS or MKL_NUM_THREADS")
     info = machine_info(args.backend)
