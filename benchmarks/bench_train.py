@@ -401,6 +401,9 @@ def parse_args(argv=None):
     p.add_argument("--data", default="random", choices=("random", "mnist"),
                    help="MNIST-shaped uniform noise with labels 0..9, or real MNIST (needs the local files)")
     p.add_argument("--torch", action="store_true", help="also run PyTorch and report minispectral/PyTorch")
+    p.add_argument("--versus-dense", action="store_true",
+                   help="instead of the grid: time each model against dense of the same shape, their epochs "
+                        "interleaved, and report model/dense (the spectral-against-dense target)")
     p.add_argument("--torch-device", default="auto", help="cpu, cuda, or auto (cuda with --backend cupy)")
     p.add_argument("--threads", type=int, default=0,
                    help="threads of PyTorch and of NumPy's OpenBLAS (default: all cores)")
@@ -455,6 +458,8 @@ def main(argv=None) -> dict:
 
     x, y = make_data(args.data, args.samples)
     x_dev, y_dev = from_numpy(x, backend=args.backend), from_numpy(y, backend=args.backend)
+    if args.versus_dense:
+        return versus_dense(args, info, x_dev, y_dev, rss)
     if torch is not None:
         x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     rows = []
@@ -492,6 +497,43 @@ def main(argv=None) -> dict:
     print(f"wrote {args.out}")
     if args.markdown:
         print(summary_tables(result) + "\n\n" + markdown_table(result))
+    return result
+
+
+def versus_dense(args, info, x, y, rss) -> dict:
+    """Each model against dense of the same shape, epochs interleaved (dense, model, dense, ...).
+
+    The grid times models minutes apart, and a virtual machine's speed drifts by 10 % or more
+    over minutes; interleaving puts the two sides of each ratio under the same conditions.
+    """
+    rows = []
+    for sizes in args.nets:
+        for model_name in (m for m in args.models if m != "dense"):
+            for batch_size in args.batch_sizes:
+                sides = {name: run_minispectral(sizes, name, batch_size, x, y, args, rss)[2]
+                         for name in ("dense", model_name)}
+                runs = timed_epochs(sides, args)
+                dense_s, model_s = (statistics.median(runs[k]["seconds"]) for k in ("dense", model_name))
+                row = {"net": "-".join(map(str, sizes)), "model": model_name, "batch_size": batch_size,
+                       "seconds": runs[model_name]["seconds"], "dense_seconds": runs["dense"]["seconds"],
+                       "ratio_to_dense": model_s / dense_s, "load_average_1min": os.getloadavg()[0]}
+                rows.append(row)
+                print(f"{row['net']:>15} {model_name:>8} bs={batch_size:<5} {model_s:7.3f} s/epoch, dense "
+                      f"{dense_s:7.3f} s/epoch, ratio {row['ratio_to_dense']:.2f}", flush=True)
+    info["load_average_at_end"] = os.getloadavg()
+    result = {"machine": info, "versus_dense": rows}
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+    if args.markdown:
+        batches = sorted({r["batch_size"] for r in rows})
+        cell = {(r["net"], r["model"], r["batch_size"]): r["ratio_to_dense"] for r in rows}
+        print("| net | model | " + " | ".join(f"batch {b}" for b in batches) + " |")
+        print("|---|---|" + "---|" * len(batches))
+        for net in dict.fromkeys(r["net"] for r in rows):
+            for model in dict.fromkeys(r["model"] for r in rows):
+                print(f"| {net.replace('-', '→')} | {model} | "
+                      + " | ".join(f"{cell[(net, model, b)]:.2f}" if (net, model, b) in cell else "" for b in batches)
+                      + " |")
     return result
 
 

@@ -184,9 +184,18 @@ def backend_of(x) -> Backend:
     raise TypeError(f"expected an array of one of the backends {BACKENDS}, got {type(x).__name__}")
 
 
+@functools.cache
+def _numpy_namespace():
+    return array_namespace(np.empty(0))
+
+
 def namespace(*arrays):
     """The array namespace shared by ``arrays``; a clear TypeError if they mix libraries."""
     present = [a for a in arrays if a is not None]
+    # The common case answered directly: array_namespace inspects every argument (~8 µs a call,
+    # a dozen calls a layer step), which is a measurable share of a small network's step.
+    if present and all(type(a) is np.ndarray for a in present):
+        return _numpy_namespace()
     try:
         return array_namespace(*present)
     except TypeError as exc:

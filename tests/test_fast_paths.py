@@ -444,3 +444,17 @@ def test_the_benchmark_runs_a_tiny_grid_and_writes_json(tmp_path):
     assert table.count("\n") == 3 and "784→16→10" in table
     summary = bench.summary_tables(result)
     assert "| 784→16→10 | nc |" in summary and "| 784→16→10 | dense | 1.00 |" in summary
+
+
+def test_the_benchmark_times_models_against_dense_interleaved(tmp_path, capsys):
+    bench = load_bench()
+    out = tmp_path / "versus.json"
+    result = bench.main(["--versus-dense", "--nets", "784-16-10", "--models", "dense,nc,spectral", "--batch-sizes",
+                         "200", "--epochs", "2", "--samples", "600", "--warmup-steps", "1", "--peak-size", "256",
+                         "--markdown", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert [r["model"] for r in saved["versus_dense"]] == ["nc", "spectral"]  # dense is the reference, not a row
+    for row in result["versus_dense"]:
+        assert len(row["seconds"]) == len(row["dense_seconds"]) == 2  # both sides timed alike
+        assert row["ratio_to_dense"] == pytest.approx(np.median(row["seconds"]) / np.median(row["dense_seconds"]))
+    assert "| 784→16→10 | spectral |" in capsys.readouterr().out

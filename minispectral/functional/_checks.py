@@ -39,8 +39,18 @@ def _check_shape(a, name, shape) -> None:
         raise ValueError(f"{name} must have shape {want_txt}, got {tuple(a.shape)}")
 
 
+# (dtype's type, dtype) -> is it float32 or float64?  str(dtype) costs microseconds, and the
+# kernels check a dozen arrays per layer step.  The type comes first in the key so that a NumPy
+# dtype is never compared with another library's (which array-api-strict warns about).
+_IS_FLOAT: dict = {}
+
+
 def _check_float(a, name) -> None:
     if not hasattr(a, "dtype") or not hasattr(a, "ndim"):
         raise TypeError(f"{name} must be an array, got {type(a).__name__}")
-    if str(a.dtype).rsplit(".", 1)[-1] not in ("float32", "float64"):
+    key = (type(a.dtype), a.dtype)
+    ok = _IS_FLOAT.get(key)
+    if ok is None:
+        ok = _IS_FLOAT[key] = str(a.dtype).rsplit(".", 1)[-1] in ("float32", "float64")
+    if not ok:
         raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
