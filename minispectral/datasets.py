@@ -310,6 +310,9 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
         searched = ", ".join(str(d / dataset_name) for d in data_dir_candidates(data_dir))
         raise DatasetError(f"{dataset_name}/{filename} not found (searched {searched}) and "
                            f"download=False. Mirrors: {', '.join(urls)}\n" + _by_hand(dest, spec))
+    # The folders a download creates; if every mirror fails they are removed again, so that a
+    # failed download leaves no empty data folder that looks like a dataset that is there.
+    created = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]
     errors = []
     for url in urls:
         try:
@@ -317,6 +320,11 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
             return dest
         except (OSError, ValueError, http.client.HTTPException, DatasetError) as exc:
             errors.append(f"  {url}: {exc}")
+    for folder in created:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another file arrived meanwhile) or already gone
+            break
     raise DatasetError(f"could not download {dataset_name}/{filename}:\n" + "\n".join(errors)
                        + "\n" + _by_hand(dest, spec))
 

@@ -297,14 +297,23 @@ def test_fetch_rejects_corrupt_download(serve, site, tmp_path):
     message = str(err.value)
     assert url + LABELS in message and LABELS_SPEC.sha256 in message
     assert hashlib.sha256(data).hexdigest() in message  # the bytes were hashed and rejected
-    assert _only_entries(tmp_path / "data" / "mnist") == []
+    assert not (tmp_path / "data").exists()  # the folders the download made are gone with it
 
 
 def test_fetch_interrupted_download_leaves_nothing(serve, site, tmp_path):
     url, _ = serve(site, handler=_TruncatingHandler)
     with pytest.raises(DatasetError, match=f"got {LABELS_SPEC.size // 2} bytes"):
         fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=[url], progress=False)
-    assert _only_entries(tmp_path / "data" / "mnist") == []
+    assert not (tmp_path / "data").exists()
+
+
+def test_failed_download_keeps_folders_that_were_there(serve, site, tmp_path):
+    url, _ = serve(site, handler=_TruncatingHandler)
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    (tmp_path / "data" / "mnist" / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError):
+        fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=[url], progress=False)
+    assert _only_entries(tmp_path / "data" / "mnist") == ["notes.txt"]
 
 
 def test_fetch_404_and_unreachable_list_urls(serve, tmp_path):
