@@ -525,15 +525,7 @@ def versus_dense(args, info, x, y, rss) -> dict:
     write_json(args.out, result)
     print(f"wrote {args.out}")
     if args.markdown:
-        batches = sorted({r["batch_size"] for r in rows})
-        cell = {(r["net"], r["model"], r["batch_size"]): r["ratio_to_dense"] for r in rows}
-        print("| net | model | " + " | ".join(f"batch {b}" for b in batches) + " |")
-        print("|---|---|" + "---|" * len(batches))
-        for net in dict.fromkeys(r["net"] for r in rows):
-            for model in dict.fromkeys(r["model"] for r in rows):
-                print(f"| {net.replace('-', '→')} | {model} | "
-                      + " | ".join(f"{cell[(net, model, b)]:.2f}" if (net, model, b) in cell else "" for b in batches)
-                      + " |")
+        print(grid_table(rows, lambda r, dense: r["ratio_to_dense"]))
     return result
 
 
@@ -564,28 +556,30 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def grid_table(rows: list[dict], value) -> str:
+    """A Markdown grid, net × model by batch size, of ``value(row, dense_row_of_the_same_cell)``."""
+    batches = sorted({r["batch_size"] for r in rows})
+    cell = {(r["net"], r["model"], r["batch_size"]): r for r in rows}
+    lines = ["| net | model | " + " | ".join(f"batch {b}" for b in batches) + " |", "|---|---|" + "---|" * len(batches)]
+    for net in dict.fromkeys(r["net"] for r in rows):
+        for model in dict.fromkeys(r["model"] for r in rows):
+            values = []
+            for b in batches:
+                r = cell.get((net, model, b))
+                v = value(r, cell.get((net, "dense", b))) if r else None
+                values.append("" if v is None else f"{v:.2f}")
+            if any(values):
+                lines.append(f"| {net.replace('-', '→')} | {model} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
 def summary_tables(result: dict) -> str:
     """Two grids (net × model by batch size): minispectral/PyTorch, and seconds relative to dense."""
     rows = result["results"]
-    batches = sorted({r["batch_size"] for r in rows})
-    cell = {(r["net"], r["model"], r["batch_size"]): r for r in rows}
-    out = []
-    for title, value in (("minispectral / PyTorch, seconds per epoch", lambda r, d: r.get("ratio")),
-                         ("seconds per epoch relative to dense of the same shape (minispectral)",
-                          lambda r, d: r["seconds_per_epoch"] / d["seconds_per_epoch"] if d else None)):
-        lines = [f"**{title}**", "", "| net | model | " + " | ".join(f"batch {b}" for b in batches) + " |",
-                 "|---|---|" + "---|" * len(batches)]
-        for net in dict.fromkeys(r["net"] for r in rows):
-            for model in dict.fromkeys(r["model"] for r in rows):
-                values = []
-                for b in batches:
-                    r = cell.get((net, model, b))
-                    v = value(r, cell.get((net, "dense", b))) if r else None
-                    values.append("" if v is None else f"{v:.2f}")
-                if any(values):
-                    lines.append(f"| {net.replace('-', '→')} | {model} | " + " | ".join(values) + " |")
-        out.append("\n".join(lines))
-    return "\n\n".join(out)
+    return "\n\n".join(f"**{title}**\n\n{grid_table(rows, value)}" for title, value in (
+        ("minispectral / PyTorch, seconds per epoch", lambda r, d: r.get("ratio")),
+        ("seconds per epoch relative to dense of the same shape (minispectral)",
+         lambda r, d: r["seconds_per_epoch"] / d["seconds_per_epoch"] if d else None)))
 
 if __name__ == "__main__":
     main()

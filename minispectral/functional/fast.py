@@ -62,7 +62,7 @@ def spectral_forward(x, phi, lam_in, lam_out, b=None, *, lam_in_zero=False, W_ou
     check_vector(lam_out, "lam_out", n_out)
     check_vector(b, "b", n_out)
     check_same_dtype("phi", phi, x=x, lam_in=lam_in, lam_out=lam_out, b=b)
-    namespace(x, phi, lam_in, lam_out, b)
+    xp = namespace(x, phi, lam_in, lam_out, b)
     if lam_in_zero:
         z = x @ phi.T
         y = z * (-lam_out)
@@ -72,7 +72,7 @@ def spectral_forward(x, phi, lam_in, lam_out, b=None, *, lam_in_zero=False, W_ou
         if W_out is None:
             W = lam_in[None, :] - lam_out[:, None]
         else:
-            W = write_into(namespace(phi).subtract, lam_in[None, :], lam_out[:, None], out=W_out)
+            W = write_into(xp.subtract, lam_in[None, :], lam_out[:, None], out=W_out)
         W *= phi
         y = x @ W.T
         z = None

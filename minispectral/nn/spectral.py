@@ -159,7 +159,6 @@ class Spectral(Module):
             y, cache = spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, lam_in_zero=lam_in_zero,
                                         W_out=None if lam_in_zero else self._buffer("W", phi))
         self._cache = (cache, phi_cache)
-        self._cache_phi = phi  # (n_out, n_in): the shape, dtype and backend of the dW buffer
         return y
 
     def _buffer(self, name: str, like):
@@ -188,9 +187,10 @@ class Spectral(Module):
                 dy, cache, need_dx=self.input_grad, need_dphi=need_dphi,
                 need_dlam=flags["lam_in"] or flags["lam_out"])
         else:
+            phi = cache[1]  # the fast kernel caches (x, phi, lam_in, lam_out, W, z, has_bias); dW has phi's shape
             dx, dphi, dlam_in, dlam_out, db = spectral_backward(
                 dy, cache, need_dx=self.input_grad, need_dphi=need_dphi, need_dlam_in=flags["lam_in"],
-                need_dlam_out=flags["lam_out"], dW_out=self._buffer("dW", self._cache_phi))
+                need_dlam_out=flags["lam_out"], dW_out=self._buffer("dW", phi))
         self._set_grad("lam_in", dlam_in)
         self._set_grad("lam_out", dlam_out)
         if self.bias:

@@ -26,7 +26,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..datasets import Dataset, load_dataset
+from ..cli import positive_int  # noqa: F401  (the studies' option parsers share the CLI's)
+from ..datasets import DATASETS, Dataset, load_dataset
 from ..experiment import machine_info, write_json
 
 # Every JSON line holds at least these keys (those of ``minispectral train --json`` plus study and run_id).
@@ -95,14 +96,10 @@ def csv_ints(lo: int, hi: int) -> Callable:
     return parse
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+# The options every study that needs them declares alike.
+DATASETS_OPTION = Option("datasets", "--datasets", csv_of(DATASETS), "comma-separated (default: mnist,fashion-mnist)")
+FULL_R_OPTION = Option("triangular", "--full-r", None, "QR: train the full m×m R, as the authors' code does "
+                       "(default: lower-triangular R, the paper's parameter count)", switch_value=False)
 
 
 class Study:

@@ -14,10 +14,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..datasets import DATASETS
 from ..experiment import RunConfig, run
 from ..nn import MODELS
-from .common import Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
+from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
 
 # Adamax learning rates (paper.md §7).  "dense" and "qr" depend on the dataset in the authors'
 # notebook; "nc" and "full" come from the NC code comment (eigenvalues only: 0.03, with the
@@ -49,13 +48,12 @@ class ParamsStudy(Study):
     # 4,000 training images (800 of them for validation), 1,000 test images, 2 epochs.
     QUICK = {**FULL, "widths": [50, 100], "seeds": 2, "max_epochs": 2, "train_size": 4000, "test_size": 1000}
     OPTIONS = (
-        Option("datasets", "--datasets", csv_of(DATASETS), "comma-separated (default: mnist,fashion-mnist)"),
+        DATASETS_OPTION,
         Option("widths", "--widths", csv_ints(1, 100000), "hidden widths N2 (default: 50,100,150,200,300)"),
         Option("models", "--models", csv_of(MODELS), f"comma-separated subset of {','.join(MODELS)} (default: all)"),
         Option("seeds", "--seeds", positive_int, "number of seeds: 0, 1, ... (default: 3; quick: 2)"),
         Option("max_epochs", "--max-epochs", positive_int, "epoch cap (default: 50; quick: 2)"),
-        Option("triangular", "--full-r", None, "QR: train the full m×m R, as the authors' code does "
-               "(default: lower-triangular R, the paper's parameter count)", switch_value=False),
+        FULL_R_OPTION,
     )
     GRID_KEYS = ("datasets", "widths", "models", "seeds")
     EPOCH_GROUP = ("dataset", "model")

@@ -23,12 +23,11 @@ import math
 from pathlib import Path
 
 from ..backend import to_numpy
-from ..datasets import DATASETS
 from ..experiment import RunConfig, run
 from ..nn import Activation, Sequential, Spectral
 from ..pruning import keep_indices, node_scores, prune
 from ..train import evaluate, fit
-from .common import Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
+from .common import DATASETS_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
 
 ACTIVATIONS = ("tanh", "relu", "elu")
 METHODS = ("direct", "post", "pre")
@@ -98,7 +97,7 @@ class PruningStudy(Study):
     QUICK = {**FULL, "seeds": 1, "epochs": 2, "retrain_epochs": 2, "retrain_at": [50, 90], "train_size": 4000,
              "test_size": 1000}
     OPTIONS = (
-        Option("datasets", "--datasets", csv_of(DATASETS), "comma-separated (default: mnist,fashion-mnist)"),
+        DATASETS_OPTION,
         Option("activations", "--activations", csv_of(ACTIVATIONS), "comma-separated (default: tanh,relu,elu)"),
         Option("methods", "--methods", csv_of(METHODS), "comma-separated subset of direct,post,pre (default: all)"),
         Option("seeds", "--seeds", positive_int, "number of seeds: 0, 1, ... (default: 3; quick: 1)"),

@@ -19,9 +19,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..datasets import DATASETS
 from ..experiment import RunConfig, run
-from .common import Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
+from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
 
 LEARNING_RATES = {"mnist": 5e-3, "fashion-mnist": 1e-3, "digits": 5e-3}
 METHODS = ("dense", "spectral")
@@ -40,14 +39,13 @@ class SparseStudy(Study):
     QUICK = {**FULL, "sparsities": [50, 90, 98], "seeds": 1, "max_epochs": 2, "train_size": 2000,
              "test_size": 1000}
     OPTIONS = (
-        Option("datasets", "--datasets", csv_of(DATASETS), "comma-separated (default: mnist,fashion-mnist)"),
+        DATASETS_OPTION,
         Option("sparsities", "--sparsities", csv_ints(0, 99),
                "percentages of zeroed weights (default: 50,70,80,85,90,95,98; quick: 50,90,98)"),
         Option("methods", "--methods", csv_of(METHODS), "dense,spectral (default: both)"),
         Option("seeds", "--seeds", positive_int, "number of seeds: 0, 1, ... (default: 3; quick: 1)"),
         Option("max_epochs", "--max-epochs", positive_int, "epoch cap (default: 10; quick: 2)"),
-        Option("triangular", "--full-r", None, "train the full m×m R, as the authors' code does "
-               "(default: lower-triangular R)", switch_value=False),
+        FULL_R_OPTION,
     )
     GRID_KEYS = ("datasets", "sparsities", "methods", "seeds")
     EPOCH_GROUP = ("dataset", "method")
