@@ -46,10 +46,10 @@ def adamax_by_hand(theta, grads, lr, b1=0.9, b2=0.999, eps=1e-8):
 
 
 CASES = [
-    ("sgd", lambda ps: SGD(ps, lr=LR), lambda th, gs: sgd_by_hand(th, gs, LR, 0.0)),
-    ("sgd-momentum", lambda ps: SGD(ps, lr=LR, momentum=0.9), lambda th, gs: sgd_by_hand(th, gs, LR, 0.9)),
-    ("adam", lambda ps: Adam(ps, lr=LR), lambda th, gs: adam_by_hand(th, gs, LR)),
-    ("adamax", lambda ps: Adamax(ps, lr=LR), lambda th, gs: adamax_by_hand(th, gs, LR)),
+    ("sgd", lambda ps, **kw: SGD(ps, lr=LR, **kw), lambda th, gs: sgd_by_hand(th, gs, LR, 0.0)),
+    ("sgd-momentum", lambda ps, **kw: SGD(ps, lr=LR, momentum=0.9, **kw), lambda th, gs: sgd_by_hand(th, gs, LR, 0.9)),
+    ("adam", lambda ps, **kw: Adam(ps, lr=LR, **kw), lambda th, gs: adam_by_hand(th, gs, LR)),
+    ("adamax", lambda ps, **kw: Adamax(ps, lr=LR, **kw), lambda th, gs: adamax_by_hand(th, gs, LR)),
 ]
 
 
@@ -176,3 +176,50 @@ def test_bad_learning_rate(lr):
 def test_unknown_optimizer_name_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"\['adam', 'adamax', 'sgd'\], got 'adamw'"):
         make_optimizer("adamw", [("a", Parameter(np.ones(2)))], lr=0.1)
+
+
+# ------------------------------------------------------------------ packed vectors
+
+def _mixed_params(backend):
+    """Vectors of two dtypes (two packs) and a matrix (updated on its own), with fixed gradients."""
+    rng = np.random.default_rng(1)
+    shapes = [("a", (3,), "float32"), ("W", (2, 3), "float32"), ("b", (4,), "float32"),
+              ("c", (2,), "float64"), ("d", (5,), "float64"), ("e", (1,), "float32")]
+    params = [(n, Parameter(make(backend, rng.standard_normal(s), dt))) for n, s, dt in shapes]
+    grads = [[make(backend, rng.standard_normal(s), dt) for _, s, dt in shapes] for _ in range(4)]
+    return params, grads
+
+
+@pytest.mark.parametrize("name, build, by_hand", CASES, ids=[c[0] for c in CASES])
+def test_packed_vectors_update_exactly_as_one_by_one(backend, name, build, by_hand):
+    """The packs change only how many library calls a step makes, not one bit of the numbers, also on
+    a step where one vector of a pack has no gradient (that pack is then updated one by one)."""
+    runs = []
+    for pack in (True, False):
+        params, grads = _mixed_params(backend)
+        opt = build(params, pack_vectors=pack)
+        for step, gs in enumerate(grads):
+            for (pname, p), g in zip(params, gs):
+                p.grad = None if (step == 2 and pname == "b") else g
+            opt.step()
+        runs.append((opt, [host(p.value) for _, p in params], [[host(a) for a in s] for s in opt.state]))
+    (packed, values, state), (single, values1, state1) = runs
+    if name != "sgd":  # plain SGD keeps no state, so there is nothing to pack
+        assert len(packed.packs) == 2 and not single.packs
+        assert sorted(len(p.indices) for p in packed.packs) == [2, 3]  # a, b, e (float32) and c, d
+    for v, v1 in zip(values, values1):
+        np.testing.assert_array_equal(v, v1)
+    for s, s1 in zip(state, state1):
+        for a, a1 in zip(s, s1):
+            np.testing.assert_array_equal(a, a1)
+
+
+def test_a_packed_vectors_state_is_a_view_of_the_pack():
+    params = [(n, Parameter(np.zeros(k, dtype=np.float32))) for n, k in (("a", 2), ("b", 3))]
+    opt = Adamax(params, lr=LR)
+    for _, p in params:
+        p.grad = np.ones_like(p.value)
+    opt.step()
+    (pack,) = opt.packs
+    np.testing.assert_array_equal(pack.state[0], np.concatenate([opt.m[0], opt.m[1]]))
+    assert np.all(opt.m[1] != 0) and np.shares_memory(opt.m[1], pack.state[0])
