@@ -11,7 +11,10 @@ matrix product on the same backend.
 With ``--torch`` it runs each configuration a second time in PyTorch: the same network, the same
 initial values (copied from minispectral), the same frozen/trainable split, the same optimizer
 (``torch.optim.Adamax``) and the same batches (the same permutations), and reports the ratio
-minispectral / PyTorch of the seconds per epoch (below 1: minispectral is faster).
+minispectral / PyTorch of the seconds per epoch (below 1: minispectral is faster).  The two
+sides' epochs alternate, and the ratio is the median of the ratios of neighbouring epochs
+(``paired_ratio``): a virtual machine can change speed by 30 % between one minute and the next,
+and a pair of neighbours sees the same machine where the two medians may not.
 
 Peak memory: the resident-set high-water mark (VmHWM) is reset before every timed epoch and read
 after it, so each epoch reports its own peak; a flat list means no growth from epoch to epoch.
@@ -260,6 +263,18 @@ def timed_epochs(sides: dict, args) -> dict:
             return runs
 
 
+def paired_ratio(seconds, reference_seconds) -> float:
+    """The median of ``seconds[i] / reference_seconds[i]`` over the interleaved epochs.
+
+    Epoch i of both sides ran back to back, so their ratio is measured under one machine state;
+    the ratio of the two sides' medians can mix a fast spell on one side with a slow one on the other.
+    """
+    if len(seconds) != len(reference_seconds) or not seconds:
+        raise ValueError(f"expected two equally long, non-empty lists of epochs, got {len(seconds)} and "
+                         f"{len(reference_seconds)}")
+    return statistics.median(a / b for a, b in zip(seconds, reference_seconds))
+
+
 def _another_epoch(seconds, args) -> bool:
     """Stop early when the next epoch would push this configuration past --max-seconds."""
     return len(seconds) < args.epochs and sum(seconds) + statistics.median(seconds) <= args.max_seconds
@@ -486,7 +501,7 @@ def main(argv=None) -> dict:
                     tsec = statistics.median(tres["seconds"])
                     row.update(torch_seconds=tres["seconds"], torch_seconds_per_epoch=tsec,
                                torch_gflops=flops / tsec / 1e9, torch_peak_rss_mib=tres["peak_rss_mib"],
-                               torch_loss=tres["loss"], ratio=sec / tsec,
+                               torch_loss=tres["loss"], ratio=paired_ratio(res["seconds"], tres["seconds"]),
                                # same batches, same start: the first epoch's mean losses must agree
                                loss_rel_diff=abs(res["loss"][0] - tres["loss"][0]) / abs(tres["loss"][0]))
                 rows.append(row)
@@ -516,7 +531,8 @@ def versus_dense(args, info, x, y, rss) -> dict:
                 dense_s, model_s = (statistics.median(runs[k]["seconds"]) for k in ("dense", model_name))
                 row = {"net": "-".join(map(str, sizes)), "model": model_name, "batch_size": batch_size,
                        "seconds": runs[model_name]["seconds"], "dense_seconds": runs["dense"]["seconds"],
-                       "ratio_to_dense": model_s / dense_s, "load_average_1min": os.getloadavg()[0]}
+                       "ratio_to_dense": paired_ratio(runs[model_name]["seconds"], runs["dense"]["seconds"]),
+                       "load_average_1min": os.getloadavg()[0]}
                 rows.append(row)
                 print(f"{row['net']:>15} {model_name:>8} bs={batch_size:<5} {model_s:7.3f} s/epoch, dense "
                       f"{dense_s:7.3f} s/epoch, ratio {row['ratio_to_dense']:.2f}", flush=True)
