@@ -400,7 +400,7 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
         finally:
             log = json.loads(log_path.read_text()) if log_path.exists() else {}
             invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
-                          "started": started, "wall_seconds": round(time.perf_counter() - start, 1),
+                          "started": started, "wall_seconds": round(time.perf_counter() - start, 3),
                           "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
                           "blas_threads": {k: os.environ[k] for k in BLAS_THREAD_VARS if k in os.environ},
                           "load_average_at_start": round(load_at_start, 2)}
