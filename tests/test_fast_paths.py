@@ -217,6 +217,20 @@ def test_a_training_step_of_the_layer_allocates_no_weight_sized_array():
     assert all(b.dtype == np.float64 for b in layer._buffers.values())
 
 
+@pytest.mark.parametrize("variant, trainable, expected", [
+    ("nc", {}, set()),                           # y = −(x phiᵀ) ⊙ lam_out: neither W nor dW is formed
+    ("nc", {"phi": True}, {"dW"}),               # dphi needs dW = dyᵀx
+    ("spectral", {}, {"W", "dW"}),
+    ("spectral", {"lam_in": False, "lam_out": False}, {"W"}),  # only b trains: no dW
+])
+def test_the_layer_keeps_only_the_buffers_its_step_uses(variant, trainable, expected):
+    layer = Spectral(30, 20, variant=variant, trainable=trainable, seed=0)
+    x, dy = randn("numpy", (4, 30), "float32", seed=1), randn("numpy", (4, 20), "float32", seed=2)
+    layer.forward(x)
+    layer.backward(dy)
+    assert set(layer._buffers) == expected
+
+
 # ------------------------------------------------------------------ the Spectral layer on the fast path
 
 VARIANT_CASES = [("nc", {}), ("nc", {"trainable": {"phi": True}}), ("nc", {"trainable": {"lam_in": True}}),

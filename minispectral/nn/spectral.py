@@ -187,10 +187,13 @@ class Spectral(Module):
                 dy, cache, need_dx=self.input_grad, need_dphi=need_dphi,
                 need_dlam=flags["lam_in"] or flags["lam_out"])
         else:
-            phi = cache[1]  # the fast kernel caches (x, phi, lam_in, lam_out, W, z, has_bias); dW has phi's shape
+            # the fast kernel caches (x, phi, lam_in, lam_out, W, z, has_bias); dW has phi's shape
+            phi, z = cache[1], cache[5]
+            # with lam_in = 0 (z kept), dlam_out comes from z and dW = dyᵀx is formed only for dphi or dlam_in
+            needs_dW = need_dphi or flags["lam_in"] or (flags["lam_out"] and z is None)
             dx, dphi, dlam_in, dlam_out, db = spectral_backward(
                 dy, cache, need_dx=self.input_grad, need_dphi=need_dphi, need_dlam_in=flags["lam_in"],
-                need_dlam_out=flags["lam_out"], dW_out=self._buffer("dW", phi))
+                need_dlam_out=flags["lam_out"], dW_out=self._buffer("dW", phi) if needs_dW else None)
         self._set_grad("lam_in", dlam_in)
         self._set_grad("lam_out", dlam_out)
         if self.bias:
