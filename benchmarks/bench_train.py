@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import minispectral as ms  # noqa: E402
+from minispectral.allocator import keep_freed_memory  # noqa: E402
 from minispectral.backend import from_numpy, get_backend, to_numpy  # noqa: E402
 from minispectral.experiment import write_json  # noqa: E402
 from minispectral.nn import MODELS, mlp  # noqa: E402
@@ -425,6 +426,9 @@ def parse_args(argv=None):
     p.add_argument("--clock", default="wall", choices=("wall", "cpu"),
                    help="wall: elapsed seconds (the result); cpu: this process's CPU seconds, steadier on a "
                         "shared machine but meaningful only single-threaded (--threads 1: idle BLAS threads spin)")
+    p.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
+                   help="as the minispectral command does, keep freed memory in the process for the next step "
+                        "(minispectral/allocator.py; process-wide, so PyTorch's side runs under it too)")
     p.add_argument("--out", default="bench_train.json", help="JSON results file")
     p.add_argument("--markdown", action="store_true", help="print the results as a Markdown table at the end")
     args = p.parse_args(argv)
@@ -462,6 +466,7 @@ def main(argv=None) -> dict:
     rss = PeakRSS()
     info["peak_rss_resettable"] = rss.resettable
     info["clock"] = args.clock
+    info["keep_freed_memory"] = keep_freed_memory() if args.keep_freed_memory else False
     info["matmul_peak_gflops"] = matmul_peak(args.backend, args.peak_size, timer=args.timer)
     if torch is not None:
         info["torch_matmul_peak_gflops"] = torch_matmul_peak(torch, device, args.peak_size, timer=args.timer)

@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from .allocator import keep_freed_memory
 from .backend import BACKENDS, BackendUnavailableError
 from .datasets import DATASETS, DatasetError
 from .experiment import RunConfig, run, write_json
@@ -205,6 +206,7 @@ def main(argv=None) -> int:
         parser.error("--early-stopping needs a validation set: pass --val-split, e.g. --val-split 0.2")
     commands = {"train": cmd_train, "compare": cmd_compare}
     handler = commands.get(args.command) or getattr(args, "handler", None)
+    keep_freed_memory()  # a training process: freed arrays stay for the next step (allocator.py)
     try:
         return handler(args)
     except RUNTIME_ERRORS as exc:
