@@ -23,6 +23,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 BACKEND_NAMES = ["numpy", "strict", pytest.param("cupy", marks=pytest.mark.gpu)]
 
 
+def skip_without_data(reason: str) -> None:
+    """A test whose offline data is missing: skipped, saying why, except under .ci/run
+    (``MINISPECTRAL_REQUIRE_DATA=1``), where CI has the data and a skip would hide its loss."""
+    if os.environ.get("MINISPECTRAL_REQUIRE_DATA"):
+        pytest.fail(f"{reason} (MINISPECTRAL_REQUIRE_DATA is set)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session", params=BACKEND_NAMES)
 def backend(request):
     """Each backend in turn; CuPy is skipped with the reason it cannot run here."""

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from conftest import skip_without_data
 from minispectral import datasets
 from minispectral.datasets import (
     DATASETS, REGISTRY, Dataset, DatasetError, data_dir_candidates, fetch, load_dataset,
@@ -42,7 +43,7 @@ def shared_data():
     for candidate in (SHARED_DATA, os.environ.get("MINISPECTRAL_DATA")):
         if candidate and (Path(candidate) / "mnist" / LABELS).is_file():
             return Path(candidate)
-    pytest.skip(f"MNIST files not found in {SHARED_DATA} nor in $MINISPECTRAL_DATA")
+    skip_without_data(f"MNIST files not found in {SHARED_DATA} nor in $MINISPECTRAL_DATA")
 
 
 # ---------------------------------------------------------------- loopback server

@@ -116,7 +116,7 @@ def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=T
             need_dlam_out = False
     elif need_dx:
         dx = dy @ W
-    if need_dphi or need_dlam_in or need_dlam_out:
+    if forms_weight_gradient(cache, need_dphi=need_dphi, need_dlam_in=need_dlam_in, need_dlam_out=need_dlam_out):
         dW = dy.T @ x if dW_out is None else matmul_into(dy.T, x, out=dW_out)
         if need_dphi:
             dphi = lam_in[None, :] - lam_out[:, None]
@@ -131,6 +131,16 @@ def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=T
             if need_dlam_out:
                 dlam_out = -(dW @ xp.ones(n_in, dtype=dW.dtype, device=device(dW)))
     return dx, dphi, dlam_in, dlam_out, db
+
+
+def forms_weight_gradient(cache, *, need_dphi, need_dlam_in, need_dlam_out) -> bool:
+    """Whether ``spectral_backward`` forms ``dW = dyᵀx`` (and so writes into ``dW_out``).
+
+    Every gradient but ``dx`` and ``db`` needs it, except ``dlam_out`` when ``lam_in = 0``: the
+    forward pass then kept ``z = x phiᵀ``, from which ``dlam_out`` follows directly.
+    """
+    z = cache[5]
+    return need_dphi or need_dlam_in or (need_dlam_out and z is None)
 
 
 def matmul_into(a, b, *, out):

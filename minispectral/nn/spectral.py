@@ -22,7 +22,7 @@ from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_
                           ssvd_backward, ssvd_forward)
 # Training runs on the optimised twins of functional.spectral_forward/backward: the same results
 # with fewer temporaries, and one matrix product fewer for the "nc" variant (functional/fast.py).
-from ..functional.fast import spectral_backward, spectral_forward
+from ..functional.fast import forms_weight_gradient, spectral_backward, spectral_forward
 from ..functional.spectral import spectral_weight_forward
 from .init import as_rng, draw, qr_factors, ssvd_factors
 from .module import Module, Parameter
@@ -187,13 +187,11 @@ class Spectral(Module):
                 dy, cache, need_dx=self.input_grad, need_dphi=need_dphi,
                 need_dlam=flags["lam_in"] or flags["lam_out"])
         else:
-            # the fast kernel caches (x, phi, lam_in, lam_out, W, z, has_bias); dW has phi's shape
-            phi, z = cache[1], cache[5]
-            # with lam_in = 0 (z kept), dlam_out comes from z and dW = dyᵀx is formed only for dphi or dlam_in
-            needs_dW = need_dphi or flags["lam_in"] or (flags["lam_out"] and z is None)
-            dx, dphi, dlam_in, dlam_out, db = spectral_backward(
-                dy, cache, need_dx=self.input_grad, need_dphi=need_dphi, need_dlam_in=flags["lam_in"],
-                need_dlam_out=flags["lam_out"], dW_out=self._buffer("dW", phi) if needs_dW else None)
+            needs = {"need_dphi": need_dphi, "need_dlam_in": flags["lam_in"], "need_dlam_out": flags["lam_out"]}
+            phi = cache[1]  # the fast kernel caches (x, phi, lam_in, lam_out, W, z, has_bias); dW has phi's shape
+            dW_out = self._buffer("dW", phi) if forms_weight_gradient(cache, **needs) else None
+            dx, dphi, dlam_in, dlam_out, db = spectral_backward(dy, cache, need_dx=self.input_grad, dW_out=dW_out,
+                                                                **needs)
         self._set_grad("lam_in", dlam_in)
         self._set_grad("lam_out", dlam_out)
         if self.bias:
