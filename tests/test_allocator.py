@@ -1,7 +1,10 @@
 """keep_freed_memory: freed arrays stay in the process (glibc), and the tools that train call it."""
+import importlib.util
+import json
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +59,19 @@ def test_the_command_line_tool_keeps_freed_memory(monkeypatch, tmp_path):
     assert minispectral.cli.main(["train", "--model", "nc", "--hidden", "8", "--epochs", "1",
                                   "--json", str(tmp_path / "run.json")]) == 0
     assert calls == [True]
+
+
+def test_the_allocator_benchmark_compares_fresh_processes(tmp_path):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_allocator.py"
+    spec = importlib.util.spec_from_file_location("bench_allocator", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])
+    out = tmp_path / "alloc.json"
+    result = bench.main(["--repeats", "1", "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    assert [r["keep_freed_memory"] for r in result["runs"]["default"]] == [False]
+    assert [r["keep_freed_memory"] for r in result["runs"]["keep"]] == [GLIBC]
+    for r in result["runs"]["default"] + result["runs"]["keep"]:
+        assert r["dy_at_W_us"] > 0 and r["dense_epoch_s"] > 0
