@@ -74,6 +74,8 @@ def evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
     x, y = _to_model(model, x, y)
     xp = namespace(x)
     n = x.shape[0]
+    if n == 0:
+        raise ValueError("x must hold at least one sample to evaluate, got 0")
     total_loss, hits = 0.0, 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)  # the Array API forbids a slice stop past the end
@@ -120,6 +122,8 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     xp = namespace(x)
     backend = model.backend
     n = x.shape[0]
+    if n == 0:
+        raise ValueError("x_train must hold at least one sample, got 0")
     steps = math.ceil(n / batch_size)
     rng = np.random.default_rng(seed)
     history = History()

@@ -155,6 +155,10 @@ def test_fit_rejects_bad_labels_and_shapes():
         fit(net, x, np.where(y == 0, 7, y), epochs=1)
     with pytest.raises(ValueError, match=r"y must have shape \(40,\)"):
         fit(net, x, y[:-1], epochs=1)
+    with pytest.raises(ValueError, match="x_train must hold at least one sample, got 0"):
+        fit(net, x[:0], y[:0], epochs=1)
+    with pytest.raises(ValueError, match="x must hold at least one sample to evaluate, got 0"):
+        evaluate(net, x[:0], y[:0])
     with pytest.raises(ValueError, match=r"expects input of shape \(N, 6\)"):
         fit(net, x[:, :4], y, epochs=1)
     with pytest.raises(ValueError, match="x must have shape"):
