@@ -231,12 +231,13 @@ def run_minispectral(sizes, model_name, batch_size, x, y, args, rss: PeakRSS):
     backend = get_backend(args.backend)
     model = mlp(sizes, model_name, seed=0, backend=backend.name)
     initial = model.copy()
-    optimizer = Adamax(model, lr=LR)
+    optimizer = Adamax(model, lr=LR, flush_subnormals=args.flush_subnormals)
 
     def epochs():
         n_warm = min(x.shape[0], args.warmup_steps * batch_size)
-        fit(model, x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, optimizer=optimizer, seed=0,
-            progress=False)
+        if n_warm:
+            fit(model, x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, optimizer=optimizer, seed=0,
+                progress=False)
         for epoch in itertools.count(1):
             rss.reset()
             backend.synchronize()
@@ -369,7 +370,8 @@ def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: 
             hits += (logits.argmax(1) == yb).sum().item()
         return loss_sum / n_used
 
-    epoch(min(n, args.warmup_steps * batch_size), 0)
+    if args.warmup_steps:
+        epoch(min(n, args.warmup_steps * batch_size), 0)
     for e in itertools.count(1):
         rss.reset()
         _torch_sync(torch, device)
@@ -429,6 +431,12 @@ def parse_args(argv=None):
     p.add_argument("--keep-freed-memory", action=argparse.BooleanOptionalAction, default=True,
                    help="as the minispectral command does, keep freed memory in the process for the next step "
                         "(minispectral/allocator.py; process-wide, so PyTorch's side runs under it too)")
+    p.add_argument("--flush-subnormals", action=argparse.BooleanOptionalAction, default=True,
+                   help="as minispectral's optimizers do by default, zero the decayed optimizer state before it "
+                        "turns subnormal (slow on many CPUs; minispectral/optim.py)")
+    p.add_argument("--torch-flush-denormal", action="store_true",
+                   help="call torch.set_flush_denormal(True) (off by default, as in PyTorch): the CPU's flush-to-zero "
+                        "mode for the main thread, so minispectral's element-wise work runs under it too")
     p.add_argument("--out", default="bench_train.json", help="JSON results file")
     p.add_argument("--markdown", action="store_true", help="print the results as a Markdown table at the end")
     args = p.parse_args(argv)
@@ -448,6 +456,15 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    try:
+        return measure(args)
+    finally:
+        if args.torch_flush_denormal and "torch" in sys.modules:
+            sys.modules["torch"].set_flush_denormal(False)  # the CPU mode would outlive an in-process call
+
+
+def measure(args) -> dict:
+    """Run the grid (or ``--versus-dense``) that ``args`` describes; write and return the results."""
     ok, reason = ms.available(args.backend)
     if not ok:
         raise SystemExit(f"backend {args.backend!r} is not available: {reason}")
@@ -463,10 +480,12 @@ def main(argv=None) -> dict:
         else:
             torch, device = got
             info.update(torch=torch.__version__, torch_device=device, torch_threads=torch.get_num_threads())
+            info["torch_flush_denormal"] = bool(args.torch_flush_denormal and torch.set_flush_denormal(True))
     rss = PeakRSS()
     info["peak_rss_resettable"] = rss.resettable
     info["clock"] = args.clock
     info["keep_freed_memory"] = keep_freed_memory() if args.keep_freed_memory else False
+    info["flush_subnormals"] = args.flush_subnormals
     info["matmul_peak_gflops"] = matmul_peak(args.backend, args.peak_size, timer=args.timer)
     if torch is not None:
         info["torch_matmul_peak_gflops"] = torch_matmul_peak(torch, device, args.peak_size, timer=args.timer)

@@ -486,3 +486,20 @@ def test_the_benchmark_times_models_against_dense_interleaved(tmp_path, capsys):
         pairs = np.array(row["seconds"]) / np.array(row["dense_seconds"])
         assert row["ratio_to_dense"] == pytest.approx(np.median(pairs))
     assert "| 784→16→10 | spectral |" in capsys.readouterr().out
+
+
+def test_the_benchmark_passes_the_flush_settings_on_and_records_them(tmp_path, monkeypatch):
+    bench = load_bench()
+    seen, real = [], bench.Adamax
+    monkeypatch.setattr(bench, "Adamax", lambda *a, **kw: seen.append(kw["flush_subnormals"]) or real(*a, **kw))
+    tiny = ["--nets", "784-8-10", "--models", "dense", "--batch-sizes", "200", "--epochs", "1", "--samples", "400",
+            "--warmup-steps", "0", "--peak-size", "64", "--out", str(tmp_path / "b.json")]
+    assert bench.main(tiny)["machine"]["flush_subnormals"] is True
+    assert bench.main(tiny + ["--no-flush-subnormals"])["machine"]["flush_subnormals"] is False
+    assert seen == [True, False]
+    if importlib.util.find_spec("torch") is not None:
+        machine = bench.main(tiny + ["--torch", "--torch-flush-denormal"])["machine"]
+        assert isinstance(machine["torch_flush_denormal"], bool)
+    # the CPU's flush-to-zero mode is off again once main() returns: half the smallest normal survives
+    half = np.array(np.finfo(np.float32).smallest_normal, dtype=np.float32) * np.float32(0.5)
+    assert half != 0

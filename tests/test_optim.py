@@ -3,10 +3,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import minispectral
 from minispectral import SGD, Adam, Adamax, make_optimizer
 from minispectral.nn import Parameter
+from minispectral.optim import FLUSH_BELOW
 
 from conftest import dtype_name, host, make
 
@@ -223,3 +225,103 @@ def test_a_packed_vectors_state_is_a_view_of_the_pack():
     (pack,) = opt.packs
     np.testing.assert_array_equal(pack.state[0], np.concatenate([opt.m[0], opt.m[1]]))
     assert np.all(opt.m[1] != 0) and np.shares_memory(opt.m[1], pack.state[0])
+
+
+# ------------------------------------------------------------------ subnormal state is flushed
+
+DECAYING = [("sgd-momentum", lambda ps, **kw: SGD(ps, lr=LR, momentum=0.5, **kw)),
+            ("adam", lambda ps, **kw: Adam(ps, lr=LR, betas=(0.5, 0.999), **kw)),
+            ("adamax", lambda ps, **kw: Adamax(ps, lr=LR, betas=(0.5, 0.999), **kw))]
+
+
+def _subnormal_count(a) -> int:
+    a = np.asarray(minispectral.to_numpy(a))
+    return int(np.sum((a != 0) & (np.abs(a) < np.finfo(a.dtype).smallest_normal)))
+
+
+def _pulse_then_silence(backend, build, dtype, steps, **kw):
+    """A matrix and two vectors (a pack) get one gradient, then zeros: their momentum only decays,
+    as a dead unit's does.  Returns the optimizer, the parameters and the largest count of subnormal
+    state entries seen after any step."""
+    rng = np.random.default_rng(0)
+    params = [(n, Parameter(make(backend, rng.standard_normal(s), dtype))) for n, s in
+              (("W", (3, 4)), ("b", (3,)), ("c", (2,)))]
+    opt = build(params, **kw)
+    most = 0
+    for step in range(steps):
+        for _, p in params:
+            g = rng.standard_normal(p.value.shape) if step == 0 else np.zeros(p.value.shape)
+            p.grad = make(backend, g, dtype)
+        opt.step()
+        most = max(most, *(_subnormal_count(a) for s in opt.state for a in s))
+    return opt, params, most
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, build", DECAYING, ids=[c[0] for c in DECAYING])
+def test_decaying_state_never_turns_subnormal(backend, name, build, dtype):
+    """With β = 0.5 the momentum underflows after ~130 (float32) or ~1,030 (float64) silent steps.
+    Unflushed, the state passes through subnormal numbers; flushed, never, and it ends exactly 0."""
+    steps = 200 if dtype == "float32" else 1100
+    _, _, most_unflushed = _pulse_then_silence(backend, build, dtype, steps, flush_subnormals=False)
+    assert most_unflushed > 0, "the test must reach the subnormal range"
+    opt, _, most = _pulse_then_silence(backend, build, dtype, steps)
+    assert most == 0
+    decaying = opt.decaying_state()
+    for k, name_k in enumerate(opt.state_names):
+        if name_k in decaying and decaying[name_k] == 0.5:
+            for s in opt.state:
+                np.testing.assert_array_equal(host(s[k]), 0.0)
+
+
+@pytest.mark.parametrize("name, build", DECAYING, ids=[c[0] for c in DECAYING])
+def test_flushing_moves_no_parameter(name, build):
+    """What the flush zeroes is far below a weight's resolution: the parameters end bit for bit
+    where the unflushed run puts them."""
+    _, flushed, _ = _pulse_then_silence("numpy", build, "float32", 200)
+    _, unflushed, _ = _pulse_then_silence("numpy", build, "float32", 200, flush_subnormals=False)
+    for (_, p), (_, q) in zip(flushed, unflushed):
+        np.testing.assert_array_equal(p.value, q.value)
+
+
+@given(beta=st.floats(0.01, 0.9999), dtype=st.sampled_from(["float32", "float64"]))
+def test_between_two_flushes_no_entry_leaves_the_normal_range(beta, dtype):
+    """The flush period is short enough that an entry just above the flush bound, decaying for a
+    whole period in the dtype's own arithmetic, stays at least 2^17 above the smallest normal number
+    (room for the step m/u · lr to stay normal as well)."""
+    opt = SGD([("a", Parameter(np.ones(1, dtype=dtype)))], lr=LR, momentum=beta)
+    smallest = np.finfo(dtype).smallest_normal
+    entry = np.array(smallest * FLUSH_BELOW, dtype=dtype)
+    for _ in range(opt.flush_every):
+        entry = entry * np.array(beta, dtype=dtype)
+    assert entry >= smallest * 2.0 ** 17
+    assert entry.dtype == np.dtype(dtype)
+
+
+def test_the_flush_period_follows_the_fastest_decay():
+    p = [("a", Parameter(np.ones(2)))]
+    assert Adamax(p).flush_every == 144  # β₁ = 0.9: 0.9^144 ≥ 2^-22 > 0.9^145
+    assert Adam(p, betas=(0.99, 0.999)).flush_every == 1517  # the faster of the two decays
+    assert SGD(p, momentum=0.9).flush_every == 144
+    assert SGD(p).flush_every is None  # plain SGD keeps no state
+    assert Adamax(p, betas=(0.0, 0.999)).flush_every is None  # m = g: nothing decays
+    assert Adamax(p, flush_subnormals=False).flush_every is None
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(betas=(1.0, 0.999)), r"beta1 must be in \[0, 1\), got 1.0"),
+    (dict(betas=(0.9, -0.1)), r"beta2 must be in \[0, 1\), got -0.1"),
+    (dict(betas=(0.9, math.nan)), r"beta2 must be in \[0, 1\), got nan"),
+    (dict(betas=(0.9,)), r"betas must be a pair \(beta1, beta2\), got \(0.9,\)"),
+    (dict(eps=-1e-8), r"eps must be a finite number >= 0, got -1e-08"),
+])
+@pytest.mark.parametrize("cls", [Adam, Adamax])
+def test_bad_decay_factors_are_named(cls, kw, message):
+    with pytest.raises(ValueError, match=message):
+        cls([("a", Parameter(np.ones(2)))], **kw)
+
+
+@pytest.mark.parametrize("momentum", [1.0, -0.5, math.inf])
+def test_bad_momentum_is_named(momentum):
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+        SGD([("a", Parameter(np.ones(2)))], momentum=momentum)
