@@ -325,3 +325,44 @@ def test_bad_decay_factors_are_named(cls, kw, message):
 def test_bad_momentum_is_named(momentum):
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
         SGD([("a", Parameter(np.ones(2)))], momentum=momentum)
+
+
+# ------------------------------------------------------------------ large arrays, a block at a time
+
+@pytest.mark.parametrize("shape, block_entries", [((7, 5), 10), ((7, 5), 1), ((9,), 4), ((4, 3, 2), 7)],
+                         ids=["rows", "one-row-blocks", "vector", "3-d"])
+@pytest.mark.parametrize("name, build, by_hand", CASES, ids=[c[0] for c in CASES])
+def test_blocks_of_rows_give_the_numbers_of_one_update(backend, name, build, by_hand, shape, block_entries):
+    """Updating a parameter a block of rows at a time changes no bit of the parameter or its state,
+    also for a last block shorter than the others."""
+    rng = np.random.default_rng(2)
+    start, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(3)]
+    runs = []
+    for blocks in (block_entries, None):
+        p = Parameter(make(backend, start))
+        opt = build([("p", p)], pack_vectors=False)
+        opt.block_entries = blocks
+        value = p.value
+        for g in grads:
+            p.grad = make(backend, g)
+            opt.step()
+        assert p.value is value, "the update must happen in place"
+        runs.append((host(p.value), [host(a) for s in opt.state for a in s]))
+    (blocked, blocked_state), (whole, whole_state) = runs
+    assert not np.array_equal(blocked, start)
+    np.testing.assert_array_equal(blocked, whole)
+    for a, b in zip(blocked_state, whole_state):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_large_parameter_is_updated_in_blocks_of_rows(monkeypatch):
+    """784 x 1000 float32 with 65,536-entry blocks: 83 rows per block, the rule called 13 times."""
+    p = Parameter(np.zeros((1000, 784), dtype=np.float32))
+    opt = Adamax([("W", p)])
+    calls = []
+    rule = opt.rule
+    monkeypatch.setattr(opt, "rule", lambda grad, *state: calls.append(grad.shape) or rule(grad, *state))
+    p.grad = np.ones_like(p.value)
+    opt.step()
+    assert calls[:-1] == [(83, 784)] * 12 and calls[-1] == (4, 784)
+    np.testing.assert_allclose(p.value, -0.002)  # Adamax's first step is lr · sign(g) on every entry
