@@ -184,6 +184,55 @@ def test_kernels_writing_into_buffers_agree_and_return_no_buffer(backend, dtype)
         np.testing.assert_array_equal(host(g), g_before)
 
 
+@pytest.mark.parametrize("path", ["subtraction", "matrix product"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(n_in=st.integers(1, 40), n_out=st.integers(1, 40), seed=st.integers(0, 10**6),
+       log_scale=st.floats(-30, 30))
+def test_eigenvalue_differences_are_the_subtraction_to_the_last_bit(path, dtype, n_in, n_out, seed, log_scale):
+    """Both ways of building lam_diff give lam_in_j − lam_out_i to the last bit (the product adds two
+    exact products, rounded once), at any scale, into a buffer of NaNs too, without touching the inputs."""
+    rng = np.random.default_rng(seed)
+    lam_in = (rng.standard_normal(n_in) * 10.0 ** log_scale).astype(dtype)
+    lam_out = (rng.standard_normal(n_out) * 10.0 ** log_scale).astype(dtype)
+    lam_out[: n_out // 3] = lam_in[0]  # some differences are exactly zero
+    before = lam_in.copy(), lam_out.copy()
+    expected = lam_in[None, :] - lam_out[:, None]
+    threshold = 0 if path == "matrix product" else 10**9
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast, "GEMM_LAM_DIFF_ENTRIES", threshold)
+        np.testing.assert_array_equal(fast.eigenvalue_differences(lam_in, lam_out), expected)
+        out = np.full((n_out, n_in), np.nan, dtype=dtype)
+        assert fast.eigenvalue_differences(lam_in, lam_out, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(lam_in, before[0])
+    np.testing.assert_array_equal(lam_out, before[1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_eigenvalue_differences_on_every_backend(backend, dtype, monkeypatch):
+    lam_in, lam_out = randn(backend.name, (7,), dtype, seed=1), randn(backend.name, (3,), dtype, seed=2)
+    subtraction = host(lam_in[None, :] - lam_out[:, None])  # on the backend, in the dtype
+    for threshold in (0, 10**9):  # the matrix product (the CPU's path for large layers), the subtraction
+        monkeypatch.setattr(fast, "GEMM_LAM_DIFF_ENTRIES", threshold)
+        lam_diff = fast.eigenvalue_differences(lam_in, lam_out)
+        assert dtype_name(lam_diff) == dtype and tuple(lam_diff.shape) == (3, 7)
+        np.testing.assert_array_equal(host(lam_diff), subtraction)
+        out = make(backend.name, np.zeros((3, 7)), dtype)
+        assert fast.eigenvalue_differences(lam_in, lam_out, out=out) is out
+        np.testing.assert_array_equal(host(out), subtraction)
+
+
+def test_a_large_layer_builds_lam_diff_as_a_matrix_product(monkeypatch):
+    """784 x 1000 (784,000 entries) takes the product, 784 x 100 the subtraction."""
+    products = []
+    real = fast.matmul_into
+    monkeypatch.setattr(fast, "matmul_into", lambda a, b, *, out: products.append(a.shape) or real(a, b, out=out))
+    for n_out in (100, 1000):
+        lam_in, lam_out = randn("numpy", (784,), "float32"), randn("numpy", (n_out,), "float32", seed=1)
+        fast.eigenvalue_differences(lam_in, lam_out, out=np.empty((n_out, 784), dtype=np.float32))
+    assert products == [(1000, 2)]
+
+
 def test_matmul_into_writes_the_product(backend):
     a, b = randn(backend.name, (3, 5), "float32", seed=1), randn(backend.name, (4, 5), "float32", seed=2)
     out = make(backend.name, np.zeros((3, 4)), "float32")

@@ -8,6 +8,15 @@ read (lessons 04–05).  The kernels here return the same arrays with less work,
   ``lam_diff = lam_in_j − lam_out_i`` and then ``W = phi ⊙ lam_diff``: two (n_out, n_in) arrays.
   Here ``lam_diff`` is built in W's own memory and multiplied by phi in place.  The backward pass
   owns ``dW = dyᵀx`` (nobody else holds it), so ``dW ⊙ phi`` is formed in place too.
+* **lam_diff as a matrix product, for large layers on the CPU.**  ``lam_diff_ij = lam_in_j − lam_out_i
+  = [1, lam_out_i] · [lam_in_j, −1]``: an (n_out, 2) by (2, n_in) product.  BLAS writes it on
+  every core at memory speed, where NumPy's broadcast subtraction runs on one core, a row at a
+  time: 156 µs against 640 µs on a 784 → 1000 layer, which makes 784 → 1000 → 10 epochs at
+  batch 200 5 % ("spectral") to 10 % ("full", which builds lam_diff twice per step) faster.  Below ``GEMM_LAM_DIFF_ENTRIES``
+  entries the product's fixed cost (building its factors, waking BLAS's threads) outweighs the
+  gain, and on a GPU the subtraction is one fast kernel already (and a GPU's matrix product may
+  run in reduced precision, TF32).  Each entry adds two exact products (a factor is ±1), rounded
+  once, as the subtraction is: both give the same numbers (``eigenvalue_differences``).
 * **Fused eigenvalue reductions.**  ``dlam_in`` and ``dlam_out`` are the column and row sums of
   the *same* product ``dW ⊙ phi``; it is computed once, in place, and reduced twice by
   matrix-vector products with a vector of ones.
@@ -62,17 +71,14 @@ def spectral_forward(x, phi, lam_in, lam_out, b=None, *, lam_in_zero=False, W_ou
     check_vector(lam_out, "lam_out", n_out)
     check_vector(b, "b", n_out)
     check_same_dtype("phi", phi, x=x, lam_in=lam_in, lam_out=lam_out, b=b)
-    xp = namespace(x, phi, lam_in, lam_out, b)
+    namespace(x, phi, lam_in, lam_out, b)  # raises on mixed backends
     if lam_in_zero:
         z = x @ phi.T
         y = z * (-lam_out)
         W = None
     else:
         # lam_diff is written into W's memory and multiplied in place: one (n_out, n_in) array, not two
-        if W_out is None:
-            W = lam_in[None, :] - lam_out[:, None]
-        else:
-            W = write_into(xp.subtract, lam_in[None, :], lam_out[:, None], out=W_out)
+        W = eigenvalue_differences(lam_in, lam_out, out=W_out)
         W *= phi
         y = x @ W.T
         z = None
@@ -119,7 +125,7 @@ def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=T
     if forms_weight_gradient(cache, need_dphi=need_dphi, need_dlam_in=need_dlam_in, need_dlam_out=need_dlam_out):
         dW = dy.T @ x if dW_out is None else matmul_into(dy.T, x, out=dW_out)
         if need_dphi:
-            dphi = lam_in[None, :] - lam_out[:, None]
+            dphi = eigenvalue_differences(lam_in, lam_out)
             dphi *= dW
         if need_dlam_in or need_dlam_out:
             dW *= phi  # dW is ours and no longer needed: dW ⊙ phi in place, shared by both sums
@@ -131,6 +137,33 @@ def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=T
             if need_dlam_out:
                 dlam_out = -(dW @ xp.ones(n_in, dtype=dW.dtype, device=device(dW)))
     return dx, dphi, dlam_in, dlam_out, db
+
+
+GEMM_LAM_DIFF_ENTRIES = 2 ** 17  # from this many entries up, lam_diff is a matrix product on the CPU
+
+
+def eigenvalue_differences(lam_in, lam_out, *, out=None):
+    """``lam_diff_ij = lam_in_j − lam_out_i``: a matrix product for large CPU layers (module docstring).
+
+    Parameters
+    ----------
+    lam_in : (n_in,) array
+    lam_out : (n_out,) array
+    out : (n_out, n_in) array or None, a buffer to write into (its contents are ignored); None
+        allocates a new array
+
+    Returns
+    -------
+    lam_diff : (n_out, n_in) array, the same numbers as ``lam_in[None, :] − lam_out[:, None]``
+    """
+    xp = namespace(lam_in, lam_out)
+    if lam_in.shape[0] * lam_out.shape[0] < GEMM_LAM_DIFF_ENTRIES or is_cupy_array(lam_in):
+        if out is None:
+            return lam_in[None, :] - lam_out[:, None]
+        return write_into(xp.subtract, lam_in[None, :], lam_out[:, None], out=out)
+    left = xp.stack([xp.ones_like(lam_out), lam_out], axis=1)  # (n_out, 2): rows [1, lam_out_i]
+    right = xp.stack([lam_in, -xp.ones_like(lam_in)], axis=0)  # (2, n_in): columns [lam_in_j, −1]
+    return left @ right if out is None else matmul_into(left, right, out=out)
 
 
 def forms_weight_gradient(cache, *, need_dphi, need_dlam_in, need_dlam_out) -> bool:
