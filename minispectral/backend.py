@@ -44,8 +44,11 @@ class Backend:
     xp: Any  # the array namespace (array-api-compat wrapped where needed)
 
     def asarray(self, a, dtype=None):
-        """Host array (or nested list) -> array on this backend, as ``dtype``."""
-        a = np.asarray(a)
+        """Host array (or nested list) -> C-ordered array on this backend, as ``dtype``."""
+        # C order everywhere: an update mixes a parameter with its gradient and optimizer state, and
+        # matrix products return C order; element-wise work on mixed layouts runs several times
+        # slower (an F-ordered R from np.linalg.qr once made the QR variant's Adamax step 2x slower).
+        a = np.asarray(a, order="C")
         if dtype is not None:
             a = a.astype(resolve_dtype(dtype), copy=False)
         if self.name == "numpy":

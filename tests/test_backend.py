@@ -164,6 +164,23 @@ def test_from_numpy_to_numpy_round_trip_is_exact(backend, dtype):
     np.testing.assert_array_equal(back, a)
 
 
+def _c_ordered(x) -> bool:
+    return bool(x.flags.c_contiguous) if hasattr(x, "flags") else bool(to_numpy(x).flags.c_contiguous)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided"])
+def test_from_numpy_gives_c_ordered_arrays(backend, layout):
+    """Element-wise updates of a parameter with its C-ordered gradient are several times slower when
+    the parameter is F-ordered (np.linalg.qr returns such arrays): every array arrives C-ordered."""
+    a = np.arange(24.0).reshape(4, 6)
+    host_array = np.asfortranarray(a) if layout == "fortran" else np.arange(48.0).reshape(4, 12)[:, ::2]
+    assert not host_array.flags.c_contiguous
+    x = from_numpy(host_array, "float64", backend=backend)  # no cast, whose copy would hide the layout
+    assert _c_ordered(x)
+    np.testing.assert_array_equal(to_numpy(x), host_array)
+    assert from_numpy(np.float64(2.5), backend=backend).shape == ()  # a scalar stays 0-d
+
+
 def test_from_numpy_casts_and_uses_the_current_backend():
     a = np.arange(6.0).reshape(2, 3)
     with use_backend("strict"):
