@@ -28,9 +28,9 @@ such cache to fit, and each block would cost ten kernel launches.
 dead ReLU unit zeroes a whole row of dW), the momentum ``m ← β₁m`` shrinks by β₁ every step and
 after ~850 steps (β₁ = 0.9, float32) falls below the smallest normal number.  Arithmetic on such
 *subnormal* numbers takes a slow microcode path on many x86 CPUs, ~100× the cost of a normal
-operation: on a 784→100→10 dense network at batch 200, 64 of whose 100 hidden units had died, the
-epoch time grew from 0.35 s to 0.79 s over four epochs, and PyTorch's Adamax, which does not
-flush, slows down alike (``benchmarks/RESULTS.md``).  So every ``flush_every`` steps the
+operation: unflushed, a dense 784→1000→10 epoch at batch 200 (random labels, many dead units) grew
+from 1.75 s to 5.1 s over six epochs on this project's Intel machine, and PyTorch's Adamax, which
+does not flush, slows down too (``benchmarks/RESULTS.md``, *Subnormal numbers*).  So every ``flush_every`` steps the
 decaying state arrays (``decaying_state``) have their entries below ``FLUSH_BELOW`` × the smallest
 normal number set to zero, and ``flush_every`` is short enough that an entry above that bound
 cannot decay by more than 2^22 before the next flush: the state, and the step m/u computed from
