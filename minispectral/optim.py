@@ -16,28 +16,28 @@ is a slice of them), their gradients are copied into one flat buffer, and the ru
 on it. The numbers are exactly those of separate updates, because every rule acts entry by
 entry.
 
-**Large arrays are updated a block of rows at a time.**  A rule makes ~10 passes over the
-parameter, its gradient and its state.  On a 784 × 1000 layer each array is 3 MB, more than a
+**Large arrays are updated a block of rows at a time.** A rule makes ~10 passes over the
+parameter, its gradient and its state. On a 784 × 1000 layer each array is 3 MB, more than a
 core's L2 cache, so every pass streams them from further away; run on blocks of ~64K entries
-(256 KB of float32 per array), all ten passes find the block in L2.  An Adamax step of that
-layer: 2.2 → 1.4 ms on this project's 2-core machine, and 6 % off a dense 784→1000→10 epoch
-at batch 200.  GPU arrays are updated whole: a GPU has no
-such cache to fit, and each block would cost ten kernel launches.
+(256 KB of float32 per array), all ten passes find the block in L2. An Adamax step of that
+layer: 2.2 → 1.4 ms on this project's 2-core machine, and 6 % off a dense 784→1000→10 epoch at
+batch 200. GPU arrays are updated whole: a GPU has no such cache to fit, and each block would
+cost ten kernel launches.
 
-**Decayed state is flushed before it turns subnormal.**  Where a gradient entry stays zero (a
+**Decayed state is flushed before it turns subnormal.** Where a gradient entry stays zero (a
 dead ReLU unit zeroes a whole row of dW), the momentum ``m ← β₁m`` shrinks by β₁ every step and
-after ~850 steps (β₁ = 0.9, float32) falls below the smallest normal number.  Arithmetic on such
+after ~850 steps (β₁ = 0.9, float32) falls below the smallest normal number. Arithmetic on such
 *subnormal* numbers takes a slow microcode path on many x86 CPUs, ~100× the cost of a normal
-operation: unflushed, a dense 784→1000→10 epoch at batch 200 (random labels, many dead units) grew
-from 1.75 s to 5.1 s over six epochs on this project's Intel machine, and PyTorch's Adamax, which
-does not flush, slows down too (``benchmarks/RESULTS.md``, *Subnormal numbers*).  So every ``flush_every`` steps the
-decaying state arrays (``decaying_state``) have their entries below ``FLUSH_BELOW`` × the smallest
-normal number set to zero, and ``flush_every`` is short enough that an entry above that bound
-cannot decay by more than 2^22 before the next flush: the state, and the step m/u computed from
-it, stay normal numbers.  The zeroed entries are far too small to move a parameter: in float32 an
-entry below 1.3e-26 moves a weight by less than ``lr`` × 1e-17 (Adam and Adamax divide by at
-least ``eps`` = 1e-8), which rounds away on any weight above ~1e-10.  ``flush_subnormals=False``
-turns the flush off.
+operation: unflushed, a dense 784→1000→10 epoch at batch 200 (random labels, many dead units)
+grew from 1.75 s to 5.1 s over six epochs on this project's Intel machine, and PyTorch's Adamax,
+which does not flush, slows down too (``benchmarks/RESULTS.md``, *Subnormal numbers*). So every
+``flush_every`` steps the decaying state arrays (``decaying_state``) have their entries below
+``FLUSH_BELOW`` × the smallest normal number set to zero, and ``flush_every`` is short enough
+that an entry above that bound cannot decay by more than 2^22 before the next flush: the state,
+and the step m/u computed from it, stay normal numbers. The zeroed entries are far too small to
+move a parameter: in float32 an entry below 1.3e-26 moves a weight by less than ``lr`` × 1.3e-17
+(Adam and Adamax divide by at least ``eps`` = 1e-8), which rounds away on any weight above
+~1e-10. ``flush_subnormals=False`` turns the flush off.
 """
 from __future__ import annotations
 
