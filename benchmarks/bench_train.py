@@ -21,7 +21,7 @@ after it, so each epoch reports its own peak; a flat list means no growth from e
 
 Examples (from the repository root)::
 
-    python benchmarks/bench_train.py --torch                       # the full grid, ~20 min on 2 cores
+    python benchmarks/bench_train.py --torch                       # the full grid, 20-30 min on 2 cores
     python benchmarks/bench_train.py --nets 784-300-10 --models dense,spectral --batch-sizes 200 --torch
     python benchmarks/bench_train.py --backend cupy --torch --nets 784-2000-2000-10 --batch-sizes 1000
 """
