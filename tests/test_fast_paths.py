@@ -67,9 +67,11 @@ def test_fast_spectral_kernels_agree_with_the_textbook(lam_in_zero, shape, seed,
             assert_close(g, g_ref, "float64")
 
 
+@pytest.mark.parametrize("gemm_from", [10**9, 0], ids=["lam_diff-subtracted", "lam_diff-as-product"])
 @pytest.mark.parametrize("lam_in_zero", [False, True], ids=["W-path", "lam_in=0-path"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fast_spectral_kernels_on_every_backend(backend, dtype, lam_in_zero):
+def test_fast_spectral_kernels_on_every_backend(backend, dtype, lam_in_zero, gemm_from, monkeypatch):
+    monkeypatch.setattr(fast, "GEMM_LAM_DIFF_ENTRIES", gemm_from)  # 0: large layers' path, at a small size
     inputs = spectral_inputs(backend.name, (5, 6, 4), dtype, seed=3, lam_in_zero=lam_in_zero)
     dy = randn(backend.name, (5, 4), dtype, seed=4)
     y_ref, grads_ref = textbook(inputs, dy)
