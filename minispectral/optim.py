@@ -85,7 +85,7 @@ class Optimizer:
         return {}
 
     def _flush_period(self) -> int | None:
-        """Steps between two flushes: the most steps that shrink an entry by no more than 2^23.
+        """Steps between two flushes: the most steps that shrink an entry by no more than 2^22.
 
         None when no state decays (plain SGD, or factors of 0, which zero the state outright).
         """
@@ -94,7 +94,7 @@ class Optimizer:
             return None
         return max(1, math.floor(math.log(_DECAY_BETWEEN_FLUSHES) / math.log(min(factors))))
 
-    def flush_subnormals(self) -> None:
+    def flush_decayed_state(self) -> None:
         """Zero every decaying state entry below ``FLUSH_BELOW`` × the smallest normal number."""
         names = self.decaying_state()
         columns = [k for k, name in enumerate(self.state_names) if name in names]
@@ -149,7 +149,7 @@ class Optimizer:
                 if grad is not None:
                     self._update(p.value, grad, self.state[i])
         if self.flush_every is not None and self.t % self.flush_every == 0:
-            self.flush_subnormals()
+            self.flush_decayed_state()
 
     def _update(self, value, grad, state) -> None:
         """``value -= rule(grad, *state)`` in blocks of rows that fit a core's cache (module docstring).
