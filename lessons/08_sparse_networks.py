@@ -138,6 +138,13 @@ assert report.passed
 # (The dense layer's surviving weights on pixels that are blank in the whole batch do not move either:
 # their gradient $\sum_n \delta_{ni}x_{nj}$ is zero. The spectral weights that stay put are those whose
 # row was pruned entirely *and* whose pixel is blank.)
+#
+# A practical aside on speed: an entry whose gradient has become exactly zero keeps its optimizer
+# momentum, which now only decays, $m \leftarrow \beta_1 m$. Some 850 steps later ($\beta_1 = 0.9$) it is
+# below float32's smallest normal number, and many CPUs compute on such *subnormal* numbers about
+# 100× slower. Sparse training makes many of them. minispectral's optimizers zero such state before it
+# gets there (`flush_subnormals=True`, explained in `minispectral/optim.py`); without it, a dense
+# epoch on this project's machine grew 3× slower over six epochs (`benchmarks/RESULTS.md`).
 
 # %%
 def sparse_mlp(kind, p, seed=0):
