@@ -3,7 +3,7 @@
 Each takes ``model.trainable_parameters()`` (or any list of (name, Parameter)), keeps state
 only for those, preallocates it once, and updates values in place, in their own dtype;
 Adam and Adamax also write their intermediates into a preallocated scratch array, so a step
-allocates no arrays.
+allocates no arrays (except the flush of decayed state, below, once every ``flush_every`` steps).
 The update rules follow PyTorch's documentation, so that the benchmark against PyTorch
 compares like with like.
 
@@ -20,8 +20,8 @@ entry.
 parameter, its gradient and its state. On a 784 × 1000 layer each array is 3 MB, more than a
 core's L2 cache, so every pass streams them from further away; run on blocks of ~64K entries
 (256 KB of float32 per array), all ten passes find the block in L2. An Adamax step of that
-layer: 2.2 → 1.4 ms on this project's 2-core machine, and 6 % off a dense 784→1000→10 epoch at
-batch 200. GPU arrays are updated whole: a GPU has no such cache to fit, and each block would
+layer: 2.4 → 1.6 ms on this project's 2-core machine, and 9 % off a dense 784→1000→10 epoch at
+batch 200 (``benchmarks/bench_hot_paths.py``). GPU arrays are updated whole: a GPU has no such cache to fit, and each block would
 cost ten kernel launches.
 
 **Decayed state is flushed before it turns subnormal.** Where a gradient entry stays zero (a

@@ -554,3 +554,23 @@ def test_the_benchmark_passes_the_flush_settings_on_and_records_them(tmp_path, m
     # the CPU's flush-to-zero mode is off again once main() returns: half the smallest normal survives
     half = np.array(np.finfo(np.float32).smallest_normal, dtype=np.float32) * np.float32(0.5)
     assert half != 0
+
+
+def test_the_hot_path_benchmark_runs_every_section_and_restores_the_switches(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_hot_paths", ROOT / "benchmarks" / "bench_hot_paths.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    before = minispectral.optim.Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES
+    out = tmp_path / "hot.json"
+    result = bench.main(["--rows", "64", "--batch", "16", "--calls", "2", "--repeats", "1", "--samples", "400",
+                         "--epochs", "2", "--out", str(out)])
+    assert (minispectral.optim.Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES) == before
+    saved = json.loads(out.read_text())
+    assert set(bench.SECTIONS) <= set(saved)
+    assert set(saved["adamax"]) == {"blocks", "whole"} and set(saved["layout"]) == {"C-ordered", "Fortran-ordered"}
+    assert set(saved["lam_diff"]["64x784"]) == {"product", "subtraction"}
+    assert all(len(times) == 1 for times in saved["matmul"]["numpy"].values())
+    for case in result["epochs"].values():
+        assert len(case["seconds"]["on"]) == len(case["seconds"]["off"]) == 2 and case["ratio_on_to_off"] > 0
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "nonsense"])

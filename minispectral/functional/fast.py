@@ -11,8 +11,8 @@ read (lessons 04–05).  The kernels here return the same arrays with less work,
 * **lam_diff as a matrix product, for large layers on the CPU.** ``lam_diff_ij = lam_in_j −
   lam_out_i = [1, lam_out_i] · [lam_in_j, −1]``: an (n_out, 2) by (2, n_in) product. BLAS writes
   it on every core at memory speed, where NumPy's broadcast subtraction runs on one core, a row at
-  a time: 156 µs against 640 µs on a 784 → 1000 layer, which makes 784 → 1000 → 10 epochs at batch
-  200 5 % ("spectral") to 10 % ("full", which builds lam_diff twice per step) faster. Below
+  a time: 254 µs against 609 µs on a 784 → 1000 layer, which makes 784 → 1000 → 10 epochs at batch
+  200 about 6 % faster, "spectral" and "full" alike (``benchmarks/bench_hot_paths.py``). Below
   ``GEMM_LAM_DIFF_ENTRIES`` entries the product's fixed cost (building its factors, waking BLAS's
   threads) outweighs the gain, and on a GPU the subtraction is one fast kernel already (and a
   GPU's matrix product may run in reduced precision, TF32). Each entry adds two exact products (a

@@ -1,0 +1,198 @@
+"""The measurements behind this project's hot-path choices, each an A/B in one process (the matrix
+products: in fresh processes, one library each).
+
+* ``matmul``    NumPy's BLAS against PyTorch's on the training step's matrix products;
+* ``adamax``    an Adamax step on a 1000 × 784 matrix, updated whole or a block of rows at a time
+                (``Optimizer.block_entries``);
+* ``lam_diff``  ``lam_in_j − lam_out_i`` as a broadcast subtraction or as a matrix product
+                (``fast.eigenvalue_differences``, switched by ``fast.GEMM_LAM_DIFF_ENTRIES``);
+* ``layout``    an Adamax step on a 500 × 500 parameter stored C-ordered or Fortran-ordered, with a
+                C-ordered gradient (why ``Backend.asarray`` makes every array C-ordered);
+* ``epochs``    whole training epochs with each of the first two choices on and off, interleaved.
+
+    python benchmarks/bench_hot_paths.py [--only adamax,lam_diff] [--out bench_hot_paths.json]
+
+Each A/B alternates its two sides call by call (epoch by epoch for ``epochs``) and reports medians,
+so a change of the machine's speed falls on both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from minispectral.allocator import keep_freed_memory  # noqa: E402
+from minispectral.experiment import write_json  # noqa: E402
+from minispectral.functional import fast  # noqa: E402
+from minispectral.nn import Parameter, mlp  # noqa: E402
+from minispectral.optim import Adamax, Optimizer  # noqa: E402
+from minispectral.train import fit  # noqa: E402
+
+SECTIONS = ("matmul", "adamax", "lam_diff", "layout", "epochs")
+
+MATMUL_CHILD = r"""
+import json, statistics, sys, time
+import numpy as np
+library, shapes, calls = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+if library == "torch":
+    import torch
+result = {}
+for m, k, n in shapes:
+    rng = np.random.default_rng(0)
+    a, b = rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32)
+    if library == "torch":
+        a, b = torch.from_numpy(a), torch.from_numpy(b)
+    a @ b
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    result[f"{m}x{k}@{k}x{n}"] = statistics.median(times) * 1e6
+print(json.dumps(result))
+"""
+
+
+def ab(sides: dict, calls: int) -> dict:
+    """Median microseconds of each side's callable, the sides alternating call by call."""
+    times = {name: [] for name in sides}
+    for f in sides.values():
+        f()
+    for _ in range(calls):
+        for name, f in sides.items():
+            start = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1e6 for name, t in times.items()}
+
+
+def matmul(args) -> dict:
+    """Each library in its own fresh process (their thread pools never meet), alternately."""
+    shapes = [(args.batch, 784, 500), (args.batch, 500, 500), (args.batch, 784, 1000)]
+    libraries = ["numpy"] + (["torch"] if _has_torch() else [])
+    runs = {lib: [] for lib in libraries}
+    for _ in range(args.repeats):
+        for lib in libraries:
+            out = subprocess.run([sys.executable, "-c", MATMUL_CHILD, lib, json.dumps(shapes), str(args.calls)],
+                                 capture_output=True, text=True, check=True).stdout
+            runs[lib].append(json.loads(out))
+    return {lib: {shape: [r[shape] for r in rs] for shape in rs[0]} for lib, rs in runs.items()}
+
+
+def adamax(args) -> dict:
+    rng = np.random.default_rng(0)
+    sides = {}
+    for name, blocks in (("blocks", Optimizer.block_entries), ("whole", None)):
+        p = Parameter(rng.standard_normal((args.rows, 784)).astype(np.float32))
+        p.grad = rng.standard_normal(p.value.shape).astype(np.float32)
+        opt = Adamax([("W", p)])
+        opt.block_entries = blocks
+        sides[name] = opt.step
+    return ab(sides, args.calls)
+
+
+def lam_diff(args) -> dict:
+    rng = np.random.default_rng(0)
+    result = {}
+    for n_out in (100, args.rows):
+        lam_in, lam_out = rng.standard_normal(784).astype(np.float32), rng.standard_normal(n_out).astype(np.float32)
+        out = np.empty((n_out, 784), dtype=np.float32)
+
+        def side(threshold):
+            def run():
+                fast.GEMM_LAM_DIFF_ENTRIES = threshold
+                fast.eigenvalue_differences(lam_in, lam_out, out=out)
+            return run
+
+        saved = fast.GEMM_LAM_DIFF_ENTRIES
+        try:
+            result[f"{n_out}x784"] = ab({"product": side(0), "subtraction": side(10**12)}, args.calls)
+        finally:
+            fast.GEMM_LAM_DIFF_ENTRIES = saved
+    return result
+
+
+def layout(args) -> dict:
+    rng = np.random.default_rng(0)
+    value, grad = rng.standard_normal((500, 500)).astype(np.float32), rng.standard_normal((500, 500)).astype(np.float32)
+    sides = {}
+    for name, order in (("C-ordered", np.ascontiguousarray), ("Fortran-ordered", np.asfortranarray)):
+        p = Parameter(order(value.copy()))  # straight in: Backend.asarray would make it C-ordered
+        p.grad = grad
+        sides[name] = Adamax([("R", p)]).step
+    return ab(sides, args.calls)
+
+
+def epochs(args) -> dict:
+    """Interleaved epochs of two identical models, one with the choice on, one with it off."""
+    rng = np.random.default_rng(0)
+    x = rng.random((args.samples, 784), dtype=np.float32)
+    y = rng.integers(0, 10, args.samples)
+    saved = Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES
+    cases = {"blocks/whole, dense": ("dense", {"on": (saved[0], saved[1]), "off": (None, saved[1])}),
+             "lam_diff product/subtraction, spectral": ("spectral", {"on": saved, "off": (saved[0], 10**12)}),
+             "lam_diff product/subtraction, full": ("full", {"on": saved, "off": (saved[0], 10**12)})}
+    result = {}
+    try:
+        for case, (model_name, settings) in cases.items():
+            sides = {side: (mlp((784, args.rows, 10), model_name, seed=0), setting) for side, setting in settings.items()}
+            optimizers = {side: Adamax(model) for side, (model, _) in sides.items()}
+            seconds = {side: [] for side in sides}
+            for epoch in range(args.epochs):
+                for side, (model, (blocks, threshold)) in sides.items():
+                    Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES = blocks, threshold
+                    history = fit(model, x, y, epochs=1, batch_size=200, optimizer=optimizers[side], seed=epoch,
+                                  progress=False)
+                    seconds[side].append(history.epoch_seconds[0])
+            ratios = [on / off for on, off in zip(seconds["on"], seconds["off"])]
+            result[case] = {"net": f"784-{args.rows}-10", "batch_size": 200, "seconds": seconds,
+                            "ratio_on_to_off": statistics.median(ratios)}
+    finally:
+        Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES = saved
+    return result
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated, from {SECTIONS}")
+    p.add_argument("--rows", type=int, default=1000, help="the wide layer's width (n_out)")
+    p.add_argument("--batch", type=int, default=1000, help="rows of the matrix products' left factor")
+    p.add_argument("--calls", type=int, default=60, help="timed calls per side")
+    p.add_argument("--repeats", type=int, default=3, help="fresh processes per library (matmul)")
+    p.add_argument("--samples", type=int, default=30000, help="training samples per epoch (epochs)")
+    p.add_argument("--epochs", type=int, default=7, help="timed epochs per side (epochs)")
+    p.add_argument("--out", default="bench_hot_paths.json")
+    args = p.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    bad = [s for s in only if s not in SECTIONS]
+    if bad:
+        p.error(f"unknown section(s) {bad}; expected some of {SECTIONS}")
+    keep_freed_memory()
+    sections = {"matmul": matmul, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
+    result = {"arguments": vars(args)}
+    for name in only:
+        result[name] = sections[name](args)
+        print(name, json.dumps(result[name], indent=1), flush=True)
+    write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
