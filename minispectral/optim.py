@@ -78,17 +78,21 @@ class Optimizer:
         self.state, self.packs = self._allocate_state(pack_vectors)
         for k, name in enumerate(self.state_names):
             setattr(self, name, [s[k] for s in self.state])
-        self.flush_every = self._flush_period() if flush_subnormals else None
+        self.flush_subnormals = bool(flush_subnormals)
 
     def decaying_state(self) -> dict[str, float]:
         """{state name: the factor it shrinks by at every step whose gradient entry is zero}."""
         return {}
 
-    def _flush_period(self) -> int | None:
+    @property
+    def flush_every(self) -> int | None:
         """Steps between two flushes: the most steps that shrink an entry by no more than 2^22.
 
-        None when no state decays (plain SGD, or factors of 0, which zero the state outright).
+        Derived from the current decay factors.  None when the flush is off or no state decays (plain
+        SGD, or factors of 0, which zero the state outright).
         """
+        if not self.flush_subnormals:
+            return None
         factors = [f for f in self.decaying_state().values() if 0.0 < f < 1.0]
         if not factors:
             return None
@@ -148,7 +152,8 @@ class Optimizer:
                 grad = self._checked_grad(i)
                 if grad is not None:
                     self._update(p.value, grad, self.state[i])
-        if self.flush_every is not None and self.t % self.flush_every == 0:
+        flush_every = self.flush_every
+        if flush_every is not None and self.t % flush_every == 0:
             self.flush_decayed_state()
 
     def _update(self, value, grad, state) -> None:
