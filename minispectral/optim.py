@@ -18,11 +18,13 @@ entry.
 
 **Large arrays are updated a block of rows at a time.** A rule makes ~10 passes over the
 parameter, its gradient and its state. On a 784 × 1000 layer each array is 3 MB, more than a
-core's L2 cache, so every pass streams them from further away; run on blocks of ~64K entries
-(256 KB of float32 per array), all ten passes find the block in L2. An Adamax step of that
-layer: 2.4 → 1.6 ms on this project's 2-core machine, and 9 % off a dense 784→1000→10 epoch at
-batch 200 (``benchmarks/bench_hot_paths.py``). GPU arrays are updated whole: a GPU has no such cache to fit, and each block would
-cost ten kernel launches.
+core's L2 cache, so every pass streams them from further away; run on equal blocks of at most
+``block_entries`` = 2^17 entries (512 KB of float32 per array), the ten passes find the block in
+L2. An Adamax step of that layer: 2.6 → 2.0 ms on this project's 2-core machine, and 13 % off a
+dense 784→1000→10 epoch at batch 200 (``benchmarks/bench_hot_paths.py``). A parameter of up to
+2^17 entries (a 784 × 100 layer) is updated whole: it is near enough to fit the cache as it is,
+and blocks would only add calls. GPU arrays are updated whole: a GPU has no such cache to fit,
+and each block would cost ten kernel launches.
 
 **Decayed state is flushed before it turns subnormal.** Where a gradient entry stays zero (a
 dead ReLU unit zeroes a whole row of dW), the momentum ``m ← β₁m`` shrinks by β₁ every step and
@@ -65,7 +67,7 @@ class Optimizer:
     """
 
     state_names: tuple[str, ...] = ()
-    block_entries = 65_536  # entries per block of a large parameter's update (None: update whole)
+    block_entries = 2 ** 17  # most entries per block of a large parameter's update (None: update whole)
 
     def __init__(self, params, lr: float, *, pack_vectors: bool = True, flush_subnormals: bool = True):
         if hasattr(params, "trainable_parameters"):
@@ -165,7 +167,9 @@ class Optimizer:
             value -= self.rule(grad, *state)
             return
         n_rows = value.shape[0]
-        block_rows = max(1, self.block_entries * n_rows // value.size)
+        # equal blocks: a short last block would cost a full block's calls for little work
+        n_blocks = min(n_rows, math.ceil(value.size / self.block_entries))
+        block_rows = math.ceil(n_rows / n_blocks)
         for lo in range(0, n_rows, block_rows):
             rows = slice(lo, min(lo + block_rows, n_rows))  # the Array API forbids a stop past the end
             block = value[rows, ...]  # a view: updating it in place updates the parameter
