@@ -8,16 +8,18 @@ products: in fresh processes, one library each).
                 (``fast.eigenvalue_differences``, switched by ``fast.GEMM_LAM_DIFF_ENTRIES``);
 * ``layout``    an Adamax step on a 500 × 500 parameter stored C-ordered or Fortran-ordered, with a
                 C-ordered gradient (why ``Backend.asarray`` makes every array C-ordered);
-* ``epochs``    whole training epochs with each of the first two choices on and off, interleaved.
+* ``epochs``    whole training epochs with each of the first two choices on and off, interleaved,
+                at two widths (``--narrow-rows`` below the thresholds, ``--rows`` above them).
 
     python benchmarks/bench_hot_paths.py [--only adamax,lam_diff] [--out bench_hot_paths.json]
 
-Each A/B alternates its two sides call by call (epoch by epoch for ``epochs``) and reports medians,
-so a change of the machine's speed falls on both.
+Each A/B alternates its two sides call by call (epoch by epoch for ``epochs``), the sides taking
+turns to go first, and reports medians, so a change of the machine's speed falls on both.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -63,12 +65,13 @@ print(json.dumps(result))
 
 
 def ab(sides: dict, calls: int) -> dict:
-    """Median microseconds of each side's callable, the sides alternating call by call."""
+    """Median microseconds of each side's callable, the sides alternating call by call (and taking
+    turns to go first, as the epochs do)."""
     times = {name: [] for name in sides}
     for f in sides.values():
         f()
-    for _ in range(calls):
-        for name, f in sides.items():
+    for call in range(calls):
+        for name, f in list(sides.items())[::1 if call % 2 == 0 else -1]:
             start = time.perf_counter()
             f()
             times[name].append(time.perf_counter() - start)
@@ -103,7 +106,7 @@ def adamax(args) -> dict:
 def lam_diff(args) -> dict:
     rng = np.random.default_rng(0)
     result = {}
-    for n_out in (100, args.rows):
+    for n_out in (args.narrow_rows, args.rows):
         lam_in, lam_out = rng.standard_normal(784).astype(np.float32), rng.standard_normal(n_out).astype(np.float32)
         out = np.empty((n_out, 784), dtype=np.float32)
 
@@ -138,24 +141,27 @@ def epochs(args) -> dict:
     x = rng.random((args.samples, 784), dtype=np.float32)
     y = rng.integers(0, 10, args.samples)
     saved = Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES
+    # lam_diff: the product forced on (threshold 0) or off, at both widths, so that the narrow
+    # network, where fast.GEMM_LAM_DIFF_ENTRIES picks the subtraction, tests that threshold
     cases = {"blocks/whole, dense": ("dense", {"on": (saved[0], saved[1]), "off": (None, saved[1])}),
-             "lam_diff product/subtraction, spectral": ("spectral", {"on": saved, "off": (saved[0], 10**12)}),
-             "lam_diff product/subtraction, full": ("full", {"on": saved, "off": (saved[0], 10**12)})}
+             "lam_diff product/subtraction, spectral": ("spectral", {"on": (saved[0], 0), "off": (saved[0], 10**12)}),
+             "lam_diff product/subtraction, full": ("full", {"on": (saved[0], 0), "off": (saved[0], 10**12)})}
     result = {}
     try:
-        for case, (model_name, settings) in cases.items():
-            sides = {side: (mlp((784, args.rows, 10), model_name, seed=0), setting) for side, setting in settings.items()}
+        for (case, (model_name, settings)), rows in itertools.product(cases.items(), (args.narrow_rows, args.rows)):
+            sides = {side: (mlp((784, rows, 10), model_name, seed=0), setting) for side, setting in settings.items()}
             optimizers = {side: Adamax(model) for side, (model, _) in sides.items()}
             seconds = {side: [] for side in sides}
             for epoch in range(args.epochs):
-                for side, (model, (blocks, threshold)) in sides.items():
+                # the sides take turns to go first: a pair's first epoch can run a few % slower
+                for side, (model, (blocks, threshold)) in list(sides.items())[::1 if epoch % 2 == 0 else -1]:
                     Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES = blocks, threshold
                     history = fit(model, x, y, epochs=1, batch_size=200, optimizer=optimizers[side], seed=epoch,
                                   progress=False)
                     seconds[side].append(history.epoch_seconds[0])
             ratios = [on / off for on, off in zip(seconds["on"], seconds["off"])]
-            result[case] = {"net": f"784-{args.rows}-10", "batch_size": 200, "seconds": seconds,
-                            "ratio_on_to_off": statistics.median(ratios)}
+            result[f"{case}, 784-{rows}-10"] = {"net": f"784-{rows}-10", "batch_size": 200, "seconds": seconds,
+                                                "ratio_on_to_off": statistics.median(ratios)}
     finally:
         Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES = saved
     return result
@@ -173,6 +179,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated, from {SECTIONS}")
     p.add_argument("--rows", type=int, default=1000, help="the wide layer's width (n_out)")
+    p.add_argument("--narrow-rows", type=int, default=100,
+                   help="a narrow layer's width (n_out), below fast.GEMM_LAM_DIFF_ENTRIES (lam_diff, epochs)")
     p.add_argument("--batch", type=int, default=1000, help="rows of the matrix products' left factor")
     p.add_argument("--calls", type=int, default=60, help="timed calls per side")
     p.add_argument("--repeats", type=int, default=3, help="fresh processes per library (matmul)")

@@ -524,6 +524,21 @@ def test_a_ratio_is_the_median_over_neighbouring_epochs():
         bench.paired_ratio([1.0, 2.0], [1.0])
 
 
+def test_the_interleaved_sides_take_turns_to_go_first():
+    bench = load_bench()
+    calls = []
+
+    def epochs(name):
+        while True:
+            calls.append(name)
+            yield 1.0, 0.0, 0.0
+
+    args = bench.parse_args(["--epochs", "4", "--max-seconds", "100"])
+    runs = bench.timed_epochs({"ours": epochs("ours"), "torch": epochs("torch")}, args)
+    assert calls == ["ours", "torch", "torch", "ours"] * 2
+    assert runs["ours"]["seconds"] == runs["torch"]["seconds"] == [1.0] * 4
+
+
 def test_the_benchmark_times_models_against_dense_interleaved(tmp_path, capsys):
     bench = load_bench()
     out = tmp_path / "versus.json"
@@ -562,13 +577,15 @@ def test_the_hot_path_benchmark_runs_every_section_and_restores_the_switches(tmp
     spec.loader.exec_module(bench)
     before = minispectral.optim.Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES
     out = tmp_path / "hot.json"
-    result = bench.main(["--rows", "64", "--batch", "16", "--calls", "2", "--repeats", "1", "--samples", "400",
-                         "--epochs", "2", "--out", str(out)])
+    result = bench.main(["--rows", "64", "--narrow-rows", "8", "--batch", "16", "--calls", "2", "--repeats", "1",
+                         "--samples", "400", "--epochs", "2", "--out", str(out)])
     assert (minispectral.optim.Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES) == before
     saved = json.loads(out.read_text())
     assert set(bench.SECTIONS) <= set(saved)
     assert set(saved["adamax"]) == {"blocks", "whole"} and set(saved["layout"]) == {"C-ordered", "Fortran-ordered"}
+    assert set(saved["lam_diff"]) == {"8x784", "64x784"}
     assert set(saved["lam_diff"]["64x784"]) == {"product", "subtraction"}
+    assert len(result["epochs"]) == 6 and {case["net"] for case in result["epochs"].values()} == {"784-8-10", "784-64-10"}
     assert all(len(times) == 1 for times in saved["matmul"]["numpy"].values())
     for case in result["epochs"].values():
         assert len(case["seconds"]["on"]) == len(case["seconds"]["off"]) == 2 and case["ratio_on_to_off"] > 0
