@@ -11,10 +11,12 @@ read (lessons 04–05).  The kernels here return the same arrays with less work,
 * **lam_diff as a matrix product, for large layers on the CPU.** ``lam_diff_ij = lam_in_j −
   lam_out_i = [1, lam_out_i] · [lam_in_j, −1]``: an (n_out, 2) by (2, n_in) product. BLAS writes
   it on every core at memory speed, where NumPy's broadcast subtraction runs on one core, a row at
-  a time: 254 µs against 609 µs on a 784 → 1000 layer, which makes 784 → 1000 → 10 epochs at batch
-  200 about 6 % faster, "spectral" and "full" alike (``benchmarks/bench_hot_paths.py``). Below
-  ``GEMM_LAM_DIFF_ENTRIES`` entries the product's fixed cost (building its factors, waking BLAS's
-  threads) outweighs the gain, and on a GPU the subtraction is one fast kernel already (and a
+  a time: 180 µs against 587 µs on a 784 → 1000 layer, which makes 784 → 1000 → 10 epochs at batch
+  200 7–9 % faster, "spectral" and "full" alike (``benchmarks/bench_hot_paths.py``). Below
+  ``GEMM_LAM_DIFF_ENTRIES`` entries the subtraction wins where it counts, in whole epochs: on a
+  784 → 100 layer the product alone is faster in a loop (31 against 46 µs), yet 784 → 100 → 10
+  epochs at batch 200 run 2–6 % slower with it (why is not pinned down; waking BLAS's threads for
+  so little work is a suspect).  On a GPU the subtraction is one fast kernel already (and a
   GPU's matrix product may run in reduced precision, TF32). Each entry adds two exact products (a
   factor is ±1), rounded once, as the subtraction is: both give the same numbers
   (``eigenvalue_differences``).
