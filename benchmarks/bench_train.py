@@ -257,10 +257,18 @@ def timed_epochs(sides: dict, args) -> dict:
 
     The sides take turns to go first: with two identical models in a fixed order, the first one's
     epochs read 1–3 % slower (784-100-10 dense, 784-1000-10 spectral, 784-300-10 full; 10 pairs).
+
+    Before each epoch the process sleeps ``--settle-seconds``, until the threads of the previous
+    epoch's library have stopped spinning. After its last matrix product OpenBLAS keeps a worker
+    thread spinning on one core for ~130 ms here (PyTorch's threads: ~9 ms), and an epoch that
+    starts meanwhile runs on one core: a 0.2 s PyTorch epoch right after one of ours loses a good
+    part of it. Without the pause, the ratios of short epochs flattered minispectral (784-300-10
+    dense at batch 1000: 0.94 with ours always first, 1.16–1.20 with the sides taking turns).
     """
     runs = {name: {"seconds": [], "peak_rss_mib": [], "loss": []} for name in sides}
     for round_ in itertools.count():
         for name, epochs in list(sides.items())[::1 if round_ % 2 == 0 else -1]:
+            time.sleep(args.settle_seconds)
             seconds, peak, loss = next(epochs)
             runs[name]["seconds"].append(seconds)
             runs[name]["peak_rss_mib"].append(peak)
@@ -418,6 +426,9 @@ def parse_args(argv=None):
                    help="stop timing a configuration after the epoch that brings it near this many seconds "
                         "(at least one epoch is always timed)")
     p.add_argument("--warmup-steps", type=int, default=20, help="untimed steps before the timed epochs")
+    p.add_argument("--settle-seconds", type=float, default=0.3,
+                   help="pause before each timed epoch, until the other side's idle threads stop spinning "
+                        "(OpenBLAS spins ~130 ms after its last matrix product; timed_epochs)")
     p.add_argument("--samples", type=int, default=N_SAMPLES, help="training samples per epoch")
     p.add_argument("--peak-size", type=int, default=4096, help="n of the n×n matrix product that measures the peak")
     p.add_argument("--data", default="random", choices=("random", "mnist"),
@@ -455,6 +466,8 @@ def parse_args(argv=None):
         p.error(f"unknown model(s) {bad}; expected some of {MODELS}")
     if args.epochs < 1 or args.samples < 1 or args.warmup_steps < 0:
         p.error("--epochs and --samples must be positive and --warmup-steps non-negative")
+    if not 0 <= args.settle_seconds <= 60:
+        p.error(f"--settle-seconds must be between 0 and 60, got {args.settle_seconds}")
     return args
 
 
@@ -490,6 +503,7 @@ def measure(args) -> dict:
     info["clock"] = args.clock
     info["keep_freed_memory"] = keep_freed_memory() if args.keep_freed_memory else False
     info["flush_subnormals"] = args.flush_subnormals
+    info["settle_seconds"] = args.settle_seconds
     info["matmul_peak_gflops"] = matmul_peak(args.backend, args.peak_size, timer=args.timer)
     if torch is not None:
         info["torch_matmul_peak_gflops"] = torch_matmul_peak(torch, device, args.peak_size, timer=args.timer)

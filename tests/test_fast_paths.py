@@ -524,19 +524,28 @@ def test_a_ratio_is_the_median_over_neighbouring_epochs():
         bench.paired_ratio([1.0, 2.0], [1.0])
 
 
-def test_the_interleaved_sides_take_turns_to_go_first():
+def test_the_interleaved_sides_take_turns_to_go_first_each_after_a_pause(monkeypatch):
     bench = load_bench()
     calls = []
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: calls.append(seconds))
 
     def epochs(name):
         while True:
             calls.append(name)
             yield 1.0, 0.0, 0.0
 
-    args = bench.parse_args(["--epochs", "4", "--max-seconds", "100"])
+    args = bench.parse_args(["--epochs", "4", "--max-seconds", "100", "--settle-seconds", "0.25"])
     runs = bench.timed_epochs({"ours": epochs("ours"), "torch": epochs("torch")}, args)
-    assert calls == ["ours", "torch", "torch", "ours"] * 2
+    assert calls == [0.25, "ours", 0.25, "torch", 0.25, "torch", 0.25, "ours"] * 2
     assert runs["ours"]["seconds"] == runs["torch"]["seconds"] == [1.0] * 4
+    assert bench.parse_args([]).settle_seconds == 0.3
+
+
+@pytest.mark.parametrize("value", ["-1", "61", "nan"])
+def test_a_bad_settle_time_is_refused(value, capsys):
+    with pytest.raises(SystemExit):
+        load_bench().parse_args(["--settle-seconds", value])
+    assert "--settle-seconds must be between 0 and 60" in capsys.readouterr().err
 
 
 def test_the_benchmark_times_models_against_dense_interleaved(tmp_path, capsys):
