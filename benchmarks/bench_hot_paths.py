@@ -2,6 +2,8 @@
 products: in fresh processes, one library each).
 
 * ``matmul``    NumPy's BLAS against PyTorch's on the training step's matrix products;
+* ``step_ops``  NumPy against PyTorch on the step's other work at batch 1000: the thin products of a
+                10-wide output layer, the bias, its gradient's column sums, ReLU forward and backward;
 * ``adamax``    an Adamax step on a 1000 × 784 matrix, updated whole or a block of rows at a time
                 (``Optimizer.block_entries``);
 * ``lam_diff``  ``lam_in_j − lam_out_i`` as a broadcast subtraction or as a matrix product
@@ -39,7 +41,7 @@ from minispectral.nn import Parameter, mlp  # noqa: E402
 from minispectral.optim import Adamax, Optimizer  # noqa: E402
 from minispectral.train import fit  # noqa: E402
 
-SECTIONS = ("matmul", "adamax", "lam_diff", "layout", "epochs")
+SECTIONS = ("matmul", "step_ops", "adamax", "lam_diff", "layout", "epochs")
 
 MATMUL_CHILD = r"""
 import json, statistics, sys, time
@@ -60,6 +62,37 @@ for m, k, n in shapes:
         a @ b
         times.append(time.perf_counter() - start)
     result[f"{m}x{k}@{k}x{n}"] = statistics.median(times) * 1e6
+print(json.dumps(result))
+"""
+
+
+STEP_OPS_CHILD = r"""
+import json, statistics, sys, time
+import numpy as np
+library, batch, width, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(0)
+h, W2 = rng.standard_normal((batch, width), dtype=np.float32), rng.standard_normal((10, width), dtype=np.float32)
+dy, b = rng.standard_normal((batch, 10), dtype=np.float32), rng.standard_normal(width, dtype=np.float32)
+dh = rng.standard_normal((batch, width), dtype=np.float32)
+if library == "torch":
+    import torch
+    h, W2, dy, b, dh = map(torch.from_numpy, (h, W2, dy, b, dh))
+    relu, relu_backward = torch.relu, lambda: torch.ops.aten.threshold_backward(dh, h, 0)
+else:
+    zero = np.zeros(width, dtype=np.float32)
+    relu, relu_backward = (lambda a: np.maximum(a, zero)), lambda: dh * (h > 0).astype(np.float32)
+ops = {"h @ W2.T": lambda: h @ W2.T, "dy @ W2": lambda: dy @ W2, "dy.T @ h": lambda: dy.T @ h,
+       "h + b": lambda: h + b, "column sums of h": lambda: h.sum(0), "relu(h)": lambda: relu(h),
+       "relu backward": relu_backward}
+result = {}
+for name, op in ops.items():
+    op()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        op()
+        times.append(time.perf_counter() - start)
+    result[name] = statistics.median(times) * 1e6
 print(json.dumps(result))
 """
 
@@ -89,6 +122,20 @@ def matmul(args) -> dict:
                                  capture_output=True, text=True, check=True).stdout
             runs[lib].append(json.loads(out))
     return {lib: {shape: [r[shape] for r in rs] for shape in rs[0]} for lib, rs in runs.items()}
+
+
+def step_ops(args) -> dict:
+    """The step's work outside the big matrix products, at the batch × width of a hidden layer feeding
+    a 10-wide output layer: the output layer's three thin products, the bias, the bias gradient's
+    column sums and ReLU both ways. NumPy against PyTorch, each in fresh processes as for ``matmul``."""
+    libraries = ["numpy"] + (["torch"] if _has_torch() else [])
+    runs = {lib: [] for lib in libraries}
+    for _ in range(args.repeats):
+        for lib in libraries:
+            out = subprocess.run([sys.executable, "-c", STEP_OPS_CHILD, lib, str(args.batch), str(args.rows),
+                                  str(args.calls)], capture_output=True, text=True, check=True).stdout
+            runs[lib].append(json.loads(out))
+    return {lib: {op: [r[op] for r in rs] for op in rs[0]} for lib, rs in runs.items()}
 
 
 def adamax(args) -> dict:
@@ -193,7 +240,7 @@ def main(argv=None) -> dict:
     if bad:
         p.error(f"unknown section(s) {bad}; expected some of {SECTIONS}")
     keep_freed_memory()
-    sections = {"matmul": matmul, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
+    sections = {"matmul": matmul, "step_ops": step_ops, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
     result = {"arguments": vars(args)}
     for name in only:
         result[name] = sections[name](args)

@@ -596,6 +596,8 @@ def test_the_hot_path_benchmark_runs_every_section_and_restores_the_switches(tmp
     assert set(saved["lam_diff"]["64x784"]) == {"product", "subtraction"}
     assert len(result["epochs"]) == 6 and {case["net"] for case in result["epochs"].values()} == {"784-8-10", "784-64-10"}
     assert all(len(times) == 1 for times in saved["matmul"]["numpy"].values())
+    assert {"h @ W2.T", "h + b", "relu backward"} <= set(saved["step_ops"]["numpy"])
+    assert all(len(times) == 1 and times[0] > 0 for times in saved["step_ops"]["numpy"].values())
     for case in result["epochs"].values():
         assert len(case["seconds"]["on"]) == len(case["seconds"]["off"]) == 2 and case["ratio_on_to_off"] > 0
     with pytest.raises(SystemExit):
