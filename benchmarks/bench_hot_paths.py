@@ -69,7 +69,10 @@ print(json.dumps(result))
 STEP_OPS_CHILD = r"""
 import json, statistics, sys, time
 import numpy as np
-library, batch, width, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+library, batch, width, calls, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+sys.path.insert(0, root)
+from minispectral.allocator import keep_freed_memory
+keep_freed_memory()  # as in training (bench_train, the minispectral command): fresh arrays reuse freed memory
 rng = np.random.default_rng(0)
 h, W2 = rng.standard_normal((batch, width), dtype=np.float32), rng.standard_normal((10, width), dtype=np.float32)
 dy, b = rng.standard_normal((batch, 10), dtype=np.float32), rng.standard_normal(width, dtype=np.float32)
@@ -133,7 +136,7 @@ def step_ops(args) -> dict:
     for _ in range(args.repeats):
         for lib in libraries:
             out = subprocess.run([sys.executable, "-c", STEP_OPS_CHILD, lib, str(args.batch), str(args.rows),
-                                  str(args.calls)], capture_output=True, text=True, check=True).stdout
+                                  str(args.calls), str(ROOT)], capture_output=True, text=True, check=True).stdout
             runs[lib].append(json.loads(out))
     return {lib: {op: [r[op] for r in rs] for op in rs[0]} for lib, rs in runs.items()}
 
