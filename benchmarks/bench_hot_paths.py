@@ -21,6 +21,7 @@ turns to go first, and reports medians, so a change of the machine's speed falls
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import statistics
@@ -33,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_train, beside this file
 
 from minispectral.allocator import keep_freed_memory  # noqa: E402
 from minispectral.experiment import write_json  # noqa: E402
@@ -40,36 +42,43 @@ from minispectral.functional import fast  # noqa: E402
 from minispectral.nn import Parameter, mlp  # noqa: E402
 from minispectral.optim import Adamax, Optimizer  # noqa: E402
 from minispectral.train import fit  # noqa: E402
+from bench_train import in_turns  # noqa: E402
 
 SECTIONS = ("matmul", "step_ops", "adamax", "lam_diff", "layout", "epochs")
+
+# Each child builds ``ops``, {name: callable}, for one library; CHILD_TIMING then times them alike.
+CHILD_TIMING = r"""
+result = {}
+for name, op in ops.items():
+    op()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        op()
+        times.append(time.perf_counter() - start)
+    result[name] = statistics.median(times) * 1e6
+print(json.dumps(result))
+"""
 
 MATMUL_CHILD = r"""
 import json, statistics, sys, time
 import numpy as np
-library, shapes, calls = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+library, calls, shapes = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 if library == "torch":
     import torch
-result = {}
+ops = {}
 for m, k, n in shapes:
     rng = np.random.default_rng(0)
     a, b = rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32)
     if library == "torch":
         a, b = torch.from_numpy(a), torch.from_numpy(b)
-    a @ b
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    result[f"{m}x{k}@{k}x{n}"] = statistics.median(times) * 1e6
-print(json.dumps(result))
-"""
-
+    ops[f"{m}x{k}@{k}x{n}"] = lambda a=a, b=b: a @ b
+""" + CHILD_TIMING
 
 STEP_OPS_CHILD = r"""
 import json, statistics, sys, time
 import numpy as np
-library, batch, width, calls, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+library, calls, batch, width, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 sys.path.insert(0, root)
 from minispectral.allocator import keep_freed_memory
 keep_freed_memory()  # as in training (bench_train, the minispectral command): fresh arrays reuse freed memory
@@ -87,17 +96,20 @@ else:
 ops = {"h @ W2.T": lambda: h @ W2.T, "dy @ W2": lambda: dy @ W2, "dy.T @ h": lambda: dy.T @ h,
        "h + b": lambda: h + b, "column sums of h": lambda: h.sum(0), "relu(h)": lambda: relu(h),
        "relu backward": relu_backward}
-result = {}
-for name, op in ops.items():
-    op()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        op()
-        times.append(time.perf_counter() - start)
-    result[name] = statistics.median(times) * 1e6
-print(json.dumps(result))
-"""
+""" + CHILD_TIMING
+
+
+def in_fresh_processes(child: str, child_args: list, args) -> dict:
+    """Run ``child`` for NumPy (and PyTorch, where installed) in fresh processes, ``--repeats`` times,
+    the libraries alternating; {library: {op: [microseconds per run]}}."""
+    libraries = ["numpy"] + (["torch"] if importlib.util.find_spec("torch") is not None else [])
+    runs = {lib: [] for lib in libraries}
+    for _ in range(args.repeats):
+        for lib in libraries:
+            out = subprocess.run([sys.executable, "-c", child, lib, str(args.calls), *map(str, child_args)],
+                                 capture_output=True, text=True, check=True).stdout
+            runs[lib].append(json.loads(out))
+    return {lib: {op: [r[op] for r in rs] for op in rs[0]} for lib, rs in runs.items()}
 
 
 def ab(sides: dict, calls: int) -> dict:
@@ -107,7 +119,7 @@ def ab(sides: dict, calls: int) -> dict:
     for f in sides.values():
         f()
     for call in range(calls):
-        for name, f in list(sides.items())[::1 if call % 2 == 0 else -1]:
+        for name, f in in_turns(sides, call):
             start = time.perf_counter()
             f()
             times[name].append(time.perf_counter() - start)
@@ -117,28 +129,14 @@ def ab(sides: dict, calls: int) -> dict:
 def matmul(args) -> dict:
     """Each library in its own fresh process (their thread pools never meet), alternately."""
     shapes = [(args.batch, 784, 500), (args.batch, 500, 500), (args.batch, 784, 1000)]
-    libraries = ["numpy"] + (["torch"] if _has_torch() else [])
-    runs = {lib: [] for lib in libraries}
-    for _ in range(args.repeats):
-        for lib in libraries:
-            out = subprocess.run([sys.executable, "-c", MATMUL_CHILD, lib, json.dumps(shapes), str(args.calls)],
-                                 capture_output=True, text=True, check=True).stdout
-            runs[lib].append(json.loads(out))
-    return {lib: {shape: [r[shape] for r in rs] for shape in rs[0]} for lib, rs in runs.items()}
+    return in_fresh_processes(MATMUL_CHILD, [json.dumps(shapes)], args)
 
 
 def step_ops(args) -> dict:
     """The step's work outside the big matrix products, at the batch × width of a hidden layer feeding
     a 10-wide output layer: the output layer's three thin products, the bias, the bias gradient's
     column sums and ReLU both ways. NumPy against PyTorch, each in fresh processes as for ``matmul``."""
-    libraries = ["numpy"] + (["torch"] if _has_torch() else [])
-    runs = {lib: [] for lib in libraries}
-    for _ in range(args.repeats):
-        for lib in libraries:
-            out = subprocess.run([sys.executable, "-c", STEP_OPS_CHILD, lib, str(args.batch), str(args.rows),
-                                  str(args.calls), str(ROOT)], capture_output=True, text=True, check=True).stdout
-            runs[lib].append(json.loads(out))
-    return {lib: {op: [r[op] for r in rs] for op in rs[0]} for lib, rs in runs.items()}
+    return in_fresh_processes(STEP_OPS_CHILD, [args.batch, args.rows, ROOT], args)
 
 
 def adamax(args) -> dict:
@@ -204,7 +202,7 @@ def epochs(args) -> dict:
             seconds = {side: [] for side in sides}
             for epoch in range(args.epochs):
                 # the sides take turns to go first: a pair's first epoch can run a few % slower
-                for side, (model, (blocks, threshold)) in list(sides.items())[::1 if epoch % 2 == 0 else -1]:
+                for side, (model, (blocks, threshold)) in in_turns(sides, epoch):
                     Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES = blocks, threshold
                     history = fit(model, x, y, epochs=1, batch_size=200, optimizer=optimizers[side], seed=epoch,
                                   progress=False)
@@ -215,14 +213,6 @@ def epochs(args) -> dict:
     finally:
         Optimizer.block_entries, fast.GEMM_LAM_DIFF_ENTRIES = saved
     return result
-
-
-def _has_torch() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def main(argv=None) -> dict:

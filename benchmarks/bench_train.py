@@ -250,6 +250,11 @@ def run_minispectral(sizes, model_name, batch_size, x, y, args, rss: PeakRSS):
     return model, initial, epochs()
 
 
+def in_turns(sides: dict, round_: int) -> list:
+    """The (name, side) pairs in round ``round_``'s order: each side goes first every other round."""
+    return list(sides.items())[::1 if round_ % 2 == 0 else -1]
+
+
 def timed_epochs(sides: dict, args) -> dict:
     """Interleave the timed epochs of the sides (ours, PyTorch's, PyTorch's, ours, ...), so that a
     slow spell of the machine falls on both alike, until --epochs or --max-seconds; per side, the
@@ -267,7 +272,7 @@ def timed_epochs(sides: dict, args) -> dict:
     """
     runs = {name: {"seconds": [], "peak_rss_mib": [], "loss": []} for name in sides}
     for round_ in itertools.count():
-        for name, epochs in list(sides.items())[::1 if round_ % 2 == 0 else -1]:
+        for name, epochs in in_turns(sides, round_):
             time.sleep(args.settle_seconds)
             seconds, peak, loss = next(epochs)
             runs[name]["seconds"].append(seconds)
