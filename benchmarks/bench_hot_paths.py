@@ -4,6 +4,8 @@ products: in fresh processes, one library each).
 * ``matmul``    NumPy's BLAS against PyTorch's on the training step's matrix products;
 * ``step_ops``  NumPy against PyTorch on the step's other work at batch 1000: the thin products of a
                 10-wide output layer, the bias, its gradient's column sums, ReLU forward and backward;
+* ``spin``      CPU time a process burns after a matrix product while its main thread sleeps: the
+                library's idle threads spinning (why ``bench_train`` pauses between epochs);
 * ``adamax``    an Adamax step on a 1000 × 784 matrix, updated whole or a block of rows at a time
                 (``Optimizer.block_entries``);
 * ``lam_diff``  ``lam_in_j − lam_out_i`` as a broadcast subtraction or as a matrix product
@@ -44,7 +46,7 @@ from minispectral.optim import Adamax, Optimizer  # noqa: E402
 from minispectral.train import fit  # noqa: E402
 from bench_train import in_turns  # noqa: E402
 
-SECTIONS = ("matmul", "step_ops", "adamax", "lam_diff", "layout", "epochs")
+SECTIONS = ("matmul", "step_ops", "spin", "adamax", "lam_diff", "layout", "epochs")
 
 # Each child builds ``ops``, {name: callable}, for one library; CHILD_TIMING then times them alike.
 CHILD_TIMING = r"""
@@ -97,6 +99,31 @@ ops = {"h @ W2.T": lambda: h @ W2.T, "dy @ W2": lambda: dy @ W2, "dy.T @ h": lam
        "h + b": lambda: h + b, "column sums of h": lambda: h.sum(0), "relu(h)": lambda: relu(h),
        "relu backward": relu_backward}
 """ + CHILD_TIMING
+
+
+SPIN_CHILD = r"""
+import json, sys, time
+import numpy as np
+library, calls = sys.argv[1], int(sys.argv[2])
+a = np.random.default_rng(0).random((1000, 1000), dtype=np.float32)
+if library == "torch":
+    import torch
+    a = torch.from_numpy(a)
+result = {}
+for run in range(calls):
+    a @ a
+    cpu, wall = time.process_time(), time.perf_counter()
+    while time.perf_counter() - wall < 0.6:
+        time.sleep(0.01)  # the main thread idles; what the process still burns is its idle threads' spin
+    result[f"run {run}"] = (time.process_time() - cpu) * 1e3
+print(json.dumps(result))
+"""
+
+
+def spin(args) -> dict:
+    """CPU milliseconds each library's process burns in the 0.6 s after a matrix product while its main
+    thread sleeps: its idle threads spinning (why ``bench_train`` pauses between the sides' epochs)."""
+    return in_fresh_processes(SPIN_CHILD, [], args)
 
 
 def in_fresh_processes(child: str, child_args: list, args) -> dict:
@@ -233,7 +260,7 @@ def main(argv=None) -> dict:
     if bad:
         p.error(f"unknown section(s) {bad}; expected some of {SECTIONS}")
     keep_freed_memory()
-    sections = {"matmul": matmul, "step_ops": step_ops, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
+    sections = {"matmul": matmul, "step_ops": step_ops, "spin": spin, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
     result = {"arguments": vars(args)}
     for name in only:
         result[name] = sections[name](args)

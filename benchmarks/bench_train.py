@@ -260,15 +260,14 @@ def timed_epochs(sides: dict, args) -> dict:
     slow spell of the machine falls on both alike, until --epochs or --max-seconds; per side, the
     lists of seconds, peak RSS and mean losses.
 
-    The sides take turns to go first: with two identical models in a fixed order, the first one's
-    epochs read 1–3 % slower (784-100-10 dense, 784-1000-10 spectral, 784-300-10 full; 10 pairs).
+    The sides take turns to go first, so that neither always runs in the other's wake.
 
     Before each epoch the process sleeps ``--settle-seconds``, until the threads of the previous
     epoch's library have stopped spinning. After its last matrix product OpenBLAS keeps a worker
-    thread spinning on one core for ~130 ms here (PyTorch's threads: ~9 ms), and an epoch that
-    starts meanwhile runs on one core: a 0.2 s PyTorch epoch right after one of ours loses a good
-    part of it. Without the pause, the ratios of short epochs flattered minispectral (784-300-10
-    dense at batch 1000: 0.94 with ours always first, 1.16–1.20 with the sides taking turns).
+    thread spinning on one core for ~130 ms here (PyTorch's threads: ~10 ms; ``bench_hot_paths.py
+    --only spin``), and an epoch that starts meanwhile runs on one core: a 0.2 s PyTorch epoch right
+    after one of ours loses a good part of it. Without the pause, the ratios of short epochs
+    flattered minispectral (RESULTS.md, *Fair turns*).
     """
     runs = {name: {"seconds": [], "peak_rss_mib": [], "loss": []} for name in sides}
     for round_ in itertools.count():

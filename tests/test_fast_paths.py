@@ -598,6 +598,8 @@ def test_the_hot_path_benchmark_runs_every_section_and_restores_the_switches(tmp
     assert all(len(times) == 1 for times in saved["matmul"]["numpy"].values())
     assert {"h @ W2.T", "h + b", "relu backward"} <= set(saved["step_ops"]["numpy"])
     assert all(len(times) == 1 and times[0] > 0 for times in saved["step_ops"]["numpy"].values())
+    assert set(saved["spin"]["numpy"]) == {"run 0", "run 1"}
+    assert all(len(ms) == 1 and ms[0] >= 0 for ms in saved["spin"]["numpy"].values())
     for case in result["epochs"].values():
         assert len(case["seconds"]["on"]) == len(case["seconds"]["off"]) == 2 and case["ratio_on_to_off"] > 0
     with pytest.raises(SystemExit):
