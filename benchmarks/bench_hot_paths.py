@@ -6,6 +6,9 @@ products: in fresh processes, one library each).
                 10-wide output layer, the bias, its gradient's column sums, ReLU forward and backward;
 * ``spin``      CPU time a process burns after a matrix product while its main thread sleeps: the
                 library's idle threads spinning (why ``bench_train`` pauses between epochs);
+* ``threads``   an Adamax step right after a matrix product, on one Python thread or split over two,
+                with OpenBLAS's idle threads spinning (its default) or sleeping at once
+                (``OPENBLAS_THREAD_TIMEOUT=4``): why the element-wise work stays on one thread;
 * ``adamax``    an Adamax step on a 1000 × 784 matrix, updated whole or a block of rows at a time
                 (``Optimizer.block_entries``);
 * ``lam_diff``  ``lam_in_j − lam_out_i`` as a broadcast subtraction or as a matrix product
@@ -26,6 +29,7 @@ import argparse
 import importlib.util
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,7 +50,7 @@ from minispectral.optim import Adamax, Optimizer  # noqa: E402
 from minispectral.train import fit  # noqa: E402
 from bench_train import in_turns  # noqa: E402
 
-SECTIONS = ("matmul", "step_ops", "spin", "adamax", "lam_diff", "layout", "epochs")
+SECTIONS = ("matmul", "step_ops", "spin", "threads", "adamax", "lam_diff", "layout", "epochs")
 
 # Each child builds ``ops``, {name: callable}, for one library; CHILD_TIMING then times them alike.
 CHILD_TIMING = r"""
@@ -120,23 +124,73 @@ print(json.dumps(result))
 """
 
 
+THREADS_CHILD = r"""
+import json, statistics, sys, time
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+calls, rows, batch, root = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+sys.path.insert(0, root)
+from minispectral.allocator import keep_freed_memory
+from minispectral.nn import Parameter
+from minispectral.optim import Adamax
+keep_freed_memory()
+rng = np.random.default_rng(0)
+dy_t, x = rng.random((rows, batch), dtype=np.float32), rng.random((batch, 784), dtype=np.float32)
+halves = []  # a rows x 784 layer's update as two halves, the same work on either side
+for half_rows in (rows // 2, rows - rows // 2):
+    p = Parameter(rng.standard_normal((half_rows, 784), dtype=np.float32))
+    p.grad = rng.standard_normal((half_rows, 784), dtype=np.float32)
+    halves.append(Adamax([("W", p)]))
+pool = ThreadPoolExecutor(1)
+def two_threads():
+    other = pool.submit(halves[1].step)
+    halves[0].step()
+    other.result()
+sides = {"one thread": lambda: [opt.step() for opt in halves], "two threads": two_threads}
+times = {name: [] for name in sides}
+for call in range(calls + 1):
+    for name, step in list(sides.items())[::1 if call % 2 == 0 else -1]:
+        dy_t @ x  # as in training, the update follows the weight gradient's product
+        start = time.perf_counter()
+        step()
+        if call:  # the first round warms up
+            times[name].append(time.perf_counter() - start)
+print(json.dumps({name: statistics.median(t) * 1e6 for name, t in times.items()}))
+"""
+
+
+def threads(args) -> dict:
+    """Microseconds of an Adamax step of a ``--rows`` × 784 layer (as two halves) right after its weight
+    gradient's product at ``--batch``, on one Python thread or split over two, in fresh processes with
+    OpenBLAS's default idle-thread spin and with ``OPENBLAS_THREAD_TIMEOUT=4`` (its threads sleep at
+    once)."""
+    variants = {"OpenBLAS default": {}, "OPENBLAS_THREAD_TIMEOUT=4": {"OPENBLAS_THREAD_TIMEOUT": "4"}}
+    return in_fresh_processes(THREADS_CHILD, [args.rows, args.batch, ROOT], args, variants=variants)
+
+
 def spin(args) -> dict:
     """CPU milliseconds each library's process burns in the 0.6 s after a matrix product while its main
     thread sleeps: its idle threads spinning (why ``bench_train`` pauses between the sides' epochs)."""
     return in_fresh_processes(SPIN_CHILD, [], args)
 
 
-def in_fresh_processes(child: str, child_args: list, args) -> dict:
-    """Run ``child`` for NumPy (and PyTorch, where installed) in fresh processes, ``--repeats`` times,
-    the libraries alternating; {library: {op: [microseconds per run]}}."""
-    libraries = ["numpy"] + (["torch"] if importlib.util.find_spec("torch") is not None else [])
-    runs = {lib: [] for lib in libraries}
+def in_fresh_processes(child: str, child_args: list, args, variants: dict | None = None) -> dict:
+    """Run ``child`` in fresh processes, ``--repeats`` times per variant, the variants alternating;
+    {variant: {op: [result per run]}}.
+
+    The variants are NumPy and PyTorch (where installed), passed to the child as its first argument;
+    or ``variants``, {name: environment variables to add}, for settings read when a library loads.
+    """
+    if variants is None:
+        libraries = ["numpy"] + (["torch"] if importlib.util.find_spec("torch") is not None else [])
+        variants = {lib: {} for lib in libraries}
+    runs = {name: [] for name in variants}
     for _ in range(args.repeats):
-        for lib in libraries:
-            out = subprocess.run([sys.executable, "-c", child, lib, str(args.calls), *map(str, child_args)],
-                                 capture_output=True, text=True, check=True).stdout
-            runs[lib].append(json.loads(out))
-    return {lib: {op: [r[op] for r in rs] for op in rs[0]} for lib, rs in runs.items()}
+        for name, env in variants.items():
+            out = subprocess.run([sys.executable, "-c", child, name, str(args.calls), *map(str, child_args)],
+                                 capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
+            runs[name].append(json.loads(out))
+    return {name: {op: [r[op] for r in rs] for op in rs[0]} for name, rs in runs.items()}
 
 
 def ab(sides: dict, calls: int) -> dict:
@@ -260,7 +314,7 @@ def main(argv=None) -> dict:
     if bad:
         p.error(f"unknown section(s) {bad}; expected some of {SECTIONS}")
     keep_freed_memory()
-    sections = {"matmul": matmul, "step_ops": step_ops, "spin": spin, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
+    sections = {"matmul": matmul, "step_ops": step_ops, "spin": spin, "threads": threads, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
     result = {"arguments": vars(args)}
     for name in only:
         result[name] = sections[name](args)

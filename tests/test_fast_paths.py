@@ -600,6 +600,10 @@ def test_the_hot_path_benchmark_runs_every_section_and_restores_the_switches(tmp
     assert all(len(times) == 1 and times[0] > 0 for times in saved["step_ops"]["numpy"].values())
     assert set(saved["spin"]["numpy"]) == {"run 0", "run 1"}
     assert all(len(ms) == 1 and ms[0] >= 0 for ms in saved["spin"]["numpy"].values())
+    assert set(saved["threads"]) == {"OpenBLAS default", "OPENBLAS_THREAD_TIMEOUT=4"}
+    for variant in saved["threads"].values():
+        assert set(variant) == {"one thread", "two threads"}
+        assert all(len(us) == 1 and us[0] > 0 for us in variant.values())
     for case in result["epochs"].values():
         assert len(case["seconds"]["on"]) == len(case["seconds"]["off"]) == 2 and case["ratio_on_to_off"] > 0
     with pytest.raises(SystemExit):
