@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import skip_without_data
+import minispectral
 from minispectral import datasets
 from minispectral.datasets import (
     DATASETS, REGISTRY, Dataset, DatasetError, data_dir_candidates, fetch, load_dataset,
@@ -360,7 +361,7 @@ def test_verification_cached_until_file_changes(site, tmp_path, monkeypatch):
     dest.parent.mkdir()
     shutil.copy(site / LABELS, dest)
     calls = []
-    monkeypatch.setattr(datasets, "sha256_file", lambda p: calls.append(p) or LABELS_SPEC.sha256)
+    monkeypatch.setattr(datasets.download, "sha256_file", lambda p: calls.append(p) or LABELS_SPEC.sha256)
     for _ in range(3):
         fetch("mnist", LABELS, data_dir=tmp_path, download=False)
     assert len(calls) == 1
@@ -453,5 +454,5 @@ def test_load_dataset_names():
 
 
 def test_shipped_digits_file_matches_readme_checksum():
-    assert hashlib.sha256((Path(datasets.__file__).parent / "data" / "digits.csv.gz")
-                          .read_bytes()).hexdigest() == datasets._DIGITS_FILE.sha256
+    assert hashlib.sha256((Path(minispectral.__file__).parent / "data" / "digits.csv.gz")
+                          .read_bytes()).hexdigest() == datasets.loaders._DIGITS_FILE.sha256

@@ -1,0 +1,114 @@
+"""The Dataset container, its error type, and the splits every loader shares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class DatasetError(RuntimeError):
+    """A data file is missing, corrupt, or could not be downloaded."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing arrays field by field is ambiguous
+class Dataset:
+    """A classification dataset split into train, optional validation, and test.
+
+    Attributes
+    ----------
+    name : str
+    x_train, x_val, x_test : ndarray, shape (N, D)
+        Float features, C-contiguous; images are scaled to [0, 1].
+    y_train, y_val, y_test : ndarray, shape (N,)
+        int64 labels in ``0..n_classes-1``. ``x_val``/``y_val`` are None
+        when no validation split was asked for.
+    n_classes : int
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    n_classes: int = 10
+
+    def __post_init__(self):
+        if (self.x_val is None) != (self.y_val is None):
+            raise ValueError("x_val and y_val must both be arrays or both be None")
+        n_features = self.x_train.shape[-1]
+        for split, x, y in (("train", self.x_train, self.y_train),
+                            ("val", self.x_val, self.y_val),
+                            ("test", self.x_test, self.y_test)):
+            if x is None:
+                continue
+            if x.ndim != 2 or x.shape[1] != n_features or y.shape != x.shape[:1]:
+                raise ValueError(f"{split} split: expected x of shape (N, {n_features}) and y of "
+                                 f"shape (N,), got {x.shape} and {y.shape}")
+
+    @property
+    def n_features(self) -> int:
+        """Number of features D per sample."""
+        return self.x_train.shape[1]
+
+    def summary(self) -> str:
+        """One line, e.g. ``digits: 1438 train, 359 test, 64 features, 10 classes``."""
+        val = "" if self.y_val is None else f"{len(self.y_val)} val, "
+        return (f"{self.name}: {len(self.y_train)} train, {val}{len(self.y_test)} test, "
+                f"{self.n_features} features, {self.n_classes} classes")
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.summary()}>"
+
+
+def _float_dtype(dtype) -> np.dtype:
+    """Return ``dtype`` as float32 or float64, or raise ValueError."""
+    try:
+        result = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would mean float64
+    except TypeError:
+        result = None
+    if result not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return result
+
+
+def _check_val_split(val_split: float) -> None:
+    if not 0.0 <= val_split < 1.0:
+        raise ValueError(f"val_split must be in [0, 1), got {val_split!r}")
+
+
+def _check_labels(y: np.ndarray, n_classes: int, source) -> None:
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise DatasetError(f"{source}: labels span {y.min()}..{y.max()}, "
+                           f"expected 0..{n_classes - 1}")
+
+
+def _to_float(pixels: np.ndarray, max_value: float, dtype: np.dtype) -> np.ndarray:
+    """Fresh, writable (N, D) array ``pixels / max_value``."""
+    x = pixels.reshape(len(pixels), -1).astype(dtype, order="C")
+    x /= max_value
+    return x
+
+
+def _stratified_test_mask(y: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask choosing ``test_fraction`` of each class at random."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(y), dtype=bool)
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        mask[members[: round(test_fraction * len(members))]] = True
+    return mask
+
+
+def _build(name, x, y, x_test, y_test, *, val_split, seed, n_classes=10) -> Dataset:
+    """Dataset whose validation split is a random ``val_split`` of (x, y)."""
+    if val_split == 0:
+        return Dataset(name, x, y, x_test, y_test, n_classes=n_classes)
+    perm = np.random.default_rng(seed).permutation(len(y))
+    n_val = round(val_split * len(y))
+    # Sorted so that both parts keep the original sample order.
+    train, val = np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    return Dataset(name, x[train], y[train], x_test, y_test, x[val], y[val], n_classes=n_classes)
+
+
