@@ -244,6 +244,24 @@ def test_magnitude_mask_removes_the_smallest_entries(n_in, n_out, sparsity, seed
         assert np.abs(W[mask == 0]).max() < np.abs(W[mask == 1]).min()
 
 
+@given(n_in=st.integers(2, 7), n_out=st.integers(2, 7), sparsity=st.sampled_from([0.1, 0.3, 0.5, 0.9]),
+       seed=st.integers(0, 10**6))
+def test_magnitude_mask_prunes_every_entry_tied_at_the_threshold(n_in, n_out, sparsity, seed):
+    W = np.random.default_rng(seed).integers(-2, 3, (n_out, n_in)).astype(np.float64)  # many ties
+    mask = F.magnitude_mask(W, sparsity)
+    k = int(round(sparsity * W.size))
+    tau = np.sort(np.abs(W).ravel())[k - 1] if k else -1.0
+    np.testing.assert_array_equal(mask, (np.abs(W) > tau).astype(W.dtype))  # the papers' rule
+    assert int((mask == 0).sum()) >= k
+
+
+def test_magnitude_mask_of_a_constant_matrix_prunes_everything(backend):
+    W = make(backend, np.full((4, 5), 0.5), "float32")
+    mask = F.magnitude_mask(W, 0.25)
+    assert dtype_name(mask) == "float32"
+    assert np.all(host(mask) == 0)  # every |W| ties at tau, and only |W| > tau survives
+
+
 def test_magnitude_mask_without_sparsity_keeps_everything(backend):
     W = randn(backend, (3, 4), "float32")
     assert np.all(host(F.magnitude_mask(W, 0.0)) == 1)

@@ -17,9 +17,11 @@ from .spectral import spectral_weight_backward, spectral_weight_forward
 
 
 def magnitude_mask(W, sparsity: float):
-    """0/1 mask (dtype of W) that zeroes the ``round(sparsity·size)`` smallest |W| entries.
+    """0/1 mask (dtype of W) that zeroes the ``k = round(sparsity·size)`` smallest |W| entries.
 
-    The threshold τ is the k-th smallest |W|; entries with |W| > τ survive.
+    The threshold τ is the k-th smallest |W|; entries with |W| > τ survive.  This is the papers'
+    rule (paper.md §6), and it zeroes exactly k entries unless several |W| tie at τ: then all of
+    them go, and more than k are zeroed (a constant W loses every entry).  Lesson 08, exercise 1.
     """
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
