@@ -131,6 +131,23 @@ def test_one_hot_and_accuracy(backend):
     assert F.accuracy(logits, labels) == pytest.approx(2 / 3)
 
 
+def test_one_hot_of_narrow_labels_does_not_wrap(backend):
+    # class indices past 255 in a uint8 label array's own dtype would wrap: 300 classes, label 3
+    labels = minispectral.from_numpy(np.array([3, 255], dtype=np.uint8), backend=backend)
+    targets = host(F.one_hot(labels, 300, backend.dtype("float32")))
+    assert targets.sum(axis=1).tolist() == [1.0, 1.0] and targets[0, 3] == 1 and targets[1, 255] == 1
+
+
+@pytest.mark.parametrize("labels", [np.zeros((4, 1), dtype=np.int64), np.zeros(3, dtype=np.int64),
+                                    np.zeros(4, dtype=np.float64)])
+def test_labels_are_checked_even_without_the_range_check(labels):
+    logits = np.zeros((4, 3), dtype=np.float32)
+    with pytest.raises((ValueError, TypeError), match="labels must"):
+        F.softmax_cross_entropy(logits, labels, check_labels_range=False)
+    with pytest.raises((ValueError, TypeError), match="labels must"):
+        F.accuracy(logits, labels)
+
+
 # ------------------------------------------------------------------ dtype, immutability, portability
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -12,18 +12,24 @@ from ._checks import check_matrix
 def one_hot(labels, n_classes, dtype):
     """(N,) integer labels -> (N, C) one-hot matrix, built by comparison (no scatter, so it ports)."""
     xp = namespace(labels)
-    classes = xp.arange(n_classes, dtype=labels.dtype, device=device(labels))
-    return xp.astype(labels[:, None] == classes[None, :], dtype)
+    # int64 on both sides: class indices in a narrow label dtype (uint8) would wrap past its range
+    classes = xp.arange(n_classes, dtype=xp.int64, device=device(labels))
+    return xp.astype(xp.astype(labels, xp.int64)[:, None] == classes[None, :], dtype)
 
 
-def check_labels(labels, n, n_classes) -> None:
-    """Raise TypeError/ValueError unless labels are (n,) integers in [0, n_classes)."""
+def check_labels(labels, n, n_classes, *, check_range=True) -> None:
+    """Raise TypeError/ValueError unless labels are (n,) integers in [0, n_classes).
+
+    ``check_range=False`` checks only the type and shape, which needs no value from the device.
+    """
     if not hasattr(labels, "dtype"):
         raise TypeError(f"labels must be an integer array, got {type(labels).__name__}")
     if "int" not in str(labels.dtype):
         raise TypeError(f"labels must be integers (class indices), got dtype {labels.dtype}")
     if tuple(labels.shape) != (n,):
         raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
+    if not check_range:
+        return
     xp = namespace(labels)
     if n and bool(xp.any((labels < 0) | (labels >= n_classes))):
         lo, hi = int(xp.min(labels)), int(xp.max(labels))
@@ -40,6 +46,7 @@ def softmax_cross_entropy(logits, labels, *, check_labels_range=True):
     labels : (N,) integer array, y_n in [0, C)
     check_labels_range : verify 0 <= y_n < C; the training loop checks its labels once and
         turns this off, because the check reads a value back from the device at every step
+        (the labels' type and shape are checked either way)
 
     Returns
     -------
@@ -58,8 +65,7 @@ def softmax_cross_entropy(logits, labels, *, check_labels_range=True):
     n, n_classes = logits.shape
     if n == 0:
         raise ValueError("logits must hold at least one sample, got shape (0, C)")
-    if check_labels_range:
-        check_labels(labels, n, n_classes)
+    check_labels(labels, n, n_classes, check_range=check_labels_range)
     xp = namespace(logits, labels)
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     log_sum_exp = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
@@ -71,7 +77,9 @@ def softmax_cross_entropy(logits, labels, *, check_labels_range=True):
 
 
 def accuracy(logits, labels) -> float:
-    """Fraction of rows whose arg-max equals the label."""
+    """Fraction of rows whose arg-max equals the label; logits (N, C), labels (N,) integers."""
+    check_matrix(logits, "logits")
+    check_labels(labels, logits.shape[0], logits.shape[1], check_range=False)
     xp = namespace(logits, labels)
     hits = xp.argmax(logits, axis=1) == labels
     return float(xp.mean(xp.astype(hits, logits.dtype))) if math.prod(labels.shape) else 0.0
