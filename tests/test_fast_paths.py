@@ -164,6 +164,14 @@ def test_fast_kernels_reject_bad_input_like_the_textbook():
     _, cache = fast.spectral_forward(*inputs.values())
     with pytest.raises(ValueError, match=r"dy must have shape \(3, 4\)"):
         fast.spectral_backward(make("numpy", np.ones((3, 5))), cache)
+    with pytest.raises(TypeError, match="dy has dtype float32 but x has dtype float64"):
+        fast.spectral_backward(make("numpy", np.ones((3, 4)), "float32"), cache)
+    with pytest.raises(ValueError, match=r"W_out must have shape \(4, 5\)"):
+        fast.spectral_forward(*inputs.values(), W_out=make("numpy", np.ones((5, 4))))
+    with pytest.raises(TypeError, match="W_out has dtype float32"):
+        fast.spectral_forward(*inputs.values(), W_out=make("numpy", np.ones((4, 5)), "float32"))
+    with pytest.raises(TypeError, match="dW_out has dtype float32"):
+        fast.spectral_backward(make("numpy", np.ones((3, 4))), cache, dW_out=make("numpy", np.ones((4, 5)), "float32"))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

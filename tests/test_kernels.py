@@ -347,6 +347,42 @@ def test_kernels_reject_non_float_and_mixed_dtypes():
         F.tanh_forward([1.0, 2.0])
 
 
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid", "elu"])
+def test_activation_backward_rejects_a_gradient_unlike_its_input(name):
+    forward, backward = F.ACTIVATIONS[name]
+    _, cache = forward(np.ones((4, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"dout must have the shape of .*\(4, 3\), got \(1, 3\)"):
+        backward(np.ones((1, 3), dtype=np.float32), cache)  # would broadcast to (4, 3)
+    with pytest.raises(TypeError, match="dout has dtype float64"):
+        backward(np.ones((4, 3)), cache)  # would promote the gradient to float64
+
+
+def test_backward_kernels_reject_an_upstream_gradient_of_another_dtype():
+    _, cache = F.dense_forward(np.ones((2, 3), dtype=np.float32), np.ones((5, 3), dtype=np.float32))
+    with pytest.raises(TypeError, match="dy has dtype float64 but x has dtype float32"):
+        F.dense_backward(np.ones((2, 5)), cache)
+    _, cache = F.spectral_weight_forward(*(np.ones(s, dtype=np.float32) for s in ((2, 3), 3, 2)))
+    with pytest.raises(TypeError, match="dW has dtype float64"):
+        F.spectral_weight_backward(np.ones((2, 3)), cache)
+    _, cache = F.ssvd_forward(*(np.ones(s, dtype=np.float32) for s in ((2, 2), 2, (2, 3))))
+    with pytest.raises(TypeError, match="dphi has dtype float64"):
+        F.ssvd_backward(np.ones((2, 3)), cache)
+    _, cache = F.qr_forward(*(np.ones(s, dtype=np.float32) for s in ((2, 2), (2, 3))))
+    with pytest.raises(TypeError, match="dphi has dtype float64"):
+        F.qr_backward(np.ones((2, 3)), cache)
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), float("inf"), -1.0])
+def test_elu_rejects_a_bad_alpha(alpha):
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        F.elu_forward(np.ones(3, dtype=np.float32), alpha)
+
+
+def test_elu_keeps_float32_with_a_numpy_scalar_alpha():
+    out, cache = F.elu_forward(np.array([-1.0, 1.0], dtype=np.float32), np.float64(0.5))
+    assert out.dtype == np.float32 and F.elu_backward(np.ones(2, dtype=np.float32), cache).dtype == np.float32
+
+
 def test_softmax_cross_entropy_rejects_bad_labels(backend):
     z = randn(backend, (3, 4))
     with pytest.raises(ValueError, match=r"\[0, 3\].*got values in \[0, 4\]"):

@@ -22,9 +22,20 @@ def check_vector(a, name: str, length=None) -> None:
     _check_shape(a, name, (length,))
 
 
+def check_like(a, name: str, ref, ref_name: str) -> None:
+    """Raise unless ``a`` is a float array of ``ref``'s shape and dtype (an upstream gradient and the
+    forward pass's array it belongs to): a mismatch would broadcast or promote silently."""
+    _check_float(a, name)
+    if tuple(a.shape) != tuple(ref.shape):
+        raise ValueError(f"{name} must have the shape of {ref_name}, {tuple(ref.shape)}, got {tuple(a.shape)}")
+    check_same_dtype(ref_name, ref, **{name: a})
+
+
 def check_same_dtype(name_ref: str, ref, **others) -> None:
     """Raise TypeError if the arrays mix backends or any in ``others`` has another dtype than ``ref``."""
-    namespace(ref, *others.values())  # else mixed backends read as "float64 but float64"
+    arrays = [a for a in others.values() if a is not None]
+    if any(type(a) is not type(ref) for a in arrays):  # one library is the common case, and cheap to see
+        namespace(ref, *arrays)  # raises on mixed backends, which would read as "float64 but float64"
     for name, a in others.items():
         if a is not None and a.dtype != ref.dtype:
             raise TypeError(f"{name} has dtype {a.dtype} but {name_ref} has dtype {ref.dtype}; "

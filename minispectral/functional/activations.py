@@ -5,10 +5,12 @@ shapes are arbitrary and ``dx`` has the shape of ``x``.  See lesson 02.
 """
 from __future__ import annotations
 
+import math
+
 from array_api_compat import device
 
 from ..backend import namespace
-from ._checks import _check_float
+from ._checks import _check_float, check_like
 
 
 def _zero_row(x):
@@ -30,6 +32,7 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     """dx = dout ⊙ [x > 0]."""
+    check_like(dout, "dout", cache, "x")
     xp = namespace(dout, cache)
     # A product with the 0/1 mask, not xp.where(x > 0, dout, 0): where branches on every entry, and on
     # a mask of random signs that is ~10x slower (4.6 ms against 0.4 ms on a 1000 x 1000 float32 batch).
@@ -46,6 +49,7 @@ def tanh_forward(x):
 def tanh_backward(dout, cache):
     """dx = dout ⊙ (1 − tanh(x)²), reusing the forward output."""
     out = cache
+    check_like(dout, "dout", out, "the forward output")
     return dout * (1.0 - out * out)
 
 
@@ -59,12 +63,16 @@ def sigmoid_forward(x):
 def sigmoid_backward(dout, cache):
     """dx = dout ⊙ σ(x)(1 − σ(x))."""
     out = cache
+    check_like(dout, "dout", out, "the forward output")
     return dout * out * (1.0 - out)
 
 
 def elu_forward(x, alpha=1.0):
     """out = x if x > 0 else α(eˣ − 1).  Backward: dx = dout ⊙ (1 if x > 0 else out + α)."""
     _check_float(x, "x")
+    alpha = float(alpha)  # a NumPy float64 scalar would promote a float32 x
+    if not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
     xp = namespace(x)
     # max(x, 0) + α(e^min(x, 0) − 1) is x for x > 0 and α(eˣ − 1) otherwise, without a branch per entry
     # (see relu_backward); the min also keeps expm1 from overflowing.
@@ -76,6 +84,7 @@ def elu_forward(x, alpha=1.0):
 def elu_backward(dout, cache):
     """dx = dout where x > 0, else dout ⊙ (out + α), since d/dx α(eˣ − 1) = αeˣ = out + α."""
     x, out, alpha = cache
+    check_like(dout, "dout", x, "x")
     xp = namespace(dout, x)
     positive = xp.astype(x > 0, dout.dtype)  # the mask [x > 0] as 0/1, for a branch-free blend
     # min(out, 0) is out where x <= 0 and 0 elsewhere, so a huge positive x cannot make inf * 0 = nan

@@ -47,6 +47,7 @@ def ssvd_backward(dphi, cache):
     """
     U, V = cache
     check_matrix(dphi, "dphi", (U.shape[0], V.shape[1]))
+    check_same_dtype("U", U, dphi=dphi)
     xp = namespace(dphi, U)
     return xp.sum((U.T @ dphi) * V, axis=1)
 
@@ -86,6 +87,7 @@ def qr_backward(dphi, cache, R_mask=None):
     """
     Q = cache
     check_matrix(dphi, "dphi", (None, Q.shape[1]))
+    check_same_dtype("Q", Q, dphi=dphi)
     dR = dphi @ Q.T
     if R_mask is not None:
         dR *= R_mask  # dR is a fresh array

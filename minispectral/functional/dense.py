@@ -61,6 +61,7 @@ def dense_backward(dy, cache, *, need_dx=True):
     """
     x, W, has_bias = cache
     check_matrix(dy, "dy", (x.shape[0], W.shape[0]))
+    check_same_dtype("x", x, dy=dy)
     xp = namespace(dy, x)
     dx = dy @ W if need_dx else None
     dW = dy.T @ x

@@ -75,6 +75,7 @@ def spectral_forward(x, phi, lam_in, lam_out, b=None, *, lam_in_zero=False, W_ou
     check_vector(b, "b", n_out)
     check_same_dtype("phi", phi, x=x, lam_in=lam_in, lam_out=lam_out, b=b)
     namespace(x, phi, lam_in, lam_out, b)  # raises on mixed backends
+    check_buffer(W_out, "W_out", phi)
     if lam_in_zero:
         z = x @ phi.T
         y = z * (-lam_out)
@@ -114,6 +115,8 @@ def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=T
     """
     x, phi, lam_in, lam_out, W, z, has_bias = cache
     check_matrix(dy, "dy", (x.shape[0], phi.shape[0]))
+    check_same_dtype("x", x, dy=dy)
+    check_buffer(dW_out, "dW_out", phi)
     xp = namespace(dy, x)
     db = xp.sum(dy, axis=0) if has_bias else None
     dx = dphi = dlam_in = dlam_out = None
@@ -167,6 +170,13 @@ def eigenvalue_differences(lam_in, lam_out, *, out=None):
     left = xp.stack([xp.ones_like(lam_out), lam_out], axis=1)  # (n_out, 2): rows [1, lam_out_i]
     right = xp.stack([lam_in, -xp.ones_like(lam_in)], axis=0)  # (2, n_in): columns [lam_in_j, −1]
     return left @ right if out is None else matmul_into(left, right, out=out)
+
+
+def check_buffer(buffer, name: str, phi) -> None:
+    """Raise unless a caller's buffer (``W_out``, ``dW_out``) is None or an array of phi's shape and dtype."""
+    if buffer is not None:
+        check_matrix(buffer, name, tuple(phi.shape))
+        check_same_dtype("phi", phi, **{name: buffer})
 
 
 def forms_weight_gradient(cache, *, need_dphi, need_dlam_in, need_dlam_out) -> bool:

@@ -64,6 +64,7 @@ def spectral_weight_backward(dW, cache, *, need_dphi=True, need_dlam=True):
     """
     phi, lam_in, lam_out = cache
     check_matrix(dW, "dW", tuple(phi.shape))
+    check_same_dtype("phi", phi, dW=dW)
     xp = namespace(dW, phi)
     dphi = dW * (lam_in[None, :] - lam_out[:, None]) if need_dphi else None
     dlam_in = dlam_out = None
