@@ -48,14 +48,22 @@ class RunConfig:
     layer_kw: dict = field(default_factory=dict)
 
     def resolved(self) -> "RunConfig":
-        """A copy with every None default filled in for the dataset, model and optimizer."""
+        """A copy with every None default filled in for the dataset, model and optimizer.
+
+        Only None is replaced: an invalid value (epochs=0, say) stays, for ``fit`` to refuse by name.
+        """
+        if self.model not in DEFAULT_LR:
+            raise ValueError(f"model must be one of {tuple(DEFAULT_LR)}, got {self.model!r}")
+        if self.optimizer not in OPTIMIZER_LR:
+            raise ValueError(f"optimizer must be one of {tuple(OPTIMIZER_LR)}, got {self.optimizer!r}")
         defaults = DATASET_DEFAULTS.get(self.dataset, DATASET_DEFAULTS["mnist"])
         lr = self.lr
         if lr is None:
             lr = DEFAULT_LR[self.model] if self.optimizer == "adamax" else OPTIMIZER_LR[self.optimizer]
         return RunConfig(**{**asdict(self), "hidden": tuple(int(h) for h in self.hidden),
-                            "epochs": self.epochs or defaults["epochs"],
-                            "batch_size": self.batch_size or defaults["batch_size"], "lr": lr})
+                            "epochs": defaults["epochs"] if self.epochs is None else self.epochs,
+                            "batch_size": defaults["batch_size"] if self.batch_size is None else self.batch_size,
+                            "lr": lr})
 
 
 def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None):
@@ -67,7 +75,8 @@ def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_p
     cfg = config.resolved()
     backend = get_backend(cfg.backend)
     if data is None:
-        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, val_split=cfg.val_split, seed=cfg.seed)
+        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, val_split=cfg.val_split, seed=cfg.seed,
+                            dtype=cfg.dtype)
     model = mlp((data.n_features, *cfg.hidden, data.n_classes), cfg.model, activation=cfg.activation,
                 seed=cfg.seed, dtype=cfg.dtype, backend=backend, **cfg.layer_kw)
     start = time.perf_counter()

@@ -49,28 +49,42 @@ def find_nonfinite(model) -> str | None:
     return None
 
 
-def _to_model(model, x, y):
-    """Host arrays -> the model's backend and dtype (labels as int64), checked."""
-    for name, a in (("x", x), ("y", y)):
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _to_model(model, x, y, name: str = "x"):
+    """Host arrays -> the model's backend and dtype (labels as int64), checked; ``name`` is x's in errors.
+
+    Non-finite inputs are refused here, once per call, rather than found as a NaN loss later.
+    """
+    y_name = "y" + name[1:]  # x_val -> y_val
+    for arg, a in ((name, x), (y_name, y)):
         if not hasattr(a, "shape"):
-            raise TypeError(f"{name} must be an array (NumPy or the model's backend), got {type(a).__name__}")
+            raise TypeError(f"{arg} must be an array (NumPy or the model's backend), got {type(a).__name__}")
     if x.ndim != 2:
-        raise ValueError(f"x must have shape (N, features), got {tuple(x.shape)}")
+        raise ValueError(f"{name} must have shape (N, features), got {tuple(x.shape)}")
     if tuple(y.shape) != (x.shape[0],):
-        raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {tuple(y.shape)}")
+        raise ValueError(f"{y_name} must have shape ({x.shape[0]},) to match {name}, got {tuple(y.shape)}")
     backend, dtype = model.backend, model.dtype
     x = to_backend(x, backend)
     xp = namespace(x)
     if x.dtype != getattr(xp, dtype.name):
         x = xp.astype(x, getattr(xp, dtype.name))
+    n_bad = int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
+    if n_bad:
+        raise ValueError(f"{name} must hold finite numbers, got {n_bad} NaN or infinite "
+                         f"entr{'y' if n_bad == 1 else 'ies'} of {x.shape[0] * x.shape[1]}")
     y = to_backend(y, backend)
     if "int" not in str(y.dtype):
-        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+        raise TypeError(f"labels ({y_name}) must be integers, got dtype {y.dtype}")
     return x, xp.astype(y, xp.int64)
 
 
 def evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean softmax cross-entropy and accuracy of ``model`` on (x, y)."""
+    """Mean softmax cross-entropy and accuracy of ``model`` on (x, y), ``batch_size`` rows at a time."""
+    _check_positive_int("batch_size", batch_size)
     x, y = _to_model(model, x, y)
     xp = namespace(x)
     n = x.shape[0]
@@ -101,23 +115,28 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     lr : learning rate (default: ``DEFAULT_LR[optimizer]``)
     seed : the shuffling order; the same seed on the same backend gives the same numbers
     x_val, y_val : validation data, evaluated after each epoch
-    early_stopping : stop after this many epochs without a val-accuracy gain above ``min_delta``
+    early_stopping : stop after this many (>= 1) epochs without a val-accuracy gain above ``min_delta``
     progress : show a progress bar (default: only on a terminal)
 
     Returns
     -------
     History, with per-epoch loss, train_accuracy, val_accuracy and seconds (training only).
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    _check_positive_int("epochs", epochs)
+    _check_positive_int("batch_size", batch_size)
+    if early_stopping is not None:
+        _check_positive_int("early_stopping", early_stopping)
+    if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together")
     if early_stopping is not None and x_val is None:
         raise ValueError("early_stopping needs validation data (x_val, y_val)")
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, model, DEFAULT_LR.get(optimizer, 0.001) if lr is None else lr)
-    x, y = _to_model(model, x_train, y_train)
+    x, y = _to_model(model, x_train, y_train, "x_train")
+    if x_val is not None:
+        _to_model(model, x_val, y_val, "x_val")  # checked now, not after the first epoch
     labels_checked = False
     xp = namespace(x)
     backend = model.backend

@@ -146,14 +146,36 @@ def test_fit_rejects_bad_arguments(kwargs, error, match):
         fit(mlp((6, 3), "dense"), x, y, **kwargs)
 
 
+def test_fit_and_evaluate_refuse_non_finite_inputs_and_bad_settings():
+    x, y = small_data()
+    net = mlp((6, 3), "dense")
+    bad = x.copy()
+    bad[3, 1], bad[5, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match="x_train must hold finite numbers, got 2 NaN or infinite entries of 240"):
+        fit(net, bad, y, epochs=1)
+    with pytest.raises(ValueError, match="x_val must hold finite numbers, got 2"):
+        fit(net, x, y, epochs=1, x_val=bad, y_val=y)  # before any training, not after the first epoch
+    with pytest.raises(ValueError, match="x must hold finite numbers"):
+        evaluate(net, bad, y)
+    for batch_size in (0, -5, 2.5):
+        with pytest.raises(ValueError, match=f"batch_size must be a positive integer, got {batch_size}"):
+            evaluate(net, x, y, batch_size=batch_size)
+    for early_stopping in (0, -3):
+        with pytest.raises(ValueError, match="early_stopping must be a positive integer"):
+            fit(net, x, y, epochs=1, x_val=x, y_val=y, early_stopping=early_stopping)
+    for min_delta in (float("nan"), -0.1, float("inf")):
+        with pytest.raises(ValueError, match="min_delta must be a finite number >= 0"):
+            fit(net, x, y, epochs=1, x_val=x, y_val=y, early_stopping=2, min_delta=min_delta)
+
+
 def test_fit_rejects_bad_labels_and_shapes():
     x, y = small_data()
     net = mlp((6, 3), "dense")
-    with pytest.raises(TypeError, match="labels must be integers"):
+    with pytest.raises(TypeError, match=r"labels \(y_train\) must be integers"):
         fit(net, x, y.astype(np.float32), epochs=1)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
         fit(net, x, np.where(y == 0, 7, y), epochs=1)
-    with pytest.raises(ValueError, match=r"y must have shape \(40,\)"):
+    with pytest.raises(ValueError, match=r"y_train must have shape \(40,\) to match x_train"):
         fit(net, x, y[:-1], epochs=1)
     with pytest.raises(ValueError, match="x_train must hold at least one sample, got 0"):
         fit(net, x[:0], y[:0], epochs=1)
@@ -161,9 +183,9 @@ def test_fit_rejects_bad_labels_and_shapes():
         evaluate(net, x[:0], y[:0])
     with pytest.raises(ValueError, match=r"expects input of shape \(N, 6\)"):
         fit(net, x[:, :4], y, epochs=1)
-    with pytest.raises(ValueError, match="x must have shape"):
+    with pytest.raises(ValueError, match="x_train must have shape"):
         fit(net, x[0], y, epochs=1)
-    with pytest.raises(TypeError, match="x must be an array.*list"):
+    with pytest.raises(TypeError, match="x_train must be an array.*list"):
         fit(net, x.tolist(), y, epochs=1)
     with pytest.raises(ValueError, match="x_val and y_val"):
         fit(net, x, y, epochs=1, x_val=x)
@@ -311,7 +333,7 @@ def test_save_overwrites_atomically_and_creates_folders(tmp_path):
 
 def test_labels_must_be_int_for_evaluate():
     x, y = small_data()
-    with pytest.raises(TypeError, match="labels must be integers"):
+    with pytest.raises(TypeError, match=r"labels \(y\) must be integers"):
         evaluate(mlp((6, 3), "dense"), x, y.astype(float))
     labels = make_labels("numpy", y)
     assert 0.0 <= evaluate(mlp((6, 3), "dense"), x, labels)[1] <= 1.0
@@ -336,3 +358,25 @@ def test_fit_save_and_load_on_cupy(cupy_backend, tmp_path):
     loaded = io.load(io.save(net, tmp_path / "m.npz"), backend="numpy")
     np.testing.assert_allclose(host(loaded.forward(x)), host(net.forward(make(cupy_backend, x, "float32"))),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_run_config_fills_only_what_is_missing_and_names_unknown_choices():
+    from minispectral.experiment import RunConfig
+
+    cfg = RunConfig(dataset="digits").resolved()
+    assert (cfg.epochs, cfg.batch_size) == (40, 32)  # the digits defaults
+    assert (RunConfig(epochs=0, batch_size=0).resolved().epochs, RunConfig(batch_size=0).resolved().batch_size) == (0, 0)
+    with pytest.raises(ValueError, match="model must be one of .*got 'bogus'"):
+        RunConfig(model="bogus").resolved()
+    with pytest.raises(ValueError, match="optimizer must be one of .*got 'rmsprop'"):
+        RunConfig(optimizer="rmsprop").resolved()
+
+
+def test_run_loads_the_data_in_the_run_dtype(monkeypatch):
+    import minispectral.experiment as experiment
+
+    seen, real = [], experiment.load_dataset
+    monkeypatch.setattr(experiment, "load_dataset", lambda *a, **kw: seen.append(kw["dtype"]) or real(*a, **kw))
+    record, model = experiment.run(experiment.RunConfig(model="dense", hidden=(4,), epochs=1, dtype="float64"))
+    assert seen == ["float64"]
+    assert model.dtype == np.float64 and 0.0 <= record["test_accuracy"] <= 1.0
