@@ -17,7 +17,7 @@ from pathlib import Path
 from .allocator import keep_freed_memory
 from .backend import BACKENDS, BackendUnavailableError
 from .datasets import DATASETS, DatasetError
-from .experiment import RunConfig, run, write_json
+from .experiment import RunConfig, run, save_figure, write_json
 from .nn import MODELS
 from .optim import OPTIMIZERS
 from .train import NonFiniteError
@@ -50,8 +50,21 @@ def _number(convert, accept, expected: str):
 
 
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 fraction = _number(float, lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1)")
+
+
+def figure_path(text: str) -> Path:
+    """An argparse type: a path whose extension matplotlib can write (checked before any training)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(text).suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise argparse.ArgumentTypeError(f"expected a figure file ending in one of "
+                                         f"{', '.join('.' + f for f in sorted(formats))}, got {text!r}")
+    return Path(text)
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -63,7 +76,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=None, help="default: 32 on digits, 200 otherwise")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamax")
     p.add_argument("--lr", type=positive_float, default=None, help="default: the papers' rate for each model")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--val-split", type=fraction, default=0.0, help="fraction of the training set held out")
     p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a validation gain (needs --val-split)")
@@ -86,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--models", default=",".join(MODELS),
                          help=f"comma-separated subset of {','.join(MODELS)} (default: all)")
     _add_training_options(compare)
-    compare.add_argument("--figure", type=Path, default=Path("compare.png"), metavar="PATH",
+    compare.add_argument("--figure", type=figure_path, default=Path("compare.png"), metavar="PATH",
                          help="where to write the accuracy-vs-parameters plot (default: compare.png)")
 
     try:
@@ -164,9 +177,7 @@ def plot_compare(records, path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -184,12 +195,12 @@ def cmd_compare(args) -> int:
         records.append(record)
     print()
     print(format_table(records))
+    if args.json:  # first: the results must not depend on the figure being written
+        write_json(args.json, records)
     hidden = "→".join(str(h) for h in records[0]["hidden"])
     plot_compare(records, args.figure, f"{args.dataset}: {data.n_features}→{hidden}→{data.n_classes}, "
                                        f"seed {args.seed}")
     print(f"\nfigure: {args.figure}")
-    if args.json:
-        write_json(args.json, records)
     return 0
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .atomic import atomic_write
 from .backend import get_backend
 from .datasets import Dataset, load_dataset
 from .nn import mlp
@@ -97,6 +97,19 @@ def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_p
     return record, model
 
 
+def save_figure(fig, path, dpi: int = 120) -> Path:
+    """Write a matplotlib figure atomically, in the format its extension names, and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_write(path, "wb") as f:
+            fig.savefig(f, format=path.suffix.lstrip(".").lower() or None, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path
+
+
 def machine_info() -> dict:
     """Where a result was measured: machine, Python and library versions."""
     import numpy
@@ -109,16 +122,7 @@ def machine_info() -> dict:
 
 
 def write_json(path, obj) -> Path:
-    """Write JSON atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private (0600); results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write JSON atomically (``atomic.atomic_write``)."""
+    with atomic_write(path) as f:
+        json.dump(obj, f, indent=1)
+    return Path(path)

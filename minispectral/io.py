@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .backend import get_backend, to_numpy
 from .nn.sequential import Sequential, from_config
 
@@ -40,17 +39,8 @@ def save(model: Sequential, path, metadata: dict | None = None) -> Path:
             "architecture": model.config(), "dtype": str(model.dtype), "parameters": params,
             "metadata": metadata or {}}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 
@@ -101,8 +91,15 @@ def _meta(data, path) -> dict:
         meta = json.loads(bytes(data["__meta__"]).decode())
     except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ValueError(f"{path} is not a valid minispectral model file (no readable metadata): {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not a valid minispectral model file: its metadata is a JSON "
+                         f"{type(meta).__name__}, expected an object")
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a minispectral model file (format {meta.get('format')!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"{path} is not a valid minispectral model file: format_version is {version!r}, "
+                         "expected an integer")
+    if version > FORMAT_VERSION:
         raise ValueError(f"{path} was written by a newer minispectral (format {meta['format_version']}); upgrade")
     return meta

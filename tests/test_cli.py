@@ -77,6 +77,8 @@ def test_compare_prints_table_writes_figure_and_json(tmp_path, capsys):
     ["train", "--val-split", "1.5"],
     ["train", "--early-stopping", "3"],          # needs --val-split
     ["train", "--backend", "tpu"],
+    ["train", "--seed", "-1"],
+    ["compare", "--figure", "plot.xyz"],         # refused before any training
     ["compare", "--models", "dense,bogus"],
     ["frobnicate"],
 ])
@@ -85,6 +87,45 @@ def test_bad_arguments_exit_2(argv, capsys):
         main(argv)
     assert exc.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_bad_seed_and_figure_are_usage_errors_naming_the_option(capsys):
+    for argv, named in ((["train", "--seed", "-1"], "--seed: expected a non-negative integer, got '-1'"),
+                        (["compare", "--figure", "plot.xyz"], "--figure: expected a figure file ending in one of")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert named in capsys.readouterr().err
+
+
+def test_compare_writes_the_json_even_when_the_figure_fails(tmp_path, monkeypatch):
+    import minispectral.cli as cli
+
+    def broken_plot(*args, **kwargs):
+        raise OSError("no space left for the figure")
+
+    monkeypatch.setattr(cli, "plot_compare", broken_plot)
+    out = tmp_path / "cmp.json"
+    assert main(["compare", "--models", "dense", "--hidden", "8", "--epochs", "1", "--json", str(out)]) == 1
+    assert [r["model"] for r in json.loads(out.read_text())] == ["dense"]
+
+
+def test_a_failed_figure_write_leaves_no_partial_file(tmp_path):
+    from minispectral.experiment import save_figure
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "f.png"
+    path.write_bytes(b"old figure")
+    fig = plt.figure()
+    fig.add_subplot().plot([0, 1])
+    with pytest.raises(ValueError):
+        save_figure(fig, tmp_path / "f.nonsense")  # matplotlib refuses the format mid-write
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png"]
+    save_figure(plt.figure(), path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.get_fignums()  # both figures were closed
 
 
 def _closed_port() -> int:

@@ -1,5 +1,8 @@
 """Training on the bundled digits, reproducibility, clear failures, and save/load."""
 import gc
+import json
+import os
+import stat
 import time
 import warnings
 import zipfile
@@ -292,6 +295,31 @@ def test_zip_that_is_not_a_model_raises_value_error(tmp_path):
         z.writestr("hello.txt", "hi")
     with pytest.raises(ValueError, match="plain.zip"):
         io.load(tmp_path / "plain.zip")
+
+
+@pytest.mark.parametrize("meta, problem", [
+    ([1, 2], "its metadata is a JSON list, expected an object"),
+    ({"format": "minispectral-model", "format_version": "2"}, "format_version is '2', expected an integer"),
+])
+def test_model_file_with_malformed_metadata_raises_value_error(tmp_path, meta, problem):
+    bad = tmp_path / "meta.npz"
+    np.savez(bad, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    for read in (io.load, io.read_metadata):
+        with pytest.raises(ValueError, match=f"meta.npz is not a valid minispectral model file: {problem}"):
+            read(bad)
+
+
+def test_saved_files_get_the_permissions_of_a_new_file(tmp_path):
+    from minispectral.experiment import write_json
+
+    old = os.umask(0o022)
+    try:
+        paths = [io.save(mlp((4, 3, 2), "spectral"), tmp_path / "m.npz"), write_json(tmp_path / "r.json", {"a": 1})]
+        os.umask(0o077)
+        paths.append(write_json(tmp_path / "private.json", {}))
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in paths] == [0o644, 0o644, 0o600]
 
 
 def test_missing_file_raises_file_not_found(tmp_path):

@@ -28,7 +28,9 @@ import numpy as np
 
 from ..cli import positive_int  # noqa: F401  (the studies' option parsers share the CLI's)
 from ..datasets import DATASETS, Dataset, load_dataset
+from ..atomic import write_text
 from ..experiment import machine_info, write_json
+from ..experiment import save_figure as experiment_save_figure
 
 # Every JSON line holds at least these keys (those of ``minispectral train --json`` plus study and run_id).
 REQUIRED_KEYS = ("study", "run_id", "seed", "model", "dataset", "hidden", "trainable_parameters",
@@ -242,9 +244,8 @@ def load_records(path) -> list[dict]:
         except json.JSONDecodeError:
             if number < len(lines) - 1:  # damage before the last line is not a crash: refuse to guess
                 raise ValueError(f"{path}, line {number}: not valid JSON; fix or remove that line") from None
-    if not text.endswith("\n") and text:
-        with open(path, "w") as f:
-            f.write("".join(line + "\n" for line in good))
+    if not text.endswith("\n") and text:  # atomically: this file holds every finished run
+        write_text(path, "".join(line + "\n" for line in good))
     return records
 
 
@@ -439,9 +440,7 @@ def write_run_md(out_dir: Path, log: dict) -> Path:
                   f"BLAS threads: {inv.get('blas_threads') or 'library default'}",
                   f"* versions: Python {m['python']}, NumPy {m['numpy']}, minispectral {m['minispectral']}", ""]
     lines += ["## Protocol", "", "```json", json.dumps(log["protocol"], indent=1), "```", ""]
-    path = out_dir / "RUN.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_text(out_dir / "RUN.md", "\n".join(lines))
 
 
 # ------------------------------------------------------------------------------- reports
@@ -477,9 +476,7 @@ def pyplot():
 
 
 def save_figure(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=120)
-    pyplot().close(fig)
-    return path
+    return experiment_save_figure(fig, path)
 
 
 def fmt_acc(mean: float, std: float, n: int) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..atomic import write_text
 from ..experiment import RunConfig, run
 from ..nn import MODELS
 from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
@@ -111,7 +112,7 @@ class ParamsStudy(Study):
         models = [m for m in MODELS if any(k[1] == m for k in cells)]
         widths = sorted({k[2] for k in cells})
         table = out_dir / "table.md"
-        table.write_text(self.markdown(cells, datasets, models, widths, missing))
+        write_text(table, self.markdown(cells, datasets, models, widths, missing))
         return [table, self.figure(cells, datasets, models, widths, out_dir / "params.png")]
 
     def relative(self, cells, dataset, model, width):

@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 
 from ..backend import to_numpy
+from ..atomic import write_text
 from ..experiment import RunConfig, run
 from ..nn import Activation, Sequential, Spectral
 from ..pruning import keep_indices, node_scores, prune
@@ -189,7 +190,7 @@ class PruningStudy(Study):
         datasets = list(dict.fromkeys(r["dataset"] for r in records))
         activations = [a for a in ACTIVATIONS if any(r["activation"] == a for r in records)]
         table = out_dir / "table.md"
-        table.write_text(self.markdown(records, curves, datasets, activations, missing))
+        write_text(table, self.markdown(records, curves, datasets, activations, missing))
         return [table, self.figure(curves, datasets, activations, out_dir / "pruning.png")]
 
     def markdown(self, records, curves, datasets, activations, missing) -> str:

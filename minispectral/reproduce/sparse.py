@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..atomic import write_text
 from ..experiment import RunConfig, run
 from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
 
@@ -90,7 +91,7 @@ class SparseStudy(Study):
         methods = [m for m in METHODS if any(k[1] == m for k in cells)]
         sparsities = sorted({k[2] for k in cells})
         table = out_dir / "table.md"
-        table.write_text(self.markdown(cells, datasets, methods, sparsities, missing))
+        write_text(table, self.markdown(cells, datasets, methods, sparsities, missing))
         return [table, self.figure(cells, datasets, methods, sparsities, out_dir / "sparse.png")]
 
     def markdown(self, cells, datasets, methods, sparsities, missing) -> str:
