@@ -236,8 +236,9 @@ class Adam(Optimizer):
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.beta1, self.beta2 = _check_factor("beta1", betas[0]), _check_factor("beta2", betas[1])
-        if not math.isfinite(eps) or eps < 0:
-            raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+        if not math.isfinite(eps) or eps <= 0:
+            # a gradient entry that has always been zero (a dead unit) would make the step 0/0 = NaN
+            raise ValueError(f"eps must be a finite number > 0, got {eps}")
         self.eps = float(eps)
         super().__init__(params, lr, pack_vectors=pack_vectors, flush_subnormals=flush_subnormals)
 

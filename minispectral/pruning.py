@@ -32,6 +32,21 @@ def _weight_layers(model: Sequential, layer_index: int):
     return following
 
 
+def _check_keep(keep, n_nodes: int) -> np.ndarray:
+    """``keep`` as a sorted int64 array of distinct node indices in [0, n_nodes), at least one."""
+    keep = np.asarray(keep)
+    if keep.ndim != 1 or keep.size == 0:
+        raise ValueError(f"keep must be a non-empty 1-D list of node indices, got shape {keep.shape}")
+    if not np.issubdtype(keep.dtype, np.integer):
+        raise TypeError(f"keep must hold integer node indices, got dtype {keep.dtype}")
+    if keep.min() < 0 or keep.max() >= n_nodes:
+        raise ValueError(f"keep must hold node indices in [0, {n_nodes - 1}], got values in "
+                         f"[{keep.min()}, {keep.max()}]")
+    if np.unique(keep).size != keep.size:
+        raise ValueError(f"keep must not repeat a node (a copy would change the network's output), got {keep.tolist()}")
+    return np.sort(keep).astype(np.int64)
+
+
 def node_scores(model: Sequential, layer_index: int) -> np.ndarray:
     """Importance of each output node of ``model.layers[layer_index]`` (host array, higher = keep).
 
@@ -58,7 +73,7 @@ def keep_indices(scores, fraction_removed: float) -> np.ndarray:
 def prune(model: Sequential, layer_index: int, keep) -> Sequential:
     """A smaller copy of ``model`` whose hidden layer after ``layers[layer_index]`` has only ``keep`` nodes."""
     following = _weight_layers(model, layer_index)
-    keep = np.asarray(keep, dtype=np.int64)
+    keep = _check_keep(keep, model.layers[layer_index].n_out)
     pruned = model.copy()
     for index, axes in ((layer_index, _OUT_AXES), (following, _IN_AXES)):
         layer = pruned.layers[index]
@@ -83,7 +98,7 @@ def silence(model: Sequential, layer_index: int, keep) -> Sequential:
     silenced = model.copy()
     layer = silenced.layers[following]
     alive = np.zeros(layer.n_in)
-    alive[np.asarray(keep, dtype=np.int64)] = 1.0
+    alive[_check_keep(keep, layer.n_in)] = 1.0
     name = "W" if isinstance(layer, Dense) else ("phi" if "phi" in layer.params else ("V" if "V" in layer.params else "Q"))
     p = layer.params[name]
     p.value = p.value * layer.backend.asarray(alive, dtype=layer.dtype)[None, :]

@@ -334,3 +334,11 @@ def test_every_parameter_and_its_optimizer_state_is_c_ordered(variant):
         assert p.value.flags.c_contiguous, name
     for state in opt.state:
         assert all(s.flags.c_contiguous for s in state)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(784, 100), (10, 10), (64, 100)])
+def test_triangular_R_counts_its_free_entries(n_in, n_out):
+    m = min(n_in, n_out)
+    R = Spectral(n_in, n_out, variant="qr").params["R"]
+    assert R.count == m * (m + 1) // 2 + (n_out - m) * m  # the paper's m(m+1)/2 when n_out <= n_in
+    assert np.all(np.triu(host(R.value), k=1) == 0)

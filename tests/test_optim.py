@@ -313,7 +313,8 @@ def test_the_flush_period_follows_the_fastest_decay():
     (dict(betas=(0.9, -0.1)), r"beta2 must be in \[0, 1\), got -0.1"),
     (dict(betas=(0.9, math.nan)), r"beta2 must be in \[0, 1\), got nan"),
     (dict(betas=(0.9,)), r"betas must be a pair \(beta1, beta2\), got \(0.9,\)"),
-    (dict(eps=-1e-8), r"eps must be a finite number >= 0, got -1e-08"),
+    (dict(eps=-1e-8), r"eps must be a finite number > 0, got -1e-08"),
+    (dict(eps=0.0), r"eps must be a finite number > 0, got 0.0"),
 ])
 @pytest.mark.parametrize("cls", [Adam, Adamax])
 def test_bad_decay_factors_are_named(cls, kw, message):

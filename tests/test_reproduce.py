@@ -219,6 +219,26 @@ def test_the_pruned_network_computes_what_the_silenced_one_does(model, activatio
     assert not np.allclose(net.forward(x), pruned.forward(x))
 
 
+@pytest.mark.parametrize("keep, error, message", [
+    ([1, 1, 1], ValueError, r"must not repeat a node .*\[1, 1, 1\]"),
+    ([0.7, 2.9], TypeError, "integer node indices, got dtype float64"),
+    ([], ValueError, "non-empty 1-D list of node indices"),
+    ([0, 30], ValueError, r"node indices in \[0, 29\], got values in \[0, 30\]"),
+    ([-1, 2], ValueError, r"node indices in \[0, 29\]"),
+])
+def test_prune_and_silence_refuse_a_bad_keep(keep, error, message):
+    net = mlp((20, 30, 7), "spectral", seed=0)
+    for cut in (prune, silence):
+        with pytest.raises(error, match=message):
+            cut(net, 0, keep)
+
+
+def test_prune_keeps_the_nodes_in_order_whatever_the_order_given():
+    net = mlp((20, 30, 7), "dense", seed=0, dtype="float64")
+    x = np.random.default_rng(0).normal(size=(4, 20))
+    np.testing.assert_array_equal(prune(net, 0, [9, 2, 5]).forward(x), prune(net, 0, [2, 5, 9]).forward(x))
+
+
 def test_retrainable_copies_the_survivors_and_trains_phi():
     net = mlp((20, 30, 7), "nc", activation="tanh", bias=False, seed=1, dtype="float64")
     pruned = prune(net, 0, keep_indices(node_scores(net, 0), 0.5))

@@ -57,8 +57,10 @@ class Spectral(Module):
     variant : one of ``VARIANTS`` (see the module docstring); default "spectral" (two sets)
     bias : train a direct-space bias b (n_out,)
     trainable : overrides of the variant's trainable flags, e.g. ``{"phi": True}``
-    triangular : for "qr", keep R lower-triangular (the paper's count, m(m+1)/2 free entries);
-        False trains the full R, as the authors' code does
+    triangular : for "qr", keep R (n_out, m) lower-triangular: its entries above the diagonal stay
+        zero.  With n_out <= n_in (m = n_out) that leaves m(m+1)/2 free entries, the paper's count;
+        with n_out > n_in, R is a lower trapezoid, with (n_out − m)·m free entries more.  False
+        trains the full R, as the authors' code does
     sparsity : fraction of the smallest |W| zeroed at every forward pass (paper.md §6); 0 = off
     phi_init, lam_in_init, lam_out_init, b_init : initialiser specs (``minispectral.nn.init``);
         None gives the papers' recipe for the variant
