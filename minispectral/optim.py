@@ -47,7 +47,7 @@ import math
 
 from array_api_compat import device, is_cupy_array
 
-from .backend import namespace
+from .backend import backend_of, namespace
 from .functional.fast import write_into
 
 # A decaying state entry is zeroed below FLUSH_BELOW × the dtype's smallest normal number.  The
@@ -180,6 +180,11 @@ class Optimizer:
         if p.grad is not None and (p.grad.shape != p.value.shape or p.grad.dtype != p.value.dtype):
             raise ValueError(f"gradient of {name} has shape {tuple(p.grad.shape)} and dtype {p.grad.dtype}, "
                              f"expected {tuple(p.value.shape)} and {p.value.dtype}")
+        state = self.state[i]
+        # model.to(...) after the optimizer was built: the state would silently narrow, or mix libraries
+        if state and (type(state[0]) is not type(p.value) or state[0].dtype != p.value.dtype):
+            raise ValueError(f"{name} is now a {_describe(p.value)} array, but the optimizer's state was made "
+                             f"for {_describe(state[0])}; build the optimizer after model.to(...)")
         return p.grad
 
     def rule(self, grad, *state):
@@ -286,6 +291,11 @@ class Adamax(Adam):
         step = write_into(xp.divide, m, u, out=tmp)
         step *= self.lr / (1.0 - self.beta1 ** self.t)
         return step
+
+
+def _describe(a) -> str:
+    """'numpy float32', 'strict float64': an array's backend and dtype, for messages."""
+    return f"{backend_of(a).name} {str(a.dtype).rsplit('.', 1)[-1]}"
 
 
 def _check_factor(name: str, value) -> float:

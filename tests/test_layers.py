@@ -342,3 +342,16 @@ def test_triangular_R_counts_its_free_entries(n_in, n_out):
     R = Spectral(n_in, n_out, variant="qr").params["R"]
     assert R.count == m * (m + 1) // 2 + (n_out - m) * m  # the paper's m(m+1)/2 when n_out <= n_in
     assert np.all(np.triu(host(R.value), k=1) == 0)
+
+
+@pytest.mark.parametrize("cls", [Dense, Spectral])
+@pytest.mark.parametrize("kw, message", [
+    (dict(n_in=0, n_out=3), "n_in must be a positive integer, got 0"),
+    (dict(n_in=3, n_out=2.5), "n_out must be a positive integer, got 2.5"),
+    (dict(n_in=None, n_out=2), "n_in must be a positive integer, got None"),
+    (dict(n_in=3, n_out=2, sparsity=1.0), r"sparsity must be in \[0, 1\), got 1.0"),
+    (dict(n_in=3, n_out=2, sparsity=-0.1), r"sparsity must be in \[0, 1\), got -0.1"),
+])
+def test_layers_refuse_bad_widths_and_sparsity_when_built(cls, kw, message):
+    with pytest.raises(ValueError, match=message):
+        cls(**kw)

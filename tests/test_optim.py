@@ -376,3 +376,23 @@ def test_a_large_parameter_is_updated_in_blocks_of_rows(monkeypatch):
     small.grad = np.ones_like(small.value)
     opt.step()
     assert calls == [(100, 784)]
+
+
+def test_an_optimizer_built_before_model_to_says_so(backend):
+    """Its state would otherwise narrow float64 gradients into float32, or mix libraries."""
+    model = minispectral.mlp((4, 3, 2), "dense", seed=0)
+    opt = Adamax(model)
+    model.to(dtype="float64")
+    for p in model.parameters():
+        p.grad = p.value * 0
+    with pytest.raises(ValueError, match="is now a numpy float64 array, but the optimizer's state was made for "
+                                         r"numpy float32; build the optimizer after model.to"):
+        opt.step()
+    if backend.name != "numpy":
+        model = minispectral.mlp((4, 3, 2), "spectral", seed=0)
+        opt = Adamax(model)
+        model.to(backend=backend.name)
+        for p in model.parameters():
+            p.grad = p.value * 0
+        with pytest.raises(ValueError, match=f"is now a {backend.name} float32 array"):
+            opt.step()

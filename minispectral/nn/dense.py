@@ -5,7 +5,7 @@ from ..backend import get_backend
 from ..functional import dense_backward, dense_forward, masked_dense_backward, masked_dense_forward
 from .init import as_rng, draw, glorot_uniform
 from .module import Module, Parameter
-from .shapes import check_input
+from .shapes import check_input, check_layer_args
 
 
 class Dense(Module):
@@ -24,7 +24,8 @@ class Dense(Module):
     def __init__(self, n_in: int, n_out: int, *, bias: bool = True, sparsity: float = 0.0,
                  W_init=None, b_init=None, seed=None, dtype="float32", backend=None):
         super().__init__()
-        self.n_in, self.n_out, self.bias, self.sparsity = int(n_in), int(n_out), bias, float(sparsity)
+        self.n_in, self.n_out, self.sparsity = check_layer_args(n_in, n_out, sparsity)
+        self.bias = bias
         rng = as_rng(seed)
         be = get_backend(backend)
         self.params["W"] = Parameter(be.asarray(draw(W_init, glorot_uniform, rng, (n_out, n_in), "W"), dtype))

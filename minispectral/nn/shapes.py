@@ -4,6 +4,23 @@ from __future__ import annotations
 from ..backend import backend_of
 
 
+def check_layer_args(n_in, n_out, sparsity) -> tuple[int, int, float]:
+    """The widths (positive integers) and the sparsity (a fraction in [0, 1)) of a new layer, checked."""
+    widths = []
+    for name, value in (("n_in", n_in), ("n_out", n_out)):
+        try:
+            ok = not isinstance(value, bool) and int(value) == value and value >= 1
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        widths.append(int(value))
+    sparsity = float(sparsity)
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    return widths[0], widths[1], sparsity
+
+
 def check_input(layer, x) -> None:
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         raise TypeError(f"{layer!r} expects an array of shape (N, {layer.n_in}), got {type(x).__name__}")

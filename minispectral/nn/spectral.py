@@ -26,7 +26,7 @@ from ..functional.fast import forms_weight_gradient, spectral_backward, spectral
 from ..functional.spectral import spectral_weight_forward
 from .init import as_rng, draw, qr_factors, ssvd_factors
 from .module import Module, Parameter
-from .shapes import check_input
+from .shapes import check_input, check_layer_args
 
 VARIANTS = ("nc", "spectral", "full", "ssvd", "qr")
 
@@ -74,8 +74,8 @@ class Spectral(Module):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        self.n_in, self.n_out, self.variant, self.bias = int(n_in), int(n_out), variant, bias
-        self.triangular, self.sparsity = bool(triangular), float(sparsity)
+        self.n_in, self.n_out, self.sparsity = check_layer_args(n_in, n_out, sparsity)
+        self.variant, self.bias, self.triangular = variant, bias, bool(triangular)
         flags = dict(_TRAINABLE[variant])
         for name, value in (trainable or {}).items():
             if name not in flags:
