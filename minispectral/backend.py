@@ -144,23 +144,32 @@ def available(name: str) -> tuple[bool, str]:
     return True, ""
 
 
-_stack: list[Backend] = []
+_base: Backend | None = None  # the program's backend: set_backend, else MINISPECTRAL_BACKEND, else numpy
+_stack: list[Backend] = []  # one entry per open ``with use_backend(...)`` block, innermost last
 
 
 def _current() -> Backend:
-    if not _stack:
-        _stack.append(get_backend(os.environ.get("MINISPECTRAL_BACKEND", "numpy")))
-    return _stack[-1]
+    global _base
+    if _stack:
+        return _stack[-1]
+    if _base is None:
+        _base = get_backend(os.environ.get("MINISPECTRAL_BACKEND", "numpy"))
+    return _base
 
 
 def set_backend(name: str) -> Backend:
-    """Make ``name`` the current backend for the rest of the program."""
+    """Make ``name`` the current backend for the rest of the program.
+
+    Called inside ``with use_backend(...)`` blocks, it takes effect at once and stays after they
+    end: it replaces the innermost block's backend and the program's own, which the last block
+    returns to.
+    """
+    global _base
     backend = get_backend(name)
     # Not through _current(): an unusable MINISPECTRAL_BACKEND must not block choosing another one.
+    _base = backend
     if _stack:
         _stack[-1] = backend
-    else:
-        _stack.append(backend)
     return backend
 
 

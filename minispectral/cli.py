@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .allocator import keep_freed_memory
-from .backend import BACKENDS, BackendUnavailableError
+from .backend import BACKENDS, BackendUnavailableError, get_backend
 from .datasets import DATASETS, DatasetError
 from .experiment import RunConfig, run, save_figure, write_json
 from .nn import MODELS
@@ -80,7 +80,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-split", type=fraction, default=0.0, help="fraction of the training set held out")
     p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a validation gain (needs --val-split)")
-    p.add_argument("--backend", choices=BACKENDS, default="numpy")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="array backend (default: $MINISPECTRAL_BACKEND, else numpy)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--data-dir", default=None, help="where MNIST files are (default: $MINISPECTRAL_DATA, then the cache)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
@@ -219,6 +220,8 @@ def main(argv=None) -> int:
     handler = commands.get(args.command) or getattr(args, "handler", None)
     keep_freed_memory()  # a training process: freed arrays stay for the next step (allocator.py)
     try:
+        if hasattr(args, "backend"):
+            get_backend(args.backend)  # an unusable backend fails now, before any data is loaded
         return handler(args)
     except RUNTIME_ERRORS as exc:
         print(f"minispectral: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, no traceback

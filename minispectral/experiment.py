@@ -42,15 +42,16 @@ class RunConfig:
     val_split: float = 0.0
     early_stopping: int | None = None
     min_delta: float = 0.0
-    backend: str = "numpy"
+    backend: str | None = None  # None: the current backend (MINISPECTRAL_BACKEND, else numpy)
     dtype: str = "float32"
     data_dir: str | None = None
     layer_kw: dict = field(default_factory=dict)
 
     def resolved(self) -> "RunConfig":
-        """A copy with every None default filled in for the dataset, model and optimizer.
+        """A copy with every None default filled in for the dataset, model, optimizer and backend.
 
         Only None is replaced: an invalid value (epochs=0, say) stays, for ``fit`` to refuse by name.
+        The backend becomes the name of the one the run will use, so that the record says where it ran.
         """
         if self.model not in DEFAULT_LR:
             raise ValueError(f"model must be one of {tuple(DEFAULT_LR)}, got {self.model!r}")
@@ -63,7 +64,7 @@ class RunConfig:
         return RunConfig(**{**asdict(self), "hidden": tuple(int(h) for h in self.hidden),
                             "epochs": defaults["epochs"] if self.epochs is None else self.epochs,
                             "batch_size": defaults["batch_size"] if self.batch_size is None else self.batch_size,
-                            "lr": lr})
+                            "lr": lr, "backend": get_backend(self.backend).name})
 
 
 def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None):

@@ -52,9 +52,9 @@ def cupy_backend():
 @pytest.fixture(autouse=True)
 def _restore_current_backend():
     """A test that switches the current backend must not leak the switch into the next test."""
-    saved = list(backend_module._stack)
+    saved = list(backend_module._stack), backend_module._base
     yield
-    backend_module._stack[:] = saved
+    backend_module._stack[:], backend_module._base = saved
 
 
 def make(backend, a, dtype="float64"):

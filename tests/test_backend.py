@@ -31,6 +31,7 @@ def run_python(code, **env):
 def test_default_backend_is_numpy(monkeypatch):
     monkeypatch.delenv("MINISPECTRAL_BACKEND", raising=False)
     monkeypatch.setattr(backend_module, "_stack", [])
+    monkeypatch.setattr(backend_module, "_base", None)
     assert get_backend().name == "numpy"
 
 
@@ -56,6 +57,16 @@ def test_use_backend_is_scoped_nests_and_restores_on_error():
     assert get_backend().name == "numpy"
 
 
+def test_set_backend_inside_use_backend_lasts_after_the_block():
+    set_backend("numpy")
+    with use_backend("numpy"):
+        with use_backend("numpy"):
+            assert set_backend("strict").name == "strict"
+            assert get_backend().name == "strict"  # at once
+    assert get_backend().name == "strict"  # and for the rest of the program
+    set_backend("numpy")
+
+
 def test_backend_names_are_case_insensitive_and_backend_objects_pass_through():
     b = get_backend("STRICT")
     assert b.name == "strict"
@@ -65,6 +76,7 @@ def test_backend_names_are_case_insensitive_and_backend_objects_pass_through():
 def test_env_variable_selects_the_backend(monkeypatch):
     monkeypatch.setenv("MINISPECTRAL_BACKEND", "strict")
     monkeypatch.setattr(backend_module, "_stack", [])
+    monkeypatch.setattr(backend_module, "_base", None)
     assert get_backend().name == "strict"
     assert backend_of(from_numpy([1.0, 2.0])).name == "strict"
 
@@ -72,6 +84,7 @@ def test_env_variable_selects_the_backend(monkeypatch):
 def test_env_variable_with_unknown_name_raises(monkeypatch):
     monkeypatch.setenv("MINISPECTRAL_BACKEND", "tpu")
     monkeypatch.setattr(backend_module, "_stack", [])
+    monkeypatch.setattr(backend_module, "_base", None)
     with pytest.raises(ValueError, match="tpu"):
         get_backend()
 
@@ -79,6 +92,7 @@ def test_env_variable_with_unknown_name_raises(monkeypatch):
 def test_an_unusable_env_backend_does_not_block_choosing_another(monkeypatch):
     monkeypatch.setenv("MINISPECTRAL_BACKEND", "tpu")
     monkeypatch.setattr(backend_module, "_stack", [])
+    monkeypatch.setattr(backend_module, "_base", None)
     with use_backend("strict"):
         assert get_backend().name == "strict"
     assert set_backend("numpy").name == "numpy"

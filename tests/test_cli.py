@@ -155,3 +155,19 @@ def test_cupy_backend_unavailable_exit_1(capsys):
     assert main(["train", "--backend", "cupy", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert "cupy" in err.lower() and err.count("\n") == 1
+
+
+def test_the_environment_chooses_the_backend_of_train_and_the_studies(tmp_path, monkeypatch, capsys):
+    import minispectral.backend as backend_module
+
+    monkeypatch.setenv("MINISPECTRAL_BACKEND", "strict")
+    monkeypatch.setattr(backend_module, "_stack", [])
+    monkeypatch.setattr(backend_module, "_base", None)  # the current backend is read from the environment again
+    out = tmp_path / "r.json"
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["backend"] == "strict"
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--backend", "numpy", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["backend"] == "numpy"  # the option wins over the environment
+    # the studies' time estimate builds its network on the same backend as the runs (it used to crash)
+    assert main(["reproduce", "params", "--quick", "--datasets", "digits", "--plan", "--out", str(tmp_path / "p")]) == 0
+    assert "24 to train" in capsys.readouterr().out

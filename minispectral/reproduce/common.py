@@ -276,15 +276,16 @@ def format_seconds(seconds: float) -> str:
 @functools.lru_cache(maxsize=None)
 def _step_seconds(sizes: tuple, model: str, activation: str, layer_kw_json: str, batch_size: int,
                   optimizer: str) -> float:
+    from ..backend import from_numpy
     from ..functional import softmax_cross_entropy
     from ..nn import mlp
     from ..optim import make_optimizer
 
-    net = mlp(sizes, model, activation=activation, seed=0, **json.loads(layer_kw_json))
+    net = mlp(sizes, model, activation=activation, seed=0, **json.loads(layer_kw_json))  # the runs' backend
     opt = make_optimizer(optimizer, net, 1e-3)
     rng = np.random.default_rng(0)
-    x = rng.random((batch_size, sizes[0]), dtype=np.float32)
-    y = rng.integers(0, sizes[-1], batch_size)
+    x = from_numpy(rng.random((batch_size, sizes[0]), dtype=np.float32), backend=net.backend)
+    y = from_numpy(rng.integers(0, sizes[-1], batch_size), backend=net.backend)
     timings = []
     for _ in range(6):
         start = time.perf_counter()
