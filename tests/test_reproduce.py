@@ -4,6 +4,7 @@ The studies run in quick mode on the bundled digits set with tiny grids, so the 
 takes well under a minute and needs no downloaded data.
 """
 import json
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from minispectral import mlp
 from minispectral.cli import main
 from minispectral.pruning import keep_indices, node_scores, prune, silence
 from minispectral.reproduce import STUDIES, load_records, run_study
-from minispectral.reproduce.common import REQUIRED_KEYS
+from minispectral.reproduce.common import REQUIRED_KEYS, Study
 from minispectral.reproduce.pruning_study import SR_RESULTS, retrainable
 
 TINY = {
@@ -128,6 +129,62 @@ def test_only_the_missing_runs_are_trained(tmp_path, finished):
     assert again == sorted(json.loads(line)["run_id"] for line in kept)
 
 
+def test_damaged_run_files_are_errors_that_name_the_line(tmp_path, finished):
+    from minispectral.reproduce.common import read_log
+
+    good = lines(finished["params"] / "runs.jsonl")
+    path = tmp_path / "runs.jsonl"
+    path.write_text(good[0] + "\n" + json.dumps({"study": "params"}) + "\n" + good[1] + "\n")
+    with pytest.raises(ValueError, match=r"runs.jsonl, line 2: run None lacks the keys \['run_id'"):
+        load_records(path)
+    path.write_text(good[0] + "\n[1, 2]\n" + good[1] + "\n")
+    with pytest.raises(ValueError, match="line 2: a JSON list, expected a run record"):
+        load_records(path)
+    # a last line cut short but followed by its newline is dropped, and the file repaired for the next append
+    path.write_text(good[0] + "\n" + good[1][:30] + "\n")
+    assert [r["run_id"] for r in load_records(path)] == [json.loads(good[0])["run_id"]]
+    assert lines(path) == [good[0]]
+    log = tmp_path / "run.json"
+    for text, message in (('{"study": "par', "not a valid run log"), ("[]", "expected a JSON object")):
+        log.write_text(text)
+        with pytest.raises(ValueError, match=f"run.json is .*{message}"):
+            read_log(log)
+
+
+class EnvironmentProbe(Study):
+    """A study of two instant runs that report the BLAS thread count their worker process was started with."""
+
+    name = "probe"
+    FULL = QUICK = {"seeds": 2}
+
+    def runs(self):
+        return [{"run_id": f"probe/{seed}", "seed": seed} for seed in range(self.settings["seeds"])]
+
+    def train(self, spec):
+        return {"study": self.name, "run_id": spec["run_id"], "seed": spec["seed"], "model": "-", "dataset": "-",
+                "hidden": [], "trainable_parameters": 0, "test_accuracy": 0.0, "epoch_seconds": [0.0],
+                "history": [], "blas": os.environ.get("OPENBLAS_NUM_THREADS"), "pid": os.getpid()}
+
+    def cost(self, spec, step_seconds):
+        return 0.0, 0.0
+
+    def report(self, records, out_dir, missing):
+        return []
+
+
+def test_parallel_workers_get_their_share_of_the_cores_and_any_study_runs_in_them(tmp_path, monkeypatch):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    study = EnvironmentProbe({"seeds": 2, "quick": True, "data_dir": None})
+    assert run_study(study, tmp_path, jobs=2, echo=lambda _: None) == 2
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    records = load_records(tmp_path / "runs.jsonl")
+    assert {r["blas"] for r in records} == {share} and all(r["pid"] != os.getpid() for r in records)
+    log = json.loads((tmp_path / "run.json").read_text())
+    assert log["invocations"][0]["blas_threads"] == dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                                   "MKL_NUM_THREADS"), share)
+
+
 def _args(study, out, *extra):
     from minispectral.cli import build_parser
 
@@ -187,6 +244,7 @@ def test_plan_trains_nothing(tmp_path, capsys):
     ["reproduce", "params", "--widths", "fifty"],
     ["reproduce", "sparse", "--sparsities", "50,100"],
     ["reproduce", "pruning", "--activations", "sigmoid"],
+    ["reproduce", "pruning", "--retrain-at", "33"],        # only the pruned percentages, multiples of 5
     ["reproduce", "pruning", "--plan", "--report-only"],
 ])
 def test_bad_arguments_exit_2(argv, capsys):

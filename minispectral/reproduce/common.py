@@ -85,15 +85,16 @@ def csv_of(choices) -> Callable:
     return parse
 
 
-def csv_ints(lo: int, hi: int) -> Callable:
-    """Parser of '50,100' into a sorted list of distinct integers in [lo, hi]."""
+def csv_ints(lo: int, hi: int, step: int = 1) -> Callable:
+    """Parser of '50,100' into a sorted list of distinct integers in [lo, hi] (multiples of ``step``)."""
     def parse(text: str) -> list:
         try:
             items = sorted({int(t) for t in text.split(",") if t.strip()})
         except ValueError:
             items = []
-        if not items or items[0] < lo or items[-1] > hi:
-            raise argparse.ArgumentTypeError(f"expected comma-separated integers in [{lo}, {hi}], got {text!r}")
+        if not items or items[0] < lo or items[-1] > hi or any(i % step for i in items):
+            steps = "" if step == 1 else f" that are multiples of {step}"
+            raise argparse.ArgumentTypeError(f"expected comma-separated integers in [{lo}, {hi}]{steps}, got {text!r}")
         return items
     return parse
 
@@ -227,24 +228,31 @@ def load_records(path) -> list[dict]:
     """The records in a runs.jsonl file ([] if it does not exist).
 
     A last line cut short (the process was killed while writing it) is dropped and the
-    file is repaired, so that run is simply trained again.
+    file is repaired, so that run is simply trained again.  Any other damage is an error that
+    names the line: a record is never guessed at.
     """
     path = Path(path)
     if not path.exists():
         return []
     text = path.read_text()
-    lines = text.split("\n")
+    lines = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
     records, good = [], []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for number, line in lines:
         try:
-            records.append(json.loads(line))
-            good.append(line)
+            record = json.loads(line)
         except json.JSONDecodeError:
-            if number < len(lines) - 1:  # damage before the last line is not a crash: refuse to guess
+            if number < lines[-1][0]:  # damage before the last line is not a crash: refuse to guess
                 raise ValueError(f"{path}, line {number}: not valid JSON; fix or remove that line") from None
-    if not text.endswith("\n") and text:  # atomically: this file holds every finished run
+            continue
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}, line {number}: a JSON {type(record).__name__}, expected a run record (an object)")
+        try:
+            check_record(record)
+        except ValueError as exc:
+            raise ValueError(f"{path}, line {number}: {exc}; fix or remove that line") from None
+        records.append(record)
+        good.append(line)
+    if len(good) < len(lines):  # atomically: this file holds every finished run
         write_text(path, "".join(line + "\n" for line in good))
     return records
 
@@ -314,18 +322,24 @@ def estimate(study: Study, specs: list[dict]) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------------- running
 
-def _train_in_worker(study_name: str, settings: dict, spec: dict) -> dict:
-    from . import STUDIES
+def _train_in_worker(study_class: type, settings: dict, spec: dict) -> dict:
+    return study_class(settings).train(spec)  # the class, not a name: a user's own Study works too
 
-    return STUDIES[study_name](settings).train(spec)
+
+def worker_blas_threads(jobs: int) -> dict:
+    """The BLAS thread settings the runs get: with ``jobs`` workers, each its share of the cores
+    (unless the environment already says); with one job, whatever the environment says."""
+    if jobs == 1:
+        return {k: os.environ[k] for k in BLAS_THREAD_VARS if k in os.environ}
+    share = str(max(1, (os.cpu_count() or 1) // jobs))
+    return {k: os.environ.get(k, share) for k in BLAS_THREAD_VARS}
 
 
 @contextlib.contextmanager
-def _blas_threads(n: int):
-    """Spawned workers read these at start-up: ``jobs`` workers share the cores instead of each taking all."""
-    saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
-    for k in BLAS_THREAD_VARS:
-        os.environ.setdefault(k, str(n))
+def _environment(variables: dict):
+    """Set ``variables`` in os.environ for the block, then restore what was there."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:
@@ -342,16 +356,32 @@ def _train_all(study: Study, todo: list[dict], jobs: int):
         for spec in todo:
             yield spec, study.train(spec)
         return
-    # spawn, not fork: each worker starts its own BLAS with its share of the cores.
-    with _blas_threads(max(1, (os.cpu_count() or 1) // jobs)):
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                      mp_context=multiprocessing.get_context("spawn"))
+    # spawn, not fork: each worker starts its own BLAS, which reads its thread count from the environment
+    # once, when the worker starts. A spawning pool starts its workers at the first submits, so those
+    # happen inside the block that sets the variables.
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = {pool.submit(_train_in_worker, study.name, study.settings, spec): spec for spec in todo}
+        with _environment(worker_blas_threads(jobs)):
+            futures = {pool.submit(_train_in_worker, type(study), study.settings, spec): spec for spec in todo}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def read_log(path: Path) -> dict:
+    """The study's run log, run.json ({} before the first run), checked."""
+    if not path.exists():
+        return {}
+    try:
+        log = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a valid run log ({exc}); restore it, or delete it to start a new "
+                         "log (the runs in runs.jsonl are kept)") from None
+    if not isinstance(log, dict) or not isinstance(log.get("invocations", []), list):
+        raise ValueError(f"{path} is not a valid run log: expected a JSON object with a list of invocations, "
+                         f"got {type(log).__name__}")
+    return log
 
 
 def _check_protocol(study: Study, log: dict, out_dir: Path) -> None:
@@ -370,7 +400,7 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     """
     out_dir = Path(out_dir)
     runs_path, log_path = out_dir / "runs.jsonl", out_dir / "run.json"
-    log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    log = read_log(log_path)
     _check_protocol(study, log, out_dir)
     records = load_records(runs_path)
     done = {r["run_id"] for r in records}
@@ -400,11 +430,11 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
                 trained += 1
                 echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
         finally:
-            log = json.loads(log_path.read_text()) if log_path.exists() else {}
+            log = read_log(log_path)
             invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
                           "started": started, "wall_seconds": round(time.perf_counter() - start, 3),
                           "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
-                          "blas_threads": {k: os.environ[k] for k in BLAS_THREAD_VARS if k in os.environ},
+                          "blas_threads": worker_blas_threads(jobs),
                           "load_average_at_start": round(load_at_start, 2)}
             log = {"study": study.name, "protocol": study.protocol,
                    "invocations": log.get("invocations", []) + [invocation]}

@@ -52,7 +52,7 @@ class ParamsStudy(Study):
         DATASETS_OPTION,
         Option("widths", "--widths", csv_ints(1, 100000), "hidden widths N2 (default: 50,100,150,200,300)"),
         Option("models", "--models", csv_of(MODELS), f"comma-separated subset of {','.join(MODELS)} (default: all)"),
-        Option("seeds", "--seeds", positive_int, "number of seeds: 0, 1, ... (default: 3; quick: 2)"),
+        Option("seeds", "--seeds", positive_int, "number of seeds, numbered 0, 1, ... (default: 3; quick: 2)"),
         Option("max_epochs", "--max-epochs", positive_int, "epoch cap (default: 50; quick: 2)"),
         FULL_R_OPTION,
     )

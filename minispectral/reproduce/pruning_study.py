@@ -101,12 +101,12 @@ class PruningStudy(Study):
         DATASETS_OPTION,
         Option("activations", "--activations", csv_of(ACTIVATIONS), "comma-separated (default: tanh,relu,elu)"),
         Option("methods", "--methods", csv_of(METHODS), "comma-separated subset of direct,post,pre (default: all)"),
-        Option("seeds", "--seeds", positive_int, "number of seeds: 0, 1, ... (default: 3; quick: 1)"),
+        Option("seeds", "--seeds", positive_int, "number of seeds, numbered 0, 1, ... (default: 3; quick: 1)"),
         Option("epochs", "--epochs", positive_int, "epochs of the first training (default: 10; SR: 100; quick: 2)"),
         Option("retrain_epochs", "--retrain-epochs", positive_int,
                "epochs of the pre-training method's retraining (default: 10; SR: 20; quick: 2)"),
-        Option("retrain_at", "--retrain-at", csv_ints(1, 99),
-               "percentages at which pre-training retrains (default: 50,70,80,90,95; quick: 50,90)"),
+        Option("retrain_at", "--retrain-at", csv_ints(5, 95, step=5),  # the percentages the study prunes to
+               "percentages at which pre-training retrains, multiples of 5 (default: 50,70,80,90,95; quick: 50,90)"),
     )
     GRID_KEYS = ("datasets", "activations", "methods", "seeds")
 

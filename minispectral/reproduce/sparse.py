@@ -44,7 +44,7 @@ class SparseStudy(Study):
         Option("sparsities", "--sparsities", csv_ints(0, 99),
                "percentages of zeroed weights (default: 50,70,80,85,90,95,98; quick: 50,90,98)"),
         Option("methods", "--methods", csv_of(METHODS), "dense,spectral (default: both)"),
-        Option("seeds", "--seeds", positive_int, "number of seeds: 0, 1, ... (default: 3; quick: 1)"),
+        Option("seeds", "--seeds", positive_int, "number of seeds, numbered 0, 1, ... (default: 3; quick: 1)"),
         Option("max_epochs", "--max-epochs", positive_int, "epoch cap (default: 10; quick: 2)"),
         FULL_R_OPTION,
     )
