@@ -47,7 +47,10 @@ class GradcheckReport:
         return max((r.rel_error for r in self.rows), default=0.0)
 
     def __getitem__(self, name: str) -> GradRow:
-        return next(r for r in self.rows if r.name == name)
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"no gradient named {name!r} was checked; the report has {[r.name for r in self.rows]}")
 
     def __str__(self) -> str:
         lines = [f"{'parameter':<14}{'shape':<14}{'max |a-n|':>12}{'rel error':>12}  ok"]
@@ -100,8 +103,11 @@ def _as_float64(a):
 
 
 def _compare(report, name, analytic, numeric):
-    if analytic is None:  # a backward that never set this gradient fails the check instead of crashing it
-        report.rows.append(GradRow(name, tuple(numeric.shape), float("inf"), float("inf"), False))
+    # A backward that never set this gradient, or set one of another shape (which NumPy would happily
+    # broadcast against the numerical one), fails the check instead of crashing it or passing it.
+    if analytic is None or tuple(analytic.shape) != tuple(numeric.shape):
+        shape = tuple(numeric.shape) if analytic is None else tuple(analytic.shape)
+        report.rows.append(GradRow(name, shape, float("inf"), float("inf"), False))
         return
     diff = float(np.max(np.abs(to_numpy(analytic) - to_numpy(numeric)))) if analytic.shape else 0.0
     err = rel_error(analytic, numeric)
@@ -135,9 +141,11 @@ def check_kernel(forward, backward, inputs: dict, *, wrt=None, seed: int = 0, h:
     grads = backward(dout, cache)
     if not isinstance(grads, tuple):
         grads = (grads,)
+    if len(grads) != len(names):
+        raise ValueError(f"backward returned {len(grads)} gradients, expected {len(names)}: one for each of {names}")
     report = GradcheckReport(tol=tol)
     for name, grad in zip(names, grads):
-        if args[name] is None or grad is None:
+        if args[name] is None:  # an absent input (b=None) has no gradient
             continue
         loss = lambda: xp.sum(forward(*args.values(), **kwargs)[0] * dout)  # noqa: E731
         _compare(report, name, grad, numerical_gradient(loss, args[name], h))
