@@ -11,7 +11,7 @@ pruning    removing hidden nodes ranked by |lam_out|   Sci. Rep. 2022, §8–§9
 Every study writes one JSON line per training run into its output folder (``runs.jsonl``),
 skips the runs already there when it is started again, and rebuilds ``table.md`` and its
 figures from whatever runs exist, naming the ones still missing.  ``--quick`` runs a small
-version in about a minute, for tests and lessons.
+version in seconds, for tests and lessons.
 """
 from .common import Study, load_records, run_study
 from .params import ParamsStudy

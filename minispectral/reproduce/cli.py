@@ -1,6 +1,6 @@
 """``minispectral reproduce {params,sparse,pruning}``: one command per study of the papers.
 
-    minispectral reproduce params --quick               # about a minute: subsets, 2 epochs
+    minispectral reproduce params --quick               # seconds: subsets, 2 epochs
     minispectral reproduce params                       # the full study, into results/params
     minispectral reproduce sparse --plan                # the runs and the estimated time; trains nothing
     minispectral reproduce pruning --jobs 2             # two runs at a time
@@ -31,7 +31,7 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
                                  description=sys.modules[study.__module__].__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--quick", action="store_true",
-                         help="a small version (subsets of the data, 2 epochs) that takes about a minute")
+                         help="a small version (subsets of the data, 2 epochs) that takes seconds")
         sub.add_argument("--out", type=Path, default=None,
                          help=f"output folder (default: results/{name}; with --quick: quick-results/{name})")
         sub.add_argument("--jobs", type=positive_int, default=1, help="runs trained in parallel processes (default: 1)")

@@ -87,6 +87,11 @@ def retrainable(pruned: Sequential, activation: str) -> Sequential:
     return Sequential(copies[0], Activation(activation), copies[1])
 
 
+def _inputs(datasets) -> str:
+    """The input width(s) of the datasets in a report: 784 for the MNISTs, 64 for the digits."""
+    return " or ".join(sorted({"64" if d == "digits" else "784" for d in datasets}, key=int, reverse=True))
+
+
 class PruningStudy(Study):
     """Accuracy against the percentage of hidden nodes removed: direct, post- and pre-training ranking."""
 
@@ -196,7 +201,7 @@ class PruningStudy(Study):
     def markdown(self, records, curves, datasets, activations, missing) -> str:
         s = self.settings
         percents = [0] + [p for p in SR_PERCENTS if p in s["percents"]]
-        lines = ["# Spectral pruning: 784 → 500 → 10, hidden nodes removed (Sci. Rep. 2022)", "",
+        lines = [f"# Spectral pruning: {_inputs(datasets)} → {s['hidden']} → 10, hidden nodes removed (Sci. Rep. 2022)", "",
                  f"First training: {s['epochs']} epochs of Adam (lr {s['lr']}, batch {s['batch_size']}), no bias "
                  f"(SR: 100 epochs). pre-training retrains the pruned network for {s['retrain_epochs']} epochs at "
                  f"{', '.join(map(str, s['retrain_at']))} % removed. Test accuracy after removing the given "
