@@ -130,8 +130,10 @@ assert report.passed
 # ## 3. Why a pruned spectral weight can come back
 #
 # Look at $\partial L/\partial W = G\odot M$ once more. For a **dense** layer the parameters *are*
-# $W$, so a pruned entry gets a gradient of exactly zero and the optimizer never moves it: it stays
-# small, and the mask barely changes. For a **spectral** layer the parameters are shared:
+# $W$, so a pruned entry gets a gradient of exactly zero: a fresh optimizer does not move it at all
+# (the step below shows it). During training it can still drift, on the momentum it gathered while it
+# survived (Adam's $m$ decays, it is not reset), and the mask also changes when surviving weights
+# shrink below $\tau$, which moves $\tau$ itself. For a **spectral** layer the parameters are shared:
 # $W_{ij}$ depends on $\lambda^\text{in}_j$, $\lambda^\text{out}_i$ and (for QR) a row of $R$, and all of these
 # receive gradient through the *surviving* weights of the same row and column. A pruned spectral
 # weight keeps moving and can grow back above $\tau$: the mask rewires. One optimizer step shows it.
@@ -242,7 +244,8 @@ assert results["qr", 0.9]["overlap"][-1] < results["dense", 0.9]["overlap"][-1]
 # At moderate sparsity the dense network is as good or better; as $p$ grows, direct training
 # collapses while spectral training degrades gently — the PRE paper's observation, here at a
 # much smaller scale. The right panel shows the mechanism of section 3: the spectral mask moves far
-# from where it started, the dense one much less, because its pruned weights are frozen. Note also
+# from where it started, the dense one less, because its pruned weights get no gradient (they move only
+# on leftover momentum, or when the threshold moves past them). Note also
 # the budgets: the dense model trains all of its $79{,}400$ weights (at most $(1-p)$ of them
 # non-zero at a time), the QR model trains $6{,}209$ numbers whatever $p$ is.
 #
@@ -252,8 +255,9 @@ assert results["qr", 0.9]["overlap"][-1] < results["dense", 0.9]["overlap"][-1]
 #   each forward pass, one $\tau$ per layer.
 # * Backward: $\partial L/\partial W = (\delta^\top x)\odot M$, then the usual spectral chain rule;
 #   the library's `masked_spectral_backward` matches the hand derivation and passes `gradcheck`.
-# * Dense: pruned weights get zero gradient and stay put. Spectral: pruned weights share eigenvalues
-#   and factors with surviving ones, so they move, and the mask rewires.
+# * Dense: pruned weights get zero gradient; only leftover momentum and a moving $\tau$ change the mask.
+#   Spectral: pruned weights share eigenvalues and factors with surviving ones, so they move, and the
+#   mask rewires much further.
 # * At high sparsity, spectral training keeps much more accuracy than direct training.
 #
 # Lesson 09 removes whole nodes instead of single weights, ranked by their eigenvalues.

@@ -41,6 +41,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 import minispectral as ms
 from minispectral.datasets import load_mnist
 from minispectral.functional import softmax_cross_entropy
+from minispectral.functional.losses import check_labels
 from minispectral.train import fit
 
 FAST = os.environ.get("MINISPECTRAL_FAST") == "1"
@@ -315,19 +316,21 @@ else:
 # ## 6. Synchronisations you do not see
 #
 # Anything that needs a value on the host waits for the GPU: `float(x)`, `x.item()`, `if x > 0:`,
-# printing an array, boolean-mask indexing (the result's size depends on the data). minispectral has
-# two of these in every training step, each for a good reason: `softmax_cross_entropy` checks that the
-# labels lie in $[0, C)$ (CuPy would otherwise wrap an out-of-range index silently), which reads one
-# boolean back, and `fit` converts the loss to a Python float, to stop with a clear message at the first
-# NaN. Two waits per step: harmless for large steps, noticeable for tiny ones. The second is easy to
-# avoid: keep the running sum of the loss on the device and look at it once per epoch. Here is one
-# epoch of `fit`, written out that way; it must give the parameters that `fit` gives — exactly on the
-# CPU, and on a GPU up to the last digits that its summation order may change.
+# printing an array, boolean-mask indexing (the result's size depends on the data). Called on its own,
+# `softmax_cross_entropy` has one: it checks that the labels lie in $[0, C)$ (CuPy would otherwise
+# wrap an out-of-range index silently), which reads one boolean back. `fit` moves that check out of the
+# loop: it checks all the labels once, then calls the loss with `check_labels_range=False`. One wait
+# per step remains, for a good reason: `fit` converts the loss to a Python float, to stop with a clear
+# message at the first NaN. Harmless for large steps, noticeable for tiny ones, and easy to avoid: keep
+# the running sum of the loss on the device and look at it once per epoch. Here is one epoch of `fit`,
+# written out that way (the labels checked once, as `fit` does); it must give the parameters that
+# `fit` gives — exactly on the CPU, and on a GPU up to the last digits that its summation order may
+# change.
 
 # %%
 def one_epoch_device_sum(model, x, y, *, batch_size=200, lr=0.005, seed=0):
     """fit's epoch (same shuffle, same updates), with the loss summed on the device instead of read
-    back at every step."""
+    back at every step: no wait inside the loop."""
     backend = model.backend
     optimizer = ms.make_optimizer("adamax", model, lr)
     x, y = ms.from_numpy(x, backend=backend), ms.from_numpy(y, backend=backend)
@@ -335,10 +338,11 @@ def one_epoch_device_sum(model, x, y, *, batch_size=200, lr=0.005, seed=0):
     order = ms.from_numpy(np.random.default_rng(seed).permutation(x.shape[0]), backend=backend)
     x, y = xp.take(x, order, axis=0), xp.take(y, order, axis=0)
     n, loss_sum = x.shape[0], None
+    check_labels(y, n, model.layers[-1].n_out)  # once: the one wait before the epoch
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)  # "strict" insists: every axis indexed, no stop past the end
         xb, yb = x[start:stop, :], y[start:stop]
-        loss, dlogits = softmax_cross_entropy(model.forward(xb), yb)
+        loss, dlogits = softmax_cross_entropy(model.forward(xb), yb, check_labels_range=False)
         model.backward(dlogits)
         optimizer.step()
         batch_loss = loss * yb.shape[0]
