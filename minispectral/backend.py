@@ -256,6 +256,8 @@ def kth_smallest(a, k: int):
     The Array API has no partial sort; NumPy and CuPy's ``partition`` is O(n) where a
     full sort is O(n log n), which matters when a layer re-prunes at every step.
     """
+    if a.ndim != 1:
+        raise ValueError(f"kth_smallest needs a 1-D array, got shape {tuple(a.shape)}")
     if not 1 <= k <= a.shape[0]:
         raise ValueError(f"k must be in [1, {a.shape[0]}], got {k}")
     b = backend_of(a)

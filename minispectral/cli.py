@@ -103,12 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--figure", type=figure_path, default=Path("compare.png"), metavar="PATH",
                          help="where to write the accuracy-vs-parameters plot (default: compare.png)")
 
-    try:
-        from .reproduce.cli import add_reproduce_parser
-    except ImportError:  # the studies are optional while they are being developed
-        add_reproduce_parser = None
-    if add_reproduce_parser is not None:
-        add_reproduce_parser(sub)
+    from .reproduce.cli import add_reproduce_parser
+
+    add_reproduce_parser(sub)
     return parser
 
 

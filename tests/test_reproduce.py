@@ -142,6 +142,7 @@ def test_damaged_run_files_are_errors_that_name_the_line(tmp_path, finished):
         load_records(path)
     # a last line cut short but followed by its newline is dropped, and the file repaired for the next append
     path.write_text(good[0] + "\n" + good[1][:30] + "\n")
+    assert len(load_records(path, repair=False)) == 1 and len(lines(path)) == 2  # --plan, --report-only
     assert [r["run_id"] for r in load_records(path)] == [json.loads(good[0])["run_id"]]
     assert lines(path) == [good[0]]
     log = tmp_path / "run.json"

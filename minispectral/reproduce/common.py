@@ -15,6 +15,7 @@ import contextlib
 import datetime
 import functools
 import json
+import math
 import multiprocessing
 import os
 import shlex
@@ -224,11 +225,11 @@ def study_data(dataset: str, val_split: float, train_size: int | None, test_size
 
 # ------------------------------------------------------------------------------- records
 
-def load_records(path) -> list[dict]:
+def load_records(path, *, repair: bool = True) -> list[dict]:
     """The records in a runs.jsonl file ([] if it does not exist).
 
-    A last line cut short (the process was killed while writing it) is dropped and the
-    file is repaired, so that run is simply trained again.  Any other damage is an error that
+    A last line cut short (the process was killed while writing it) is dropped and, with
+    ``repair``, the file is rewritten without it, so that run is simply trained again.  Any other damage is an error that
     names the line: a record is never guessed at.
     """
     path = Path(path)
@@ -252,7 +253,7 @@ def load_records(path) -> list[dict]:
             raise ValueError(f"{path}, line {number}: {exc}; fix or remove that line") from None
         records.append(record)
         good.append(line)
-    if len(good) < len(lines):  # atomically: this file holds every finished run
+    if repair and len(good) < len(lines):  # atomically: this file holds every finished run
         write_text(path, "".join(line + "\n" for line in good))
     return records
 
@@ -369,6 +370,11 @@ def _train_all(study: Study, todo: list[dict], jobs: int):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _load_average() -> float:
+    """The 1-minute load average; NaN where the system has none (Windows)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def read_log(path: Path) -> dict:
     """The study's run log, run.json ({} before the first run), checked."""
     if not path.exists():
@@ -402,7 +408,7 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     runs_path, log_path = out_dir / "runs.jsonl", out_dir / "run.json"
     log = read_log(log_path)
     _check_protocol(study, log, out_dir)
-    records = load_records(runs_path)
+    records = load_records(runs_path, repair=not (plan_only or report_only))  # those two write no runs
     done = {r["run_id"] for r in records}
     grid = study.runs()
     todo = [] if report_only else [s for s in grid if s["run_id"] not in done]
@@ -414,14 +420,14 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
         cores = min(jobs, os.cpu_count() or 1)
         echo(f"estimated wall time with --jobs {jobs}: about {format_seconds(typical / cores)}, at most "
              f"{format_seconds(worst / cores)} (if no run stops early); step times measured now, "
-             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+             f"load average {_load_average():.1f} on {os.cpu_count()} cores")
     if plan_only:
         return 0
     trained = 0
     if todo:
         out_dir.mkdir(parents=True, exist_ok=True)
         started, start = datetime.datetime.now().astimezone().isoformat(timespec="seconds"), time.perf_counter()
-        load_at_start = os.getloadavg()[0]  # other work on the machine slows the runs down
+        load_at_start = _load_average()  # other work on the machine slows the runs down
         try:
             for spec, record in _train_all(study, todo, jobs):
                 check_record(record)
@@ -435,7 +441,7 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
                           "started": started, "wall_seconds": round(time.perf_counter() - start, 3),
                           "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
                           "blas_threads": worker_blas_threads(jobs),
-                          "load_average_at_start": round(load_at_start, 2)}
+                          "load_average_at_start": None if math.isnan(load_at_start) else round(load_at_start, 2)}
             log = {"study": study.name, "protocol": study.protocol,
                    "invocations": log.get("invocations", []) + [invocation]}
             write_json(log_path, log)
