@@ -26,18 +26,24 @@ def check_like(a, name: str, ref, ref_name: str) -> None:
     """Raise unless ``a`` is a float array of ``ref``'s shape and dtype (an upstream gradient and the
     forward pass's array it belongs to): a mismatch would broadcast or promote silently."""
     _check_float(a, name)
-    if tuple(a.shape) != tuple(ref.shape):
+    if a.shape != ref.shape:
         raise ValueError(f"{name} must have the shape of {ref_name}, {tuple(ref.shape)}, got {tuple(a.shape)}")
-    check_same_dtype(ref_name, ref, **{name: a})
+    if type(a) is not type(ref):
+        namespace(ref, a)  # raises on mixed backends, which would read as "float64 but float64"
+    if a.dtype != ref.dtype:
+        raise TypeError(f"{name} has dtype {a.dtype} but {ref_name} has dtype {ref.dtype}; "
+                        "cast them to one float dtype")
 
 
 def check_same_dtype(name_ref: str, ref, **others) -> None:
     """Raise TypeError if the arrays mix backends or any in ``others`` has another dtype than ``ref``."""
-    arrays = [a for a in others.values() if a is not None]
-    if any(type(a) is not type(ref) for a in arrays):  # one library is the common case, and cheap to see
-        namespace(ref, *arrays)  # raises on mixed backends, which would read as "float64 but float64"
+    ref_type, ref_dtype = type(ref), ref.dtype
+    for a in others.values():
+        if a is not None and type(a) is not ref_type:  # one library is the common case, and cheap to see
+            namespace(ref, *(b for b in others.values() if b is not None))  # raises on mixed backends,
+            break  # which would read as "float64 but float64"
     for name, a in others.items():
-        if a is not None and a.dtype != ref.dtype:
+        if a is not None and a.dtype != ref_dtype:
             raise TypeError(f"{name} has dtype {a.dtype} but {name_ref} has dtype {ref.dtype}; "
                             "cast them to one float dtype")
 
@@ -45,15 +51,28 @@ def check_same_dtype(name_ref: str, ref, **others) -> None:
 def _check_shape(a, name, shape) -> None:
     if shape is None:
         return
-    if any(want is not None and want != got for want, got in zip(shape, a.shape)):
-        want_txt = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
-        raise ValueError(f"{name} must have shape {want_txt}, got {tuple(a.shape)}")
+    for want, got in zip(shape, a.shape):  # a loop, not any(genexpr): this runs a dozen times a step
+        if want is not None and want != got:
+            want_txt = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
+            raise ValueError(f"{name} must have shape {want_txt}, got {tuple(a.shape)}")
 
 
 # (dtype's type, dtype) -> is it float32 or float64?  str(dtype) costs microseconds, and the
 # kernels check a dozen arrays per layer step.  The type comes first in the key so that a NumPy
 # dtype is never compared with another library's (which array-api-strict warns about).
 _IS_FLOAT: dict = {}
+
+
+_IS_INTEGER: dict = {}
+
+
+def is_integer_dtype(dtype) -> bool:
+    """Whether ``dtype`` (of any backend) is an integer type; cached like ``_IS_FLOAT``, for the same reason."""
+    key = (type(dtype), dtype)
+    ok = _IS_INTEGER.get(key)
+    if ok is None:
+        ok = _IS_INTEGER[key] = "int" in str(dtype)
+    return ok
 
 
 def _check_float(a, name) -> None:

@@ -6,7 +6,7 @@ import math
 from array_api_compat import device
 
 from ..backend import namespace
-from ._checks import check_matrix
+from ._checks import check_matrix, is_integer_dtype
 
 
 def one_hot(labels, n_classes, dtype):
@@ -24,7 +24,7 @@ def check_labels(labels, n, n_classes, *, check_range=True) -> None:
     """
     if not hasattr(labels, "dtype"):
         raise TypeError(f"labels must be an integer array, got {type(labels).__name__}")
-    if "int" not in str(labels.dtype):
+    if not is_integer_dtype(labels.dtype):
         raise TypeError(f"labels must be integers (class indices), got dtype {labels.dtype}")
     if tuple(labels.shape) != (n,):
         raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
