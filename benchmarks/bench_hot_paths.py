@@ -48,7 +48,7 @@ from minispectral.functional import fast  # noqa: E402
 from minispectral.nn import Parameter, mlp  # noqa: E402
 from minispectral.optim import Adamax, Optimizer  # noqa: E402
 from minispectral.train import fit  # noqa: E402
-from bench_train import in_turns  # noqa: E402
+from bench_train import in_turns, machine_info, positive_int  # noqa: E402
 
 SECTIONS = ("matmul", "step_ops", "spin", "threads", "adamax", "lam_diff", "layout", "epochs")
 
@@ -299,14 +299,14 @@ def epochs(args) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated, from {SECTIONS}")
-    p.add_argument("--rows", type=int, default=1000, help="the wide layer's width (n_out)")
-    p.add_argument("--narrow-rows", type=int, default=100,
+    p.add_argument("--rows", type=positive_int, default=1000, help="the wide layer's width (n_out)")
+    p.add_argument("--narrow-rows", type=positive_int, default=100,
                    help="a narrow layer's width (n_out), below fast.GEMM_LAM_DIFF_ENTRIES (lam_diff, epochs)")
-    p.add_argument("--batch", type=int, default=1000, help="rows of the matrix products' left factor")
-    p.add_argument("--calls", type=int, default=60, help="timed calls per side")
-    p.add_argument("--repeats", type=int, default=3, help="fresh processes per library (matmul)")
-    p.add_argument("--samples", type=int, default=30000, help="training samples per epoch (epochs)")
-    p.add_argument("--epochs", type=int, default=7, help="timed epochs per side (epochs)")
+    p.add_argument("--batch", type=positive_int, default=1000, help="rows of the matrix products' left factor")
+    p.add_argument("--calls", type=positive_int, default=60, help="timed calls per side")
+    p.add_argument("--repeats", type=positive_int, default=3, help="fresh processes per library (matmul)")
+    p.add_argument("--samples", type=positive_int, default=30000, help="training samples per epoch (epochs)")
+    p.add_argument("--epochs", type=positive_int, default=7, help="timed epochs per side (epochs)")
     p.add_argument("--out", default="bench_hot_paths.json")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -315,7 +315,8 @@ def main(argv=None) -> dict:
         p.error(f"unknown section(s) {bad}; expected some of {SECTIONS}")
     keep_freed_memory()
     sections = {"matmul": matmul, "step_ops": step_ops, "spin": spin, "threads": threads, "adamax": adamax, "lam_diff": lam_diff, "layout": layout, "epochs": epochs}
-    result = {"arguments": vars(args)}
+    # the machine, versions, BLAS thread variables and commit: the spin, for one, depends on the threads
+    result = {"arguments": vars(args), "machine": machine_info("numpy")}
     for name in only:
         result[name] = sections[name](args)
         print(name, json.dumps(result[name], indent=1), flush=True)

@@ -168,9 +168,9 @@ def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "minispectral"],
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "minispectral", "benchmarks/*.py"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+uncommitted changes in minispectral/" if dirty else "")
+        return out.stdout.strip() + ("+uncommitted changes in minispectral/ or benchmarks/*.py" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -418,23 +418,65 @@ def parse_list(text: str, cast=str) -> list:
     return [cast(t) for t in text.split(",") if t.strip()]
 
 
+def _number(convert, accept, expected: str):
+    """An argparse type: ``convert`` the text and ``accept`` the value, else a usage error naming the option."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
+positive_seconds = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
+
+
+def net_list(text: str) -> list:
+    """'784-300-10,784-500-500-10' -> [(784, 300, 10), (784, 500, 500, 10)]: MNIST-shaped networks."""
+    nets = []
+    for spec in parse_list(text):
+        try:
+            widths = tuple(int(w) for w in spec.split("-"))
+        except ValueError:
+            widths = ()
+        if len(widths) < 2 or min(widths) < 1 or widths[0] != 784 or widths[-1] != 10:
+            raise argparse.ArgumentTypeError(f"expected networks like 784-300-10 (784 inputs, 10 classes, positive "
+                                             f"widths), got {spec!r}")
+        nets.append(widths)
+    if not nets:
+        raise argparse.ArgumentTypeError(f"expected at least one network, got {text!r}")
+    return nets
+
+
+def batch_size_list(text: str) -> list:
+    sizes = [positive_int(t) for t in text.split(",") if t.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return sizes
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="numpy", choices=("numpy", "cupy", "strict"))
-    p.add_argument("--nets", default=",".join(NETS), help="comma-separated widths like 784-300-10")
+    p.add_argument("--nets", type=net_list, default=",".join(NETS), help="comma-separated widths like 784-300-10")
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {MODELS}")
-    p.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)))
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs per configuration (median reported)")
-    p.add_argument("--max-seconds", type=float, default=40.0,
+    p.add_argument("--batch-sizes", type=batch_size_list, default=",".join(map(str, BATCH_SIZES)))
+    p.add_argument("--epochs", type=positive_int, default=3, help="timed epochs per configuration (median reported)")
+    p.add_argument("--max-seconds", type=positive_seconds, default=40.0,
                    help="stop timing a configuration after the epoch that brings it near this many seconds "
                         "(at least one epoch is always timed)")
-    p.add_argument("--warmup-steps", type=int, default=20, help="untimed steps before the timed epochs")
+    p.add_argument("--warmup-steps", type=non_negative_int, default=20, help="untimed steps before the timed epochs")
     p.add_argument("--settle-seconds", type=float, default=0.3,
                    help="pause before each timed epoch, until the other side's idle threads stop spinning "
                         "(OpenBLAS spins ~130 ms after its last matrix product; timed_epochs)")
-    p.add_argument("--samples", type=int, default=N_SAMPLES, help="training samples per epoch")
-    p.add_argument("--peak-size", type=int, default=4096, help="n of the n×n matrix product that measures the peak")
+    p.add_argument("--samples", type=positive_int, default=N_SAMPLES, help="training samples per epoch")
+    p.add_argument("--peak-size", type=positive_int, default=4096, help="n of the n×n matrix product that measures the peak")
     p.add_argument("--data", default="random", choices=("random", "mnist"),
                    help="MNIST-shaped uniform noise with labels 0..9, or real MNIST (needs the local files)")
     p.add_argument("--torch", action="store_true", help="also run PyTorch and report minispectral/PyTorch")
@@ -442,7 +484,7 @@ def parse_args(argv=None):
                    help="instead of the grid: time each model against dense of the same shape, their epochs "
                         "interleaved, and report model/dense (the spectral-against-dense target)")
     p.add_argument("--torch-device", default="auto", help="cpu, cuda, or auto (cuda with --backend cupy)")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=non_negative_int, default=0,
                    help="threads of PyTorch and of NumPy's OpenBLAS (default: all cores)")
     p.add_argument("--clock", default="wall", choices=("wall", "cpu"),
                    help="wall: elapsed seconds (the result); cpu: this process's CPU seconds, steadier on a "
@@ -462,14 +504,12 @@ def parse_args(argv=None):
     args.timer = time.perf_counter if args.clock == "wall" else time.process_time
     if args.clock == "cpu" and args.backend == "cupy":
         p.error("--clock cpu does not measure GPU work; use the wall clock with --backend cupy")
-    args.nets = [tuple(int(w) for w in net.split("-")) for net in parse_list(args.nets)]
     args.models = parse_list(args.models)
-    args.batch_sizes = parse_list(args.batch_sizes, int)
     bad = [m for m in args.models if m not in MODELS]
-    if bad:
+    if bad or not args.models:
         p.error(f"unknown model(s) {bad}; expected some of {MODELS}")
-    if args.epochs < 1 or args.samples < 1 or args.warmup_steps < 0:
-        p.error("--epochs and --samples must be positive and --warmup-steps non-negative")
+    if Path(args.out).is_dir():
+        p.error(f"--out must name a file, got the folder {args.out}")
     if not 0 <= args.settle_seconds <= 60:
         p.error(f"--settle-seconds must be between 0 and 60, got {args.settle_seconds}")
     return args
@@ -552,9 +592,13 @@ def measure(args) -> dict:
                                loss_rel_diff=abs(res["loss"][0] - tres["loss"][0]) / abs(tres["loss"][0]))
                 rows.append(row)
                 print(_line(row), flush=True)
+                # after every row, atomically: a late crash of a 30-minute grid keeps the rows already timed
+                write_json(args.out, {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0],
+                                      "results": rows, "finished": False})
     info["load_average_at_end"] = os.getloadavg()
-    result = {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0], "results": rows}
-    write_json(args.out, result)  # atomic: a crash never leaves half a results file
+    result = {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0], "results": rows,
+              "finished": True}
+    write_json(args.out, result)
     print(f"wrote {args.out}")
     if args.markdown:
         print(summary_tables(result) + "\n\n" + markdown_table(result))
@@ -582,8 +626,9 @@ def versus_dense(args, info, x, y, rss) -> dict:
                 rows.append(row)
                 print(f"{row['net']:>15} {model_name:>8} bs={batch_size:<5} {model_s:7.3f} s/epoch, dense "
                       f"{dense_s:7.3f} s/epoch, ratio {row['ratio_to_dense']:.2f}", flush=True)
+                write_json(args.out, {"machine": info, "versus_dense": rows, "finished": False})
     info["load_average_at_end"] = os.getloadavg()
-    result = {"machine": info, "versus_dense": rows}
+    result = {"machine": info, "versus_dense": rows, "finished": True}
     write_json(args.out, result)
     print(f"wrote {args.out}")
     if args.markdown:
