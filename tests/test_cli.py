@@ -39,7 +39,9 @@ def test_train_two_hidden_layers_and_early_stopping(tmp_path):
     record = json.loads(out.read_text())
     assert record["hidden"] == [16, 8]
     assert all(e["val_accuracy"] is not None for e in record["history"])
-    assert record["stopped_early"] == (record["epochs_run"] < 40)
+    assert record["stopped_early"] is True and record["epochs_run"] < 40  # it fires on this seed
+    val = [e["val_accuracy"] for e in record["history"]]
+    assert max(val[-2:]) <= max(val[:-2])  # the last two epochs (the patience) gained nothing
 
 
 def test_same_seed_same_numbers(tmp_path):

@@ -264,9 +264,11 @@ def test_sr_results_are_the_digest_table():
 # ---------------------------------------------------------------------------------- pruning
 
 @pytest.mark.parametrize("model,activation", [("dense", "relu"), ("dense", "tanh"), ("nc", "tanh"),
-                                              ("nc", "elu"), ("spectral", "relu")])
+                                              ("nc", "elu"), ("spectral", "relu"), ("ssvd", "relu"), ("qr", "tanh")])
 def test_the_pruned_network_computes_what_the_silenced_one_does(model, activation):
-    kw = {"phi_init": (-1, 1), "lam_out_init": (-2, 2)} if model != "dense" else {}
+    kw = {} if model == "dense" else {"lam_out_init": (-2, 2)}
+    if model in ("nc", "spectral"):
+        kw["phi_init"] = (-1, 1)  # S-SVD and QR build phi from their factors, which prune cuts too
     net = mlp((20, 30, 7), model, activation=activation, bias=model != "nc", seed=3, dtype="float64", **kw)
     keep = keep_indices(node_scores(net, 0), 0.6)
     pruned, silenced = prune(net, 0, keep), silence(net, 0, keep)
@@ -290,6 +292,15 @@ def test_prune_and_silence_refuse_a_bad_keep(keep, error, message):
     for cut in (prune, silence):
         with pytest.raises(error, match=message):
             cut(net, 0, keep)
+
+
+def test_keep_indices_removes_the_lowest_scores():
+    scores = np.array([0.5, 0.1, 0.9, 0.3, 0.7, 0.2])
+    assert keep_indices(scores, 0.5).tolist() == [0, 2, 4]  # 0.1, 0.2 and 0.3 go
+    assert keep_indices(scores, 0.0).tolist() == list(range(6))
+    assert keep_indices(scores, 0.99).tolist() == [2]  # floor(0.99 * 6) = 5 removed: the best survives
+    with pytest.raises(ValueError, match=r"fraction_removed must be in \[0, 1\)"):
+        keep_indices(scores, 1.0)
 
 
 def test_prune_keeps_the_nodes_in_order_whatever_the_order_given():

@@ -116,6 +116,18 @@ def test_evaluate_matches_a_direct_computation():
     assert accuracy == pytest.approx(np.mean(np.argmax(logits, axis=1) == y))
 
 
+def test_the_epoch_loss_and_accuracy_weight_each_batch_by_its_size():
+    """With a learning rate too small to move anything, an epoch's reported loss and accuracy are
+    those of the model on the whole set, however unequal the batches (40 = 3 × 13 + 1)."""
+    x, y = small_data()
+    # no bias: a bias starts at exactly 0, where even lr = 1e-300 moves it, and breaks argmax ties differently
+    net = mlp((6, 5, 3), "dense", bias=False, seed=0, dtype="float64")
+    loss, accuracy = evaluate(net, x, y)
+    history = fit(net, x, y, epochs=1, batch_size=13, optimizer=SGD(net, lr=1e-300), seed=0)
+    assert history["loss"][0] == pytest.approx(loss, rel=1e-12)
+    assert history["train_accuracy"][0] == pytest.approx(accuracy, rel=1e-12)
+
+
 # ------------------------------------------------------------------ failures
 
 def test_non_finite_loss_names_the_step_and_the_parameter():
