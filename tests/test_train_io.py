@@ -3,7 +3,6 @@ import gc
 import json
 import os
 import stat
-import time
 import warnings
 import zipfile
 
@@ -41,10 +40,9 @@ def without_seconds(history):
 @pytest.mark.parametrize("model, kw, lr", [("dense", {}, 0.01), ("spectral", {"phi_init": (-0.3, 0.3)}, 0.03)])
 def test_fit_learns_the_digits(digits, model, kw, lr):
     net = mlp((digits.n_features, 100, 10), model, seed=0, **kw)
-    start = time.perf_counter()
     history = fit(net, digits.x_train, digits.y_train, epochs=8, batch_size=64, optimizer="adam", lr=lr,
                   x_val=digits.x_val, y_val=digits.y_val)
-    assert time.perf_counter() - start < 5.0
+    assert all(s > 0 for s in history.epoch_seconds)  # speed itself is measured in benchmarks/, not here
     loss, accuracy = evaluate(net, digits.x_test, digits.y_test)
     assert accuracy > 0.85, f"{model}: test accuracy {accuracy:.3f}"
     assert history["loss"][-1] < history["loss"][0]
