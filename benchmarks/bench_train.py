@@ -383,7 +383,8 @@ def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: 
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"PyTorch loss is {loss_value}")
             loss_sum += loss_value * idx.shape[0]
-            hits += (logits.argmax(1) == yb).sum().item()
+            hits = hits + (logits.argmax(1) == yb).sum()  # on the device until the epoch ends, as in fit
+        float(hits)
         return loss_sum / n_used
 
     if args.warmup_steps:
