@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -16,20 +17,28 @@ from pathlib import Path
 def atomic_write(path, mode: str = "w"):
     """Open a temporary file for writing (``mode`` "w" or "wb"); on a clean exit it replaces ``path``.
 
-    The new file gets the permissions of any newly created file (0666 less the umask), not the
-    private 0600 of a temporary file: models, results and figures are meant to be shared.
+    The result has the permissions the file had, or, for a new file, those of any newly created
+    file (0666 less the umask), not the private 0600 of a temporary file: models, results and
+    figures are meant to be shared. A symbolic link is written through: its target is replaced,
+    and the link stays.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        permissions = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        permissions = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, permissions)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -44,6 +53,25 @@ def write_text(path, text: str) -> Path:
 
 
 def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it: set it straight back
+    """The process's umask, read without changing it where Linux tells it (``/proc/self/status``).
+
+    Elsewhere the only way to read it is to set it and set it back, which another thread creating a
+    file at that instant would see; that is done once, when this module is imported.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK_AT_IMPORT
+
+
+def _read_umask_by_setting_it() -> int:
+    mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK_AT_IMPORT = _read_umask_by_setting_it()

@@ -145,6 +145,9 @@ def test_damaged_run_files_are_errors_that_name_the_line(tmp_path, finished):
     assert len(load_records(path, repair=False)) == 1 and len(lines(path)) == 2  # --plan, --report-only
     assert [r["run_id"] for r in load_records(path)] == [json.loads(good[0])["run_id"]]
     assert lines(path) == [good[0]]
+    # a valid last record without its newline gets one, so that the next append starts a new line
+    path.write_text(good[0] + "\n" + good[1])
+    assert len(load_records(path)) == 2 and path.read_text().endswith("\n")
     log = tmp_path / "run.json"
     for text, message in (('{"study": "par', "not a valid run log"), ("[]", "expected a JSON object")):
         log.write_text(text)

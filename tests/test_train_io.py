@@ -164,10 +164,12 @@ def test_fit_and_evaluate_refuse_non_finite_inputs_and_bad_settings():
     net = mlp((6, 3), "dense")
     bad = x.copy()
     bad[3, 1], bad[5, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match="x_train must hold finite numbers, got 2 NaN or infinite entries of 240"):
+        fit(net, bad, y, epochs=1)
     nan = x.copy()
     nan[3, 1] = nan[5, 0] = np.nan  # (inf would also raise, after NumPy's warning about inf − inf)
     with pytest.raises(NonFiniteError, match="x_train, 2 NaN or infinite entries in this step's batch"):
-        fit(net, nan, y, epochs=1, batch_size=40)  # found by the loss of the batch, not by a pass over x_train
+        fit(net, nan, y, epochs=1, batch_size=40, check_finite=False)  # then found by the loss of the batch
     with pytest.raises(ValueError, match="x_val must hold finite numbers, got 2"):
         fit(net, x, y, epochs=1, x_val=bad, y_val=y)  # before any training, not after the first epoch
     with pytest.raises(ValueError, match="x must hold finite numbers"):
@@ -181,6 +183,18 @@ def test_fit_and_evaluate_refuse_non_finite_inputs_and_bad_settings():
     for min_delta in (float("nan"), -0.1, float("inf")):
         with pytest.raises(ValueError, match="min_delta must be a finite number >= 0"):
             fit(net, x, y, epochs=1, x_val=x, y_val=y, early_stopping=2, min_delta=min_delta)
+
+
+def test_numpy_integers_and_floats_are_accepted_as_settings():
+    x, y = small_data()
+    net = mlp((6, 3), "dense")
+    history = fit(net, x, y, epochs=np.int64(2), batch_size=np.int32(16), x_val=x, y_val=y,
+                  early_stopping=np.int64(3), min_delta=np.float32(0.001))
+    assert len(history.epochs) == 2
+    assert 0.0 <= evaluate(net, x, y, batch_size=np.int64(7))[1] <= 1.0
+    for bad in (True, 2.0):
+        with pytest.raises(ValueError, match="epochs must be a positive integer"):
+            fit(net, x, y, epochs=bad)
 
 
 def test_fit_rejects_bad_labels_and_shapes():
@@ -332,6 +346,22 @@ def test_saved_files_get_the_permissions_of_a_new_file(tmp_path):
     finally:
         os.umask(old)
     assert [stat.S_IMODE(p.stat().st_mode) for p in paths] == [0o644, 0o644, 0o600]
+
+
+def test_an_atomic_rewrite_keeps_the_files_permissions_and_writes_through_a_link(tmp_path):
+    from minispectral.atomic import write_text
+
+    private = tmp_path / "RUN.md"
+    private.write_text("old")
+    private.chmod(0o600)
+    write_text(private, "new")
+    assert private.read_text() == "new" and stat.S_IMODE(private.stat().st_mode) == 0o600
+    target, link = tmp_path / "table.md", tmp_path / "link.md"
+    target.write_text("old")
+    link.symlink_to(target)
+    write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["RUN.md", "link.md", "table.md"]  # no temporaries
 
 
 def test_missing_file_raises_file_not_found(tmp_path):

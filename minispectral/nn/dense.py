@@ -24,7 +24,8 @@ class Dense(Module):
     def __init__(self, n_in: int, n_out: int, *, bias: bool = True, sparsity: float = 0.0,
                  W_init=None, b_init=None, seed=None, dtype="float32", backend=None):
         super().__init__()
-        self.n_in, self.n_out, self.sparsity = check_layer_args(n_in, n_out, sparsity)
+        n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
+        self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
         self.bias = bias
         rng = as_rng(seed)
         be = get_backend(backend)

@@ -74,7 +74,8 @@ class Spectral(Module):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        self.n_in, self.n_out, self.sparsity = check_layer_args(n_in, n_out, sparsity)
+        n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
+        self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
         self.variant, self.bias, self.triangular = variant, bias, bool(triangular)
         flags = dict(_TRAINABLE[variant])
         for name, value in (trainable or {}).items():

@@ -253,7 +253,9 @@ def load_records(path, *, repair: bool = True) -> list[dict]:
             raise ValueError(f"{path}, line {number}: {exc}; fix or remove that line") from None
         records.append(record)
         good.append(line)
-    if repair and len(good) < len(lines):  # atomically: this file holds every finished run
+    # Rewritten (atomically: this file holds every finished run) when a line was dropped, and when the
+    # last line lacks its newline: the next record appended would otherwise be glued onto it.
+    if repair and (len(good) < len(lines) or (text and not text.endswith("\n"))):
         write_text(path, "".join(line + "\n" for line in good))
     return records
 
@@ -284,13 +286,13 @@ def format_seconds(seconds: float) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _step_seconds(sizes: tuple, model: str, activation: str, layer_kw_json: str, batch_size: int,
-                  optimizer: str) -> float:
+                  optimizer: str, backend: str) -> float:
     from ..backend import from_numpy
     from ..functional import softmax_cross_entropy
     from ..nn import mlp
     from ..optim import make_optimizer
 
-    net = mlp(sizes, model, activation=activation, seed=0, **json.loads(layer_kw_json))  # the runs' backend
+    net = mlp(sizes, model, activation=activation, seed=0, backend=backend, **json.loads(layer_kw_json))
     opt = make_optimizer(optimizer, net, 1e-3)
     rng = np.random.default_rng(0)
     x = from_numpy(rng.random((batch_size, sizes[0]), dtype=np.float32), backend=net.backend)
@@ -301,6 +303,7 @@ def _step_seconds(sizes: tuple, model: str, activation: str, layer_kw_json: str,
         _, dlogits = softmax_cross_entropy(net.forward(x), y)
         net.backward(dlogits)
         opt.step()
+        net.backend.synchronize()  # a GPU step is done when its kernels are, not when they are queued
         timings.append(time.perf_counter() - start)
     return float(np.median(timings[1:]))  # the first step pays for allocations
 
@@ -308,8 +311,10 @@ def _step_seconds(sizes: tuple, model: str, activation: str, layer_kw_json: str,
 def step_seconds(sizes, model: str, *, activation: str = "relu", layer_kw: dict | None = None,
                  batch_size: int = 200, optimizer: str = "adamax") -> float:
     """Seconds for one training step of this network, measured now on this machine (cached)."""
+    from ..backend import get_backend
+
     return _step_seconds(tuple(int(s) for s in sizes), model, activation,
-                         json.dumps(layer_kw or {}, sort_keys=True), int(batch_size), optimizer)
+                         json.dumps(layer_kw or {}, sort_keys=True), int(batch_size), optimizer, get_backend().name)
 
 
 def estimate(study: Study, specs: list[dict]) -> tuple[float, float]:
@@ -436,7 +441,10 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
                 trained += 1
                 echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
         finally:
-            log = read_log(log_path)
+            try:
+                log = read_log(log_path)  # again: another invocation may have added to it meanwhile
+            except ValueError:  # damaged meanwhile: keep the log read at the start, and any training error
+                pass
             invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
                           "started": started, "wall_seconds": round(time.perf_counter() - start, 3),
                           "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
