@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 import minispectral as ms  # noqa: E402
 from minispectral.allocator import keep_freed_memory  # noqa: E402
 from minispectral.backend import from_numpy, get_backend, to_numpy  # noqa: E402
+from minispectral.cli import non_negative_int, number_type, positive_int  # noqa: E402  (argparse types)
 from minispectral.experiment import write_json  # noqa: E402
 from minispectral.nn import MODELS, mlp  # noqa: E402
 from minispectral.optim import Adamax  # noqa: E402
@@ -421,22 +422,7 @@ def parse_list(text: str, cast=str) -> list:
     return [cast(t) for t in text.split(",") if t.strip()]
 
 
-def _number(convert, accept, expected: str):
-    """An argparse type: ``convert`` the text and ``accept`` the value, else a usage error naming the option."""
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-    return parse
-
-
-positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
-positive_seconds = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
+positive_seconds = number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
 
 
 def net_list(text: str) -> list:

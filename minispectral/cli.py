@@ -36,7 +36,7 @@ def hidden_sizes(text: str) -> tuple:
     return sizes
 
 
-def _number(convert, accept, expected: str):
+def number_type(convert, accept, expected: str):
     """An argparse type: ``convert`` the text and ``accept`` the value, else a usage error."""
     def parse(text: str):
         try:
@@ -49,10 +49,10 @@ def _number(convert, accept, expected: str):
     return parse
 
 
-positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
-positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
-fraction = _number(float, lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1)")
+positive_int = number_type(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = number_type(int, lambda v: v >= 0, "a non-negative integer")
+positive_float = number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+fraction = number_type(float, lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1)")
 
 
 def figure_path(text: str) -> Path:
