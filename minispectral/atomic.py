@@ -7,6 +7,7 @@ interrupted write, even by Ctrl-C, leaves the previous file intact and no tempor
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import tempfile
@@ -56,7 +57,7 @@ def _umask() -> int:
     """The process's umask, read without changing it where Linux tells it (``/proc/self/status``).
 
     Elsewhere the only way to read it is to set it and set it back, which another thread creating a
-    file at that instant would see; that is done once, when this module is imported.
+    file at that instant would see; so that is done once, at the first write, and remembered.
     """
     try:
         with open("/proc/self/status") as f:
@@ -65,13 +66,11 @@ def _umask() -> int:
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    return _UMASK_AT_IMPORT
+    return _umask_by_setting_it()
 
 
-def _read_umask_by_setting_it() -> int:
+@functools.cache
+def _umask_by_setting_it() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-_UMASK_AT_IMPORT = _read_umask_by_setting_it()

@@ -69,7 +69,8 @@ def _nonfinite_input(xb) -> str:
 def _to_model(model, x, y, name: str = "x", *, check_finite: bool = True):
     """Host arrays -> the model's backend and dtype (labels as int64), checked; ``name`` is x's in errors.
 
-    ``check_finite`` refuses NaN and infinite inputs: one pass over x, without a temporary.
+    ``check_finite`` refuses NaN and infinite inputs: two reductions over x (min and max, which NaN and
+    ±inf reach), without a temporary the size of x.
     """
     y_name = "y" + name[1:]  # x_val -> y_val
     for arg, a in ((name, x), (y_name, y)):
@@ -130,8 +131,8 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     x_val, y_val : validation data, evaluated after each epoch
     early_stopping : stop after this many (>= 1) epochs without a val-accuracy gain above ``min_delta``
     progress : show a progress bar (default: only on a terminal)
-    check_finite : refuse NaN and infinite values in x_train before training (one pass over it: 188 MB
-        for MNIST's 60,000 × 784 float32); False skips the pass, e.g. when calling fit one epoch at a time
+    check_finite : refuse NaN and infinite values in x_train before training (its min and max: two
+        passes over 188 MB for MNIST's 60,000 × 784 float32); False skips them, e.g. when calling fit one epoch at a time
         on data checked once. A bad value then surfaces only if it makes the loss non-finite: a
         bounded activation such as tanh can hide an inf until the weights have turned NaN.
 

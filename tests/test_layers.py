@@ -355,3 +355,11 @@ def test_triangular_R_counts_its_free_entries(n_in, n_out):
 def test_layers_refuse_bad_widths_and_sparsity_when_built(cls, kw, message):
     with pytest.raises(ValueError, match=message):
         cls(**kw)
+
+
+def test_layers_take_integer_valued_widths_and_refuse_booleans():
+    assert Dense(3.0, 2).params["W"].shape == (2, 3)
+    assert Spectral(np.float64(3.0), np.int64(2), variant="qr").params["R"].shape == (2, 2)
+    for width in (True, np.True_):
+        with pytest.raises(ValueError, match="n_in must be a positive integer"):
+            Dense(width, 2)

@@ -354,7 +354,11 @@ def test_an_atomic_rewrite_keeps_the_files_permissions_and_writes_through_a_link
     private = tmp_path / "RUN.md"
     private.write_text("old")
     private.chmod(0o600)
-    write_text(private, "new")
+    old = os.umask(0o022)  # a new file would get 0644: the rewrite must keep the file's own 0600
+    try:
+        write_text(private, "new")
+    finally:
+        os.umask(old)
     assert private.read_text() == "new" and stat.S_IMODE(private.stat().st_mode) == 0o600
     target, link = tmp_path / "table.md", tmp_path / "link.md"
     target.write_text("old")

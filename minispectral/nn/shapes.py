@@ -1,6 +1,8 @@
 """A layer-level input check, so a wrong width names the layer instead of a matmul."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import backend_of
 
 
@@ -9,7 +11,7 @@ def check_layer_args(n_in, n_out, sparsity) -> tuple[int, int, float]:
     widths = []
     for name, value in (("n_in", n_in), ("n_out", n_out)):
         try:
-            ok = not isinstance(value, bool) and int(value) == value and value >= 1
+            ok = not isinstance(value, (bool, np.bool_)) and int(value) == value and value >= 1
         except (TypeError, ValueError):
             ok = False
         if not ok:
