@@ -239,7 +239,8 @@ assert counts["nc"] == (100 + 10) + (100 + 10) == 220
 #
 # The same structure at a larger size, built by `ms.Spectral` itself, with the unit-scale
 # values used above. $A$'s upper-right block is empty, its diagonal blocks are diagonal, and all
-# the structure sits in $W$; `eig` recovers all $N$ eigenvalues exactly, because $A$ is triangular.
+# the structure sits in $W$; `eig` recovers all $N$ eigenvalues to round-off (here exactly: $A$ is
+# triangular, and LAPACK's balancing step isolates the diagonal of a triangular matrix).
 
 # %%
 n_in_big, n_out_big = (40, 24) if FAST else (120, 60)

@@ -214,8 +214,11 @@ assert np.allclose(dlam_out_direct, dlam_out, rtol=1e-13, atol=1e-14)
 # $$\delta L = \sum_{ab} dA_{ab}\,\delta A_{ab} = \mathrm{tr}\big(dA^\top \Phi\,\delta\Lambda\,\Phi^{-1}\big)
 # = \mathrm{tr}\big(\Phi^{-1} dA^\top \Phi\;\delta\Lambda\big)
 # \quad\Longrightarrow\quad \frac{\partial L}{\partial \Lambda_{kk}} = \big(\Phi^\top dA\,\Phi^{-\top}\big)_{kk} .$$
-# This is the textbook eigenvalue-perturbation formula $\partial\lambda_k = u_k^\top\,\delta A\,v_k$ with right
-# eigenvector $v_k$ (column $k$ of $\Phi$) and left eigenvector $u_k^\top$ (row $k$ of $\Phi^{-1}$). With
+# In eigenvectors: $\partial L/\partial\lambda_k = u_k^\top\,dA^\top v_k$, with right eigenvector $v_k$
+# (column $k$ of $\Phi$) and left eigenvector $u_k^\top$ (row $k$ of $\Phi^{-1}$), because at fixed $\Phi$
+# $\partial A/\partial\lambda_k = v_k u_k^\top$. (Its transpose, $u_k v_k^\top$, is the textbook
+# eigenvalue-perturbation formula $\partial\lambda_k/\partial A$, which answers the opposite question: how
+# an eigenvalue moves when $A$ moves.) With
 # $\Phi^{-1} = 2I - \Phi$ it reduces to the column and row sums above; here we check it with the full matrices.
 
 # %%

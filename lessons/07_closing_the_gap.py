@@ -52,9 +52,13 @@ rng = np.random.default_rng(0)
 #
 # the frozen random row $\phi_{i:}$ with its entries rescaled. The same $n_\text{in}$ column gains
 # $\lambda^\text{in}$ are shared by all rows, and each row only adds its own offset $\lambda^\text{out}_i$.
-# No choice of eigenvalues can, for instance, give two rows opposite signs on one pixel and equal
-# signs on another unless $\phi$ already does. A decomposition $\phi = \phi(\theta)$ with a small
-# $\theta$ adds directions the eigenvalues cannot reach. The chain rule needs only one new step,
+# The eigenvalues can flip signs (where $\lambda^\text{in}_j$ falls between $\lambda^\text{out}_i$ and
+# $\lambda^\text{out}_{i'}$, rows $i$ and $i'$ get opposite relative signs at pixel $j$), but the ratios
+# $W_{ij}/\phi_{ij} = \lambda^\text{in}_j - \lambda^\text{out}_i$ always have this additive form: for any
+# two rows, $W_{ij}/\phi_{ij} - W_{i'j}/\phi_{i'j} = \lambda^\text{out}_{i'} - \lambda^\text{out}_i$ is the
+# same at every pixel, and a zero of $\phi$ stays a zero of $W$. The reachable $W$ form a subspace of
+# dimension $n_\text{in} + n_\text{out} - 1$ out of $n_\text{in} n_\text{out}$. A decomposition
+# $\phi = \phi(\theta)$ with a small $\theta$ adds directions the eigenvalues cannot reach. The chain rule needs only one new step,
 # from $\partial L/\partial\phi$ (which the spectral kernel already returns) to $\partial L/\partial\theta$.
 #
 # The row formula, on a two-set layer of the size used below:
@@ -159,8 +163,9 @@ assert report.passed
 
 # %% [markdown]
 # The count for $784\to100\to10$: the first layer's $R$ is $100\times100$ with $5{,}050$ free
-# entries, the second's is $10\times10$ with $55$, so $1{,}104 + 5{,}050 + 55 = 6{,}209$ — quadratic in
-# the hidden width but independent of the 784 inputs.
+# entries, the second's is $10\times10$ with $55$, so $1{,}104 + 5{,}050 + 55 = 6{,}209$. The $R$ part
+# is quadratic in the hidden width and independent of the 784 inputs; only the eigenvalues (784 of
+# the 1,104 are $\lambda^\text{in}$ of the first layer) grow with the input width.
 #
 # What does it buy? Every row of $\phi = RQ$ is a combination of the $m$ rows of $Q$, so $\phi$
 # always lives in the fixed $m$-dimensional row space of $Q$ (out of 784 dimensions), but *inside*
@@ -189,8 +194,9 @@ for variant in ("ssvd", "qr"):
 # %% [markdown]
 # ## 4. Training: two sets, S-SVD, QR and dense
 #
-# Same recipe as lesson 06: $784\to100\to10$, ReLU, Adamax with batch 200, the authors' learning
-# rates, a subset of MNIST and a few epochs (the papers use up to 90 with early stopping).
+# Same recipe as lesson 06: $784\to100\to10$, ReLU, Adamax with batch 200, the learning rates of
+# `minispectral.experiment.DEFAULT_LR` (the authors' for the spectral models; see lesson 06 for
+# dense), a subset of MNIST and a few epochs (the papers use up to 90 with early stopping).
 
 # %%
 data = load_mnist(val_split=1 / 12, seed=0)

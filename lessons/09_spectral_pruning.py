@@ -60,7 +60,9 @@ rng = np.random.default_rng(0)
 # must give the same outputs.
 #
 # (With a bias, or with a second eigenvalue set, this breaks: $h_i = f(b_i)$, or
-# $W_{ij} = \phi_{ij}\lambda^\text{in}_j$ survives. That is why SR prunes one-set layers without bias.)
+# $W_{ij} = \phi_{ij}\lambda^\text{in}_j$ survives. So here, to remove a node exactly, we prune one-set
+# layers without bias, SR's MNIST setting. SR's CIFAR-10 head is a two-set layer pruned by
+# $|\lambda^\text{out}|$ (paper.md §7); there a removed node's row is not zero, and pruning changes the output.)
 
 # %%
 small = ms.mlp((20, 12, 5), model="nc", activation="tanh", bias=False, seed=0)
@@ -308,8 +310,7 @@ assert acc["pre"][last] > acc["post"][last] and acc["pre"][last] > acc["direct"]
 #
 # 1. **Two sets do not prune.** For a two-set layer (`variant="spectral"`, no bias), show numerically that
 #    setting $\lambda^\text{out}_i = 0$ does *not* silence node $i$. Which condition on $\lambda^\text{in}$ would make row
-#    $i$ of $W$ vanish, and why can training not reach it for more than one node at a time unless
-#    $\lambda^\text{in}$ is constant?
+#    $i$ of $W$ vanish, and why does it need $\lambda^\text{in}$ to be constant, even for one node?
 # 2. **A global threshold.** SR prunes multi-layer networks with one global percentile over all hidden
 #    eigenvalues. Train a $784\to100\to100\to10$ one-set network briefly, remove 80 % of all its hidden
 #    nodes by a global $|\lambda^\text{out}|$ threshold (using `pruning.prune` once per hidden layer), and report

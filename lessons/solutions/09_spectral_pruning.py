@@ -15,8 +15,9 @@ rng = np.random.default_rng(9)
 # --- Exercise 1: two sets do not prune -----------------------------------------------------------------
 # W_ij = phi_ij (lam_in_j − lam_out_i). With lam_out_i = 0, row i is phi_i: ⊙ lam_in, not zero.
 # Row i vanishes (for a generic phi) only if lam_in_j = lam_out_i for every j: lam_in must be constant,
-# equal to lam_out_i. Two nodes i, k can then both vanish only if lam_out_i = lam_out_k = that constant;
-# a trained lam_in is not constant, so training cannot switch off nodes one by one this way.
+# equal to lam_out_i, even for a single node. Once it is, every node whose lam_out equals that constant
+# vanishes, any number at once (rows 2 and 4 below). A trained lam_in is not constant, so training does
+# not switch nodes off this way: that needs the one-set layer (lam_in = 0, lam_out_i = 0).
 layer = ms.Spectral(12, 6, variant="spectral", bias=False, phi_init=(-1, 1), lam_in_init=(-2, 2),
                     lam_out_init=(-2, 2), seed=0, dtype="float64")
 layer.params["lam_out"].value[2] = 0.0
