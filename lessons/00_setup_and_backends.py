@@ -211,9 +211,9 @@ for dtype, p in ((np.float32, 23), (np.float64, 52)):
     assert one + dtype(eps) != one and one + dtype(eps / 2) == one
 
 # %% [markdown]
-# Kernels keep the dtype they are given (float32 in, float32 out), default to float32
-# (half the memory and about twice the speed of float64 on most hardware) and refuse to mix
-# float32 with float64.
+# Kernels keep the dtype they are given (float32 in, float32 out) and refuse to mix float32 with
+# float64; layers and models default to float32 (half the memory and about twice the speed of
+# float64 on most hardware).
 
 # %%
 y32, _ = dense_forward(x_host, W_host)
@@ -230,7 +230,9 @@ except TypeError as exc:
 # sum of $D$ rounded products. The classical bound (Higham, *Accuracy and Stability of Numerical
 # Algorithms*, §3.1) holds for any summation order:
 # $$|\,\mathrm{fl}(y_k) - y_k\,| \;\le\; \gamma_D \sum_j |x_j W_{kj}|, \qquad \gamma_D = \frac{D u}{1 - D u}.$$
-# Relative to $|y_k|$, the worst case therefore grows like $D u$. In practice the rounding errors
+# Relative to $\sum_j |x_j W_{kj}|$, the worst case therefore grows like $D u$ (relative to $|y_k|$ it
+# is larger still: for random signs $|y_k|$ grows like $\sqrt{D}$ while that sum grows like $D$, so the
+# bound grows like $D^{3/2}u$). In practice the rounding errors
 # are random and partly cancel: summed one term after another they grow like a random walk,
 # about $\sqrt{D}\,u$. Optimised BLAS libraries sum in blocks, which does better still. We measure
 # the relative error against a float64 reference computed from the very same float32 inputs,
@@ -255,7 +257,7 @@ median_rel = np.array(median_rel)
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.loglog(widths, median_rel, "o-", label="measured (median over outputs)")
 ax.loglog(widths, np.sqrt(widths) * u32, "--", label=r"$\sqrt{D}\,u$ (random walk)")
-ax.loglog(widths, widths * u32, ":", label=r"$D\,u$ (worst case)")
+ax.loglog(widths, widths * u32, ":", label=r"$D\,u$ (worst case, relative to $\sum_j|x_jW_{kj}|$)")
 ax.set_xlabel("input width D")
 ax.set_ylabel(r"$|y_{32} - y| \,/\, |y|$")
 ax.set_title("float32 round-off in a dense layer")

@@ -318,7 +318,8 @@ print(f"node {i}: |z - b| doubled for every image; the other 99 nodes unchanged"
 
 # %% [markdown]
 # In the two-set model, $z_i - b_i = \sum_j \phi_{ij}\lambda^\text{in}_j x_j - \lambda^\text{out}_i(\phi_{i:}\cdot x)$:
-# $\lambda^\text{out}_i$ is the gain of node $i$ on top of a shared, $\lambda^\text{in}$-weighted term. At
+# $\lambda^\text{out}_i$ is the gain of node $i$ on top of a $\lambda^\text{in}$-weighted term (its own, through
+# $\phi_{i:}$; only $\lambda^\text{in}$ is shared). At
 # initialisation $|\lambda^\text{out}|$ is tiny and says nothing about the size of node $i$'s incoming
 # weights $\lVert W_{i:}\rVert$; after training it largely does (left). Excitability also shows in
 # how often each hidden node fires (right): training drives many NC nodes to silence — the node's
@@ -402,8 +403,10 @@ plt.show()
 #
 # $$\frac{E[W^4]}{E[W^2]^2} = \frac{E[\phi^4]}{E[\phi^2]^2}\cdot\frac{E[d^4]}{E[d^2]^2}.$$
 #
-# A product of two bell-shaped factors (kurtosis about 3 each) has kurtosis about 9. Training makes
-# $d$ depend on $\phi$, but only weakly, so the formula still predicts the measured kurtosis well:
+# For the two-set model, a product of two bell-shaped factors (kurtosis about 3 each) has kurtosis
+# about 9. The one-set model's $\phi$ is uniform (kurtosis 1.8), and its heavy tail comes from
+# $d = -\lambda^\text{out}$, whose trained values spread far. Training makes $d$ depend on $\phi$, but
+# only weakly, so the formula still predicts the measured kurtosis well for both:
 
 # %%
 for kind in ("nc", "spectral"):
@@ -419,7 +422,7 @@ for kind in ("nc", "spectral"):
 # ## Summary
 #
 # * Freezing $\phi$ leaves one trained number per node: $2(N_2+10)$ for one set (NC),
-#   $N_1 + 2N_2 + 20$ for two sets (PRE), against $N_1N_2 + 11N_2 + 10$ for dense.
+#   $N_1 + 3N_2 + 20$ for two sets (PRE), against $N_1N_2 + 11N_2 + 10$ for dense.
 # * The eigenvalue gradients are $\sum_n x_n\odot(\phi^\top\delta_n)$ and
 #   $-\sum_n\delta_n\odot(\phi x_n)$; they match the library's kernel, which reduces $\partial L/\partial W$
 #   instead. A pixel that is always zero never moves its $\lambda^\text{in}$.

@@ -137,9 +137,11 @@ assert report.passed
 # $W_{ij}$ depends on $\lambda^\text{in}_j$, $\lambda^\text{out}_i$ and (for QR) a row of $R$, and all of these
 # receive gradient through the *surviving* weights of the same row and column. A pruned spectral
 # weight keeps moving and can grow back above $\tau$: the mask rewires. One optimizer step shows it.
-# (The dense layer's surviving weights on pixels that are blank in the whole batch do not move either:
-# their gradient $\sum_n \delta_{ni}x_{nj}$ is zero. The spectral weights that stay put are those whose
-# row was pruned entirely *and* whose pixel is blank.)
+# (Some surviving dense weights do not move either: their gradient $\sum_n \delta_{ni}x_{nj}$ is zero
+# when pixel $j$ is blank in the whole batch, or when node $i$ gets no error signal, $\delta_{:i} = 0$,
+# as when all its outgoing weights in the next layer are pruned. A spectral weight stays put only when
+# both hold: node $i$'s $\lambda^\text{out}_i$ and row of $R$ get no gradient, and pixel $j$'s
+# $\lambda^\text{in}_j$ gets none either.)
 #
 # A practical aside on speed: an entry whose gradient has become exactly zero keeps its optimizer
 # momentum, which now only decays, $m \leftarrow \beta_1 m$. Some 850 steps later ($\beta_1 = 0.9$) it is
@@ -241,9 +243,9 @@ assert results["qr", p_hi]["acc"] > results["dense", p_hi]["acc"]
 assert results["qr", 0.9]["overlap"][-1] < results["dense", 0.9]["overlap"][-1]
 
 # %% [markdown]
-# At moderate sparsity the dense network is as good or better; as $p$ grows, direct training
-# collapses while spectral training degrades gently — the PRE paper's observation, here at a
-# much smaller scale. The right panel shows the mechanism of section 3: the spectral mask moves far
+# At moderate sparsity the dense network is as good or better; at $p = 0.95$ the two are level, and
+# at $p = 0.98$ direct training collapses while spectral training keeps much more — the PRE paper's
+# observation, here at a much smaller scale and with few epochs. The right panel shows the mechanism of section 3: the spectral mask moves far
 # from where it started, the dense one less, because its pruned weights get no gradient (they move only
 # on leftover momentum, or when the threshold moves past them). Note also
 # the budgets: the dense model trains all of its $79{,}400$ weights (at most $(1-p)$ of them
@@ -258,7 +260,7 @@ assert results["qr", 0.9]["overlap"][-1] < results["dense", 0.9]["overlap"][-1]
 # * Dense: pruned weights get zero gradient; only leftover momentum and a moving $\tau$ change the mask.
 #   Spectral: pruned weights share eigenvalues and factors with surviving ones, so they move, and the
 #   mask rewires much further.
-# * At high sparsity, spectral training keeps much more accuracy than direct training.
+# * At the highest sparsity, spectral training keeps much more accuracy than direct training.
 #
 # Lesson 09 removes whole nodes instead of single weights, ranked by their eigenvalues.
 #

@@ -126,7 +126,7 @@ for backend in backends[1:]:
 #
 # $$t_\text{copy} \approx \frac{\text{bytes}}{\text{bandwidth}},\qquad \text{bytes} = 4\,N\,D \text{ for } N \text{ float32 rows of } D,$$
 #
-# with a bandwidth of the order of 10–25 GB/s — much slower than the GPU's own memory (1–3 TB/s).
+# with a bandwidth of the order of 10–25 GB/s — much slower than the GPU's own memory (1–5 TB/s).
 # That is why `fit` moves the training set once, and why plots and prints copy back only small
 # results.
 
@@ -317,8 +317,9 @@ else:
 #
 # Anything that needs a value on the host waits for the GPU: `float(x)`, `x.item()`, `if x > 0:`,
 # printing an array, boolean-mask indexing (the result's size depends on the data). Called on its own,
-# `softmax_cross_entropy` has one: it checks that the labels lie in $[0, C)$ (CuPy would otherwise
-# wrap an out-of-range index silently), which reads one boolean back. `fit` moves that check out of the
+# `softmax_cross_entropy` has one: it checks that the labels lie in $[0, C)$ (an out-of-range label
+# would otherwise get an all-zero one-hot row and add nothing to the loss, silently), which reads one
+# boolean back. `fit` moves that check out of the
 # loop: it checks all the labels once, then calls the loss with `check_labels_range=False`. One wait
 # per step remains, for a good reason: `fit` converts the loss to a Python float, to stop with a clear
 # message at the first NaN. Harmless for large steps, noticeable for tiny ones, and easy to avoid: keep

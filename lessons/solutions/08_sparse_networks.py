@@ -14,7 +14,8 @@ rng = np.random.default_rng(8)
 # --- Exercise 1: ties -----------------------------------------------------------------------------------
 # With W = ±1, every |W_ij| equals τ = 1, and no entry satisfies |W_ij| > τ: all are pruned. In general
 # the strict inequality keeps at most size − k entries (ties at τ all go), so the sparsity is never below
-# the target p; it can only overshoot, when there are ties at the threshold.
+# the target k/size = round(p·size)/size (p, up to that rounding); it can only overshoot, when there are
+# ties at the threshold.
 signs = np.sign(rng.standard_normal((20, 30)))
 print("exercise 1: ±1 weights at p = 0.5 keep", int(magnitude_mask(signs, 0.5).sum()), "entries")
 assert magnitude_mask(signs, 0.5).sum() == 0
