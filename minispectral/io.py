@@ -37,7 +37,7 @@ def save(model: Sequential, path, metadata: dict | None = None) -> Path:
         params[name] = {"trainable": p.trainable, "shape": list(p.shape)}
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__,
             "architecture": model.config(), "dtype": str(model.dtype), "parameters": params,
-            "metadata": metadata or {}}
+            "input_grad": bool(model.input_grad), "metadata": metadata or {}}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
@@ -58,14 +58,33 @@ def load(path, *, backend=None, dtype=None) -> Sequential:
             model = from_config(meta["architecture"], dtype=meta["dtype"], backend="numpy")
             for name, p in model.named_parameters():
                 value = data[f"param/{name}"]
-                if tuple(value.shape) != p.shape:
+                if tuple(value.shape) != p.shape and not _rank_changed(model, name, p.shape, value.shape):
                     raise ValueError(f"parameter {name} has shape {value.shape}, expected {p.shape}")
-                p.value = value
-                p.mask = data[f"mask/{name}"] if f"mask/{name}" in data.files else None
+                if value.dtype != p.value.dtype:
+                    raise ValueError(f"parameter {name} has dtype {value.dtype}, expected {p.value.dtype}")
+                mask = data[f"mask/{name}"] if f"mask/{name}" in data.files else None
+                if (mask is None) != (p.mask is None) or (mask is not None and mask.shape != value.shape):
+                    raise ValueError(f"parameter {name}: the mask does not fit the architecture (expected "
+                                     f"{'none' if p.mask is None else 'one of shape ' + str(value.shape)})")
+                p.value, p.mask = value, mask
                 p.trainable = bool(meta["parameters"][name]["trainable"])
+            model.input_grad = bool(meta.get("input_grad", False))
         except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as exc:
             raise ValueError(f"{path} is not a valid minispectral model file: {exc}") from exc
     return model.to(backend=get_backend(backend), dtype=dtype)
+
+
+def _rank_changed(model, name: str, expected: tuple, saved: tuple) -> bool:
+    """Whether a saved S-SVD or QR factor differs from a fresh one only in its rank m: ``prune`` removes
+    nodes (rows of U and R, columns of V and Q) and keeps the factors' inner dimension."""
+    layer = model.layers[int(name.split(".", 1)[0])]
+    short = name.split(".", 1)[1]
+    outer_axis = {"U": 0, "R": 0, "V": 1, "Q": 1}.get(short)
+    if short == "s":
+        return len(saved) == 1
+    if outer_axis is None or len(saved) != 2 or getattr(layer, "variant", None) not in ("ssvd", "qr"):
+        return False
+    return saved[outer_axis] == expected[outer_axis]
 
 
 @contextlib.contextmanager

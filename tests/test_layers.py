@@ -363,3 +363,25 @@ def test_layers_take_integer_valued_widths_and_refuse_booleans():
     for width in (True, np.True_):
         with pytest.raises(ValueError, match="n_in must be a positive integer"):
             Dense(width, 2)
+
+
+def test_frozen_factors_cannot_be_switched_to_trainable():
+    for variant, name in (("ssvd", "U"), ("ssvd", "V"), ("qr", "Q")):
+        layer = Spectral(4, 3, variant=variant)
+        layer.params[name].trainable = True
+        layer.forward(np.ones((2, 4), dtype=np.float32))
+        with pytest.raises(ValueError, match=f"{name} cannot be trained"):
+            layer.backward(np.ones((2, 3), dtype=np.float32))
+
+
+def test_to_drops_the_work_buffers_of_the_old_dtype():
+    model = mlp((6, 9, 4), "spectral")
+    model.backward(model.forward(np.ones((2, 6), dtype=np.float32)))
+    assert model.layers[0]._buffers
+    model.to(dtype="float64")
+    assert not model.layers[0]._buffers and not model.layers[2]._buffers
+
+
+def test_numpy_scalar_initialisers_are_constants():
+    assert Dense(2, 2, b_init=np.float32(0.5)).params["b"].value.tolist() == [0.5, 0.5]
+    assert Spectral(3, 2, lam_in_init=np.int64(1)).params["lam_in"].value.tolist() == [1.0, 1.0, 1.0]

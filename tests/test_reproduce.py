@@ -312,6 +312,14 @@ def test_prune_keeps_the_nodes_in_order_whatever_the_order_given():
     np.testing.assert_array_equal(prune(net, 0, [9, 2, 5]).forward(x), prune(net, 0, [2, 5, 9]).forward(x))
 
 
+def test_retrainable_refuses_networks_it_would_rebuild_incompletely():
+    for net in (mlp((20, 30, 7), "nc", activation="tanh", seed=1),  # with bias
+                mlp((20, 30, 7), "qr", activation="tanh", bias=False, seed=1),  # no phi
+                mlp((20, 30, 8, 7), "nc", activation="tanh", bias=False, seed=1)):  # three layers
+        with pytest.raises(ValueError, match="retrainable expects the pruning study's network"):
+            retrainable(net, "tanh")
+
+
 def test_retrainable_copies_the_survivors_and_trains_phi():
     net = mlp((20, 30, 7), "nc", activation="tanh", bias=False, seed=1, dtype="float64")
     pruned = prune(net, 0, keep_indices(node_scores(net, 0), 0.5))

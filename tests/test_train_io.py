@@ -454,3 +454,45 @@ def test_run_loads_the_data_in_the_run_dtype(monkeypatch):
     record, model = experiment.run(experiment.RunConfig(model="dense", hidden=(4,), epochs=1, dtype="float64"))
     assert seen == ["float64"]
     assert model.dtype == np.float64 and 0.0 <= record["test_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("variant", ["qr", "ssvd", "spectral", "dense"])
+def test_a_pruned_model_and_its_input_grad_survive_save_and_load(tmp_path, variant):
+    from minispectral.pruning import prune
+
+    pruned = prune(mlp((6, 9, 4), variant, seed=0, dtype="float64"), 0, [0, 1, 2, 3])  # S-SVD/QR keep rank 6
+    pruned.input_grad = True
+    loaded = io.load(io.save(pruned, tmp_path / "p.npz"))
+    x = np.random.default_rng(0).random((3, 6))
+    np.testing.assert_array_equal(loaded.forward(x), pruned.forward(x))
+    assert loaded.num_parameters() == pruned.num_parameters() and loaded.input_grad is True
+
+
+def test_load_refuses_masks_dtypes_and_descriptions_that_do_not_fit(tmp_path):
+    path = io.save(mlp((6, 4, 3), "qr", seed=0), tmp_path / "m.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(arrays["__meta__"]).decode())
+
+    def write(name, changed_arrays=None, changed_meta=None):
+        out = tmp_path / name
+        new = {**arrays, **(changed_arrays or {})}
+        new = {k: v for k, v in new.items() if v is not None}
+        new["__meta__"] = np.frombuffer(json.dumps({**meta, **(changed_meta or {})}).encode(), dtype=np.uint8)
+        np.savez(out, **new)
+        return out
+
+    cases = [
+        (write("nomask.npz", {"mask/0.R": None}), "0.R: the mask does not fit"),
+        (write("smallmask.npz", {"mask/0.R": np.ones((2, 2), np.float32)}), "0.R: the mask does not fit"),
+        (write("int.npz", {"param/0.lam_in": arrays["param/0.lam_in"].astype(np.int64)}), "0.lam_in has dtype int64"),
+        (write("chain.npz", changed_meta={"architecture": {"layers": [
+            {**meta["architecture"]["layers"][0]}, {"type": "Activation", "name": "relu"},
+            {**meta["architecture"]["layers"][2], "n_in": 5}]}}), "takes 5 inputs, but the layer before gives 4"),
+        (write("flag.npz", changed_meta={"architecture": {"layers": [
+            {**meta["architecture"]["layers"][0], "bias": "no"}, *meta["architecture"]["layers"][1:]]}}),
+         "non-boolean flags"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            io.load(bad)

@@ -11,6 +11,7 @@ An initialiser spec is one of:
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import numpy as np
@@ -48,7 +49,7 @@ def draw(spec, default, rng, shape, name: str) -> np.ndarray:
         value = spec(rng, shape)
     elif isinstance(spec, tuple) and len(spec) == 2:
         value = rng.uniform(spec[0], spec[1], size=shape)
-    elif isinstance(spec, (int, float)) and not isinstance(spec, bool):
+    elif isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):  # NumPy scalars too
         value = np.full(shape, float(spec))
     else:
         value = np.asarray(spec, dtype=np.float64)

@@ -100,9 +100,10 @@ class Module:
             p.value = _convert(p.value, backend, dtype)
             p.mask = _convert(p.mask, backend, dtype)
             p.grad = None
-        for m in self.children():
+        for m in [self, *self.children()]:
             m._cache = None
-        self._cache = None
+            if hasattr(m, "_buffers"):
+                m._buffers.clear()  # work arrays of the old backend or dtype: not kept alive on a GPU
         return self
 
     def copy(self) -> "Module":

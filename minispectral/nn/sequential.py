@@ -84,15 +84,37 @@ class Sequential(Module):
 _LAYER_TYPES = {"Dense": Dense, "Spectral": Spectral}
 
 
+# The keys ``config()`` writes, per layer type, and the ones that must be booleans: a description
+# read from a file is checked against them, so that a corrupt one fails instead of building a
+# different network ("false" would be a true string).
+_CONFIG_KEYS = {"Dense": {"n_in", "n_out", "bias", "sparsity"},
+                "Spectral": {"n_in", "n_out", "variant", "bias", "trainable", "triangular", "sparsity"}}
+_BOOL_KEYS = ("bias", "triangular")
+
+
 def from_config(config: dict, *, dtype="float32", backend=None) -> Sequential:
     """Rebuild a Sequential from ``Sequential.config()`` (values are initialised; load weights after)."""
-    layers = []
-    for spec in config["layers"]:
+    specs = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(specs, list) or not specs:
+        raise ValueError(f"a model description needs a non-empty list of layers, got {config!r}")
+    layers, width = [], None
+    for spec in specs:
         spec = dict(spec)
-        kind = spec.pop("type")
+        kind = spec.pop("type", None)
         if kind in _LAYER_TYPES:
+            unknown = set(spec) - _CONFIG_KEYS[kind]
+            bad = [k for k in _BOOL_KEYS if k in spec and not isinstance(spec[k], bool)]
+            bad += [f"trainable.{k}" for k, v in spec.get("trainable", {}).items() if not isinstance(v, bool)]
+            if unknown or bad:
+                raise ValueError(f"{kind} layer description {spec}: unknown keys {sorted(unknown)}, "
+                                 f"non-boolean flags {bad}")
+            if width is not None and spec.get("n_in") != width:
+                raise ValueError(f"{kind} layer takes {spec.get('n_in')} inputs, but the layer before gives {width}")
             layers.append(_LAYER_TYPES[kind](**spec, dtype=dtype, backend=backend))
+            width = layers[-1].n_out
         elif kind in ("Activation", "ReLU", "Tanh", "ELU", "Sigmoid"):
+            if set(spec) != {"name"} or (kind != "Activation" and spec["name"] != kind.lower()):
+                raise ValueError(f"{kind} layer description {spec}: expected only its name, {kind.lower()!r}")
             layers.append(Activation(spec["name"]))
         else:
             raise ValueError(f"unknown layer type {kind!r} in the model description")

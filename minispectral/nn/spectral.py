@@ -184,6 +184,11 @@ class Spectral(Module):
     def backward(self, dy):
         cache, phi_cache = self._cache
         flags = self.trainable
+        frozen_by_design = [n for n in ("U", "V", "Q") if n in self.params and self.params[n].trainable]
+        if frozen_by_design:  # no gradient path exists for them: training would silently skip them
+            trained = "s" if self.variant == "ssvd" else "R"
+            raise ValueError(f"{self!r}: {', '.join(frozen_by_design)} cannot be trained (the {self.variant} "
+                             f"variant's gradient reaches only {trained}); set its trainable flag back to False")
         need_dphi = flags.get("phi", False) or flags.get("s", False) or flags.get("R", False)
         if self.sparsity:
             dx, dphi, dlam_in, dlam_out, db = masked_spectral_backward(

@@ -77,8 +77,16 @@ SR_RESULTS = _parse_sr(_SR_TABLE)
 
 
 def retrainable(pruned: Sequential, activation: str) -> Sequential:
-    """A fresh NC-style network holding the pruned network's phi and lam, with phi trainable (SR's pre-training)."""
+    """A fresh NC-style network holding the pruned network's phi and lam, with phi trainable (SR's pre-training).
+
+    For this study's networks only: two bias-free, dense-masked spectral layers that hold phi itself
+    (not S-SVD or QR factors); anything else is refused rather than rebuilt incompletely.
+    """
     layers = [layer for layer in pruned.layers if isinstance(layer, Spectral)]
+    if (len(layers) != 2 or len(pruned.layers) != 3 or any(l.bias or l.sparsity or "phi" not in l.params
+                                                              for l in layers)):
+        raise ValueError("retrainable expects the pruning study's network: Spectral, activation, Spectral, "
+                         f"without bias or sparsity and holding phi; got {pruned!r}")
     copies = [Spectral(layer.n_in, layer.n_out, variant="nc", bias=False, trainable={"phi": True},
                        phi_init=to_numpy(layer.params["phi"].value), lam_in_init=to_numpy(layer.params["lam_in"].value),
                        lam_out_init=to_numpy(layer.params["lam_out"].value), dtype=layer.dtype.name,
