@@ -68,7 +68,8 @@ def load(path, *, backend=None, dtype=None) -> Sequential:
                                      f"{'none' if p.mask is None else 'one of shape ' + str(value.shape)})")
                 p.value, p.mask = value, mask
                 p.trainable = bool(meta["parameters"][name]["trainable"])
-            model.input_grad = bool(meta.get("input_grad", False))
+            _check_factor_ranks(model)
+            model.input_grad = bool(meta.get("input_grad", False))  # absent in files of before 2026-12-01
         except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as exc:
             raise ValueError(f"{path} is not a valid minispectral model file: {exc}") from exc
     return model.to(backend=get_backend(backend), dtype=dtype)
@@ -85,6 +86,21 @@ def _rank_changed(model, name: str, expected: tuple, saved: tuple) -> bool:
     if outer_axis is None or len(saved) != 2 or getattr(layer, "variant", None) not in ("ssvd", "qr"):
         return False
     return saved[outer_axis] == expected[outer_axis]
+
+
+def _check_factor_ranks(model) -> None:
+    """The factors of each S-SVD or QR layer must agree on their rank: U (n_out, m), s (m,), V (m, n_in);
+    R (n_out, m), Q (m, n_in)."""
+    for i, layer in enumerate(model.layers):
+        p = getattr(layer, "params", {})
+        if "s" in p:
+            ranks = {"U": p["U"].shape[1], "s": p["s"].shape[0], "V": p["V"].shape[0]}
+        elif "R" in p:
+            ranks = {"R": p["R"].shape[1], "Q": p["Q"].shape[0]}
+        else:
+            continue
+        if len(set(ranks.values())) != 1:
+            raise ValueError(f"layer {i}: its factors disagree on their rank {ranks}")
 
 
 @contextlib.contextmanager

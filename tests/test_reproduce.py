@@ -315,7 +315,8 @@ def test_prune_keeps_the_nodes_in_order_whatever_the_order_given():
 def test_retrainable_refuses_networks_it_would_rebuild_incompletely():
     for net in (mlp((20, 30, 7), "nc", activation="tanh", seed=1),  # with bias
                 mlp((20, 30, 7), "qr", activation="tanh", bias=False, seed=1),  # no phi
-                mlp((20, 30, 8, 7), "nc", activation="tanh", bias=False, seed=1)):  # three layers
+                mlp((20, 30, 8, 7), "nc", activation="tanh", bias=False, seed=1),  # three layers
+                mlp((20, 30, 7), "nc", activation="tanh", bias=False, sparsity=0.5, seed=1)):  # sparse
         with pytest.raises(ValueError, match="retrainable expects the pruning study's network"):
             retrainable(net, "tanh")
 

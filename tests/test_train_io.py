@@ -492,7 +492,31 @@ def test_load_refuses_masks_dtypes_and_descriptions_that_do_not_fit(tmp_path):
         (write("flag.npz", changed_meta={"architecture": {"layers": [
             {**meta["architecture"]["layers"][0], "bias": "no"}, *meta["architecture"]["layers"][1:]]}}),
          "non-boolean flags"),
+        (write("key.npz", changed_meta={"architecture": {"layers": [
+            {**meta["architecture"]["layers"][0], "seed": 3}, *meta["architecture"]["layers"][1:]]}}),
+         r"unknown keys \['seed'\]"),
+        (write("trainable.npz", changed_meta={"architecture": {"layers": [
+            {**meta["architecture"]["layers"][0], "trainable": {"R": "false"}}, *meta["architecture"]["layers"][1:]]}}),
+         r"non-boolean flags \['trainable.R'\]"),
+        (write("null.npz", changed_meta={"architecture": {"layers": [
+            {**meta["architecture"]["layers"][0], "trainable": None}, *meta["architecture"]["layers"][1:]]}}),
+         "trainable must be a mapping"),
+        (write("label.npz", changed_meta={"architecture": {"layers": [
+            meta["architecture"]["layers"][0], {"type": "ReLU", "name": "tanh"}, meta["architecture"]["layers"][2]]}}),
+         "expected only its name, 'relu'"),
+        (write("extramask.npz", {"mask/0.lam_in": np.ones(6, np.float32)}), "0.lam_in: the mask does not fit"),
+        (write("rank.npz", {"param/0.Q": np.ones((3, 6), np.float32)}), r"factors disagree on their rank"),
+        (write("outer.npz", {"param/0.Q": np.ones((4, 5), np.float32)}), r"0.Q has shape \(4, 5\)"),
     ]
     for bad, message in cases:
         with pytest.raises(ValueError, match=message):
             io.load(bad)
+    # a file written before input_grad was saved still loads, with the first layer's input needing no gradient
+    old = write("old.npz", changed_meta={"input_grad": None})
+    meta_old = json.loads(bytes(np.load(old)["__meta__"]).decode())
+    del meta_old["input_grad"]
+    np.savez(old, **{**{k: v for k, v in arrays.items() if k != "__meta__"},
+                     "__meta__": np.frombuffer(json.dumps(meta_old).encode(), dtype=np.uint8)})
+    assert io.load(old).input_grad is False
+    # a layer built with bias=1 saves a boolean and loads again
+    assert io.load(io.save(mlp((4, 3), "dense", bias=1), tmp_path / "one.npz")).layers[0].bias is True

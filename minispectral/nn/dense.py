@@ -26,7 +26,7 @@ class Dense(Module):
         super().__init__()
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
-        self.bias = bias
+        self.bias = bool(bias)
         rng = as_rng(seed)
         be = get_backend(backend)
         self.params["W"] = Parameter(be.asarray(draw(W_init, glorot_uniform, rng, (n_out, n_in), "W"), dtype))

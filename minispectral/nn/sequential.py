@@ -103,6 +103,8 @@ def from_config(config: dict, *, dtype="float32", backend=None) -> Sequential:
         kind = spec.pop("type", None)
         if kind in _LAYER_TYPES:
             unknown = set(spec) - _CONFIG_KEYS[kind]
+            if not isinstance(spec.get("trainable", {}), dict):
+                raise ValueError(f"{kind} layer description {spec}: trainable must be a mapping of names to flags")
             bad = [k for k in _BOOL_KEYS if k in spec and not isinstance(spec[k], bool)]
             bad += [f"trainable.{k}" for k, v in spec.get("trainable", {}).items() if not isinstance(v, bool)]
             if unknown or bad:
@@ -114,7 +116,8 @@ def from_config(config: dict, *, dtype="float32", backend=None) -> Sequential:
             width = layers[-1].n_out
         elif kind in ("Activation", "ReLU", "Tanh", "ELU", "Sigmoid"):
             if set(spec) != {"name"} or (kind != "Activation" and spec["name"] != kind.lower()):
-                raise ValueError(f"{kind} layer description {spec}: expected only its name, {kind.lower()!r}")
+                expected = "an activation's name" if kind == "Activation" else repr(kind.lower())
+                raise ValueError(f"{kind} layer description {spec}: expected only its name, {expected}")
             layers.append(Activation(spec["name"]))
         else:
             raise ValueError(f"unknown layer type {kind!r} in the model description")

@@ -76,7 +76,7 @@ class Spectral(Module):
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
-        self.variant, self.bias, self.triangular = variant, bias, bool(triangular)
+        self.variant, self.bias, self.triangular = variant, bool(bias), bool(triangular)
         flags = dict(_TRAINABLE[variant])
         for name, value in (trainable or {}).items():
             if name not in flags:

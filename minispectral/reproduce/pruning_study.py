@@ -83,8 +83,8 @@ def retrainable(pruned: Sequential, activation: str) -> Sequential:
     (not S-SVD or QR factors); anything else is refused rather than rebuilt incompletely.
     """
     layers = [layer for layer in pruned.layers if isinstance(layer, Spectral)]
-    if (len(layers) != 2 or len(pruned.layers) != 3 or any(l.bias or l.sparsity or "phi" not in l.params
-                                                              for l in layers)):
+    if (len(layers) != 2 or len(pruned.layers) != 3 or not isinstance(pruned.layers[1], Activation)
+            or any(l.bias or l.sparsity or "phi" not in l.params for l in layers)):
         raise ValueError("retrainable expects the pruning study's network: Spectral, activation, Spectral, "
                          f"without bias or sparsity and holding phi; got {pruned!r}")
     copies = [Spectral(layer.n_in, layer.n_out, variant="nc", bias=False, trainable={"phi": True},
