@@ -11,6 +11,7 @@ import numpy as np
 
 from .backend import from_numpy, namespace, to_backend, to_numpy
 from .functional import softmax_cross_entropy
+from .functional._checks import is_integer_dtype
 from .functional.losses import check_labels
 from .optim import Optimizer, make_optimizer
 
@@ -57,10 +58,15 @@ def _check_positive_int(name: str, value) -> int:
     return int(value)
 
 
+def _count_nonfinite(x) -> int:
+    """How many entries of x are NaN or infinite (an error path only: it allocates a mask of x's size)."""
+    xp = namespace(x)
+    return int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
+
+
 def _nonfinite_input(xb) -> str:
     """Why a step's loss is non-finite when every parameter is finite: the batch, or the arithmetic."""
-    xp = namespace(xb)
-    n_bad = int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(xb)), xp.int64)))
+    n_bad = _count_nonfinite(xb)
     if n_bad:
         return f"x_train, {n_bad} NaN or infinite entr{'y' if n_bad == 1 else 'ies'} in this step's batch"
     return "none in the parameters or the batch (an overflow: try a smaller learning rate)"
@@ -87,11 +93,11 @@ def _to_model(model, x, y, name: str = "x", *, check_finite: bool = True):
         x = xp.astype(x, getattr(xp, dtype.name))
     # min and max propagate NaN and show ±inf, and unlike isfinite(x) allocate nothing the size of x
     if check_finite and x.shape[0] * x.shape[1] and not (bool(xp.isfinite(xp.min(x))) and bool(xp.isfinite(xp.max(x)))):
-        n_bad = int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
+        n_bad = _count_nonfinite(x)
         raise ValueError(f"{name} must hold finite numbers, got {n_bad} NaN or infinite "
                          f"entr{'y' if n_bad == 1 else 'ies'} of {x.shape[0] * x.shape[1]}")
     y = to_backend(y, backend)
-    if "int" not in str(y.dtype):
+    if not is_integer_dtype(y.dtype):
         raise TypeError(f"labels ({y_name}) must be integers, got dtype {y.dtype}")
     return x, xp.astype(y, xp.int64)
 
@@ -100,6 +106,11 @@ def evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
     """Mean softmax cross-entropy and accuracy of ``model`` on (x, y), ``batch_size`` rows at a time."""
     batch_size = _check_positive_int("batch_size", batch_size)
     x, y = _to_model(model, x, y)
+    return _evaluate(model, x, y, batch_size)
+
+
+def _evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
+    """``evaluate`` on arrays already on the model's backend and checked (``_to_model``)."""
     xp = namespace(x)
     n = x.shape[0]
     if n == 0:
@@ -155,7 +166,7 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         optimizer = make_optimizer(optimizer, model, DEFAULT_LR.get(optimizer, 0.001) if lr is None else lr)
     x, y = _to_model(model, x_train, y_train, "x_train", check_finite=check_finite)
     if x_val is not None:
-        _to_model(model, x_val, y_val, "x_val")  # checked now, not after the first epoch
+        x_val, y_val = _to_model(model, x_val, y_val, "x_val")  # moved and checked once, before the first epoch
     labels_checked = False
     xp = namespace(x)
     backend = model.backend
@@ -196,7 +207,7 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
             bar.update(1)
         backend.synchronize()
         seconds = time.perf_counter() - start
-        val_acc = evaluate(model, x_val, y_val)[1] if x_val is not None else None
+        val_acc = _evaluate(model, x_val, y_val)[1] if x_val is not None else None
         history.epochs.append({"epoch": epoch, "loss": loss_sum / n, "train_accuracy": float(hits) / n,
                                "val_accuracy": val_acc, "seconds": seconds})
         bar.set_postfix(loss=f"{loss_sum / n:.4f}", val=f"{val_acc:.4f}" if val_acc is not None else "-")

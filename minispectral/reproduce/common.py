@@ -30,8 +30,7 @@ import numpy as np
 from ..cli import positive_int  # noqa: F401  (the studies' option parsers share the CLI's)
 from ..datasets import DATASETS, Dataset, load_dataset
 from ..atomic import write_text
-from ..experiment import machine_info, write_json
-from ..experiment import save_figure as experiment_save_figure
+from ..experiment import machine_info, save_figure, write_json  # noqa: F401  (save_figure: for the studies)
 
 # Every JSON line holds at least these keys (those of ``minispectral train --json`` plus study and run_id).
 REQUIRED_KEYS = ("study", "run_id", "seed", "model", "dataset", "hidden", "trainable_parameters",
@@ -520,8 +519,10 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: Path) -> Path:
-    return experiment_save_figure(fig, path)
+def network_label(datasets, hidden) -> str:
+    """'784 → 500 → 10': a report's network for its datasets (64 inputs for the digits, 784 for the MNISTs)."""
+    inputs = " or ".join(sorted({"64" if d == "digits" else "784" for d in datasets}, key=int, reverse=True))
+    return " → ".join([inputs, *map(str, hidden), "10"])
 
 
 def fmt_acc(mean: float, std: float, n: int) -> str:

@@ -28,7 +28,7 @@ from ..experiment import RunConfig, run
 from ..nn import Activation, Sequential, Spectral
 from ..pruning import keep_indices, node_scores, prune
 from ..train import evaluate, fit
-from .common import DATASETS_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
+from .common import DATASETS_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, network_label, positive_int, pyplot, save_figure
 
 ACTIVATIONS = ("tanh", "relu", "elu")
 METHODS = ("direct", "post", "pre")
@@ -93,11 +93,6 @@ def retrainable(pruned: Sequential, activation: str) -> Sequential:
                        backend=layer.backend)
               for layer in layers]
     return Sequential(copies[0], Activation(activation), copies[1])
-
-
-def _inputs(datasets) -> str:
-    """The input width(s) of the datasets in a report: 784 for the MNISTs, 64 for the digits."""
-    return " or ".join(sorted({"64" if d == "digits" else "784" for d in datasets}, key=int, reverse=True))
 
 
 class PruningStudy(Study):
@@ -209,7 +204,7 @@ class PruningStudy(Study):
     def markdown(self, records, curves, datasets, activations, missing) -> str:
         s = self.settings
         percents = [0] + [p for p in SR_PERCENTS if p in s["percents"]]
-        lines = [f"# Spectral pruning: {_inputs(datasets)} → {s['hidden']} → 10, hidden nodes removed (Sci. Rep. 2022)", "",
+        lines = [f"# Spectral pruning: {network_label(datasets, [s['hidden']])}, hidden nodes removed (Sci. Rep. 2022)", "",
                  f"First training: {s['epochs']} epochs of Adam (lr {s['lr']}, batch {s['batch_size']}), no bias "
                  f"(SR: 100 epochs). pre-training retrains the pruned network for {s['retrain_epochs']} epochs at "
                  f"{', '.join(map(str, s['retrain_at']))} % removed. Test accuracy after removing the given "

@@ -21,19 +21,13 @@ from pathlib import Path
 
 from ..atomic import write_text
 from ..experiment import RunConfig, run
-from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
+from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, network_label, positive_int, pyplot, save_figure
 
 LEARNING_RATES = {"mnist": 5e-3, "fashion-mnist": 1e-3, "digits": 5e-3}
 METHODS = ("dense", "spectral")
 LABELS = {"dense": "Dense (no bias)", "spectral": "Spectral QR (bias)"}
 COLORS = {"dense": "tab:orange", "spectral": "tab:blue"}
 
-
-
-def _net(datasets, hidden) -> str:
-    """'784 → 500 → 500 → 10': the network of a report's datasets (64 inputs for the digits)."""
-    inputs = " or ".join(sorted({"64" if d == "digits" else "784" for d in datasets}, key=int, reverse=True))
-    return " → ".join([inputs, *map(str, hidden), "10"])
 
 class SparseStudy(Study):
     """Test accuracy against the fraction of zeroed weights, dense against spectral (QR)."""
@@ -103,7 +97,7 @@ class SparseStudy(Study):
     def markdown(self, cells, datasets, methods, sparsities, missing) -> str:
         s = self.settings
         r_kind = "lower-triangular" if s["triangular"] else "full"
-        lines = [f"# Sparse networks: dynamic magnitude pruning, {_net(datasets, s['hidden'])} tanh (Phys. Rev. E 2021)", "",
+        lines = [f"# Sparse networks: dynamic magnitude pruning, {network_label(datasets, s['hidden'])} tanh (Phys. Rev. E 2021)", "",
                  f"Each layer zeroes the given percentage of its smallest |W| at every forward pass. Adam, batch "
                  f"{s['batch_size']}, early stopping on a {s['val_split']:.0%} validation split (patience "
                  f"{s['patience']}, min_delta {s['min_delta']}), at most {s['max_epochs']} epochs. Spectral = QR "
@@ -145,7 +139,7 @@ class SparseStudy(Study):
                                 alpha=0.2, lw=0)
                 for p, accs in points:  # every seed, so that the spread is visible even with 3 runs
                     ax.scatter([p] * len(accs), accs, s=8, color=COLORS[m], alpha=0.6)
-            ax.set_title(f"{d}: {_net([d], self.settings['hidden']).replace(' ', '')} tanh")
+            ax.set_title(f"{d}: {network_label([d], self.settings['hidden']).replace(' ', '')} tanh")
             ax.set_xlabel("sparsity (% of weights zeroed in every layer)")
             ax.set_ylabel("test accuracy")
             ax.grid(True, alpha=0.3)
