@@ -21,11 +21,11 @@ def atomic_write(path, mode: str = "w"):
     The result has the permissions the file had, or, for a new file, those of any newly created
     file (0666 less the umask), not the private 0600 of a temporary file: models, results and
     figures are meant to be shared. A symbolic link is written through: its target is replaced,
-    and the link stays.
+    and the link stays. Text is written as UTF-8, and ``~`` in ``path`` is the home folder.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_symlink():
         path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +35,8 @@ def atomic_write(path, mode: str = "w"):
         permissions = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode) as f:
+        # UTF-8 whatever the locale: the studies' tables hold →, ± and ρ
+        with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -50,7 +51,7 @@ def write_text(path, text: str) -> Path:
     """``Path(path).write_text(text)``, atomically."""
     with atomic_write(path) as f:
         f.write(text)
-    return Path(path)
+    return Path(path).expanduser()
 
 
 def _umask() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ def save(model: Sequential, path, metadata: dict | None = None) -> Path:
     """Write ``model`` (and optional JSON-able ``metadata``) to ``path`` atomically."""
     from . import __version__
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if not isinstance(model, Sequential):
         raise TypeError(f"save expects a Sequential model, got {type(model).__name__}")
     arrays, params = {}, {}
@@ -63,16 +64,26 @@ def load(path, *, backend=None, dtype=None) -> Sequential:
                 if value.dtype != p.value.dtype:
                     raise ValueError(f"parameter {name} has dtype {value.dtype}, expected {p.value.dtype}")
                 mask = data[f"mask/{name}"] if f"mask/{name}" in data.files else None
-                if (mask is None) != (p.mask is None) or (mask is not None and mask.shape != value.shape):
+                if (mask is None) != (p.mask is None) or (mask is not None and (
+                        mask.shape != value.shape or mask.dtype != value.dtype or not np.isin(mask, (0, 1)).all())):
                     raise ValueError(f"parameter {name}: the mask does not fit the architecture (expected "
-                                     f"{'none' if p.mask is None else 'one of shape ' + str(value.shape)})")
+                                     f"{'none' if p.mask is None else f'0s and 1s of shape {value.shape}, {value.dtype}'})")
                 p.value, p.mask = value, mask
-                p.trainable = bool(meta["parameters"][name]["trainable"])
+                p.trainable = _flag(meta["parameters"][name]["trainable"], f"parameter {name}'s trainable flag")
+                if p.trainable and name.split(".", 1)[1] in ("U", "V", "Q"):
+                    raise ValueError(f"parameter {name} is marked trainable, but S-SVD's U, V and QR's Q are frozen")
             _check_factor_ranks(model)
-            model.input_grad = bool(meta.get("input_grad", False))  # absent in files of before 2026-12-01
-        except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as exc:
+            model.input_grad = _flag(meta.get("input_grad", False), "input_grad")  # absent in files of before 2026-12-01
+        except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError, EOFError, zlib.error,
+                NotImplementedError) as exc:  # the last three: a damaged archive member
             raise ValueError(f"{path} is not a valid minispectral model file: {exc}") from exc
     return model.to(backend=get_backend(backend), dtype=dtype)
+
+
+def _flag(value, what: str) -> bool:
+    if not isinstance(value, bool):  # "false" would be a true string
+        raise ValueError(f"{what} is {value!r}, expected true or false")
+    return value
 
 
 def _rank_changed(model, name: str, expected: tuple, saved: tuple) -> bool:
@@ -105,14 +116,14 @@ def _check_factor_ranks(model) -> None:
 
 @contextlib.contextmanager
 def _open(path):
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     # We open the file ourselves: np.load leaves its own handle open when the zip is corrupt.
     with open(path, "rb") as f:
         try:
             data = np.load(f, allow_pickle=False)
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
             raise ValueError(f"{path} is not a valid minispectral model file (corrupt or truncated): {exc}") from exc
         if not isinstance(data, np.lib.npyio.NpzFile):  # a lone .npy array loads fine but is no model
             raise ValueError(f"{path} is not a valid minispectral model file: "
@@ -124,7 +135,7 @@ def _open(path):
 def _meta(data, path) -> dict:
     try:
         meta = json.loads(bytes(data["__meta__"]).decode())
-    except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
         raise ValueError(f"{path} is not a valid minispectral model file (no readable metadata): {exc}") from exc
     if not isinstance(meta, dict):
         raise ValueError(f"{path} is not a valid minispectral model file: its metadata is a JSON "

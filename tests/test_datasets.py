@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import re
 import shutil
 import socket
 import struct
@@ -453,6 +454,113 @@ def test_load_dataset_names():
         load_dataset("fashion_mnist", data_dir=Path("/nonexistent"), download=False)
 
 
-def test_shipped_digits_file_matches_readme_checksum():
-    assert hashlib.sha256((Path(minispectral.__file__).parent / "data" / "digits.csv.gz")
-                          .read_bytes()).hexdigest() == datasets.loaders._DIGITS_FILE.sha256
+def test_shipped_digits_file_matches_license_checksum():
+    # against the checksum its attribution file publishes, not the code's own constant
+    data = Path(minispectral.__file__).parent / "data"
+    published = re.search(r"SHA-256: ([0-9a-f]{64})", (data / "DIGITS_LICENSE.txt").read_text()).group(1)
+    assert hashlib.sha256((data / "digits.csv.gz").read_bytes()).hexdigest() == published
+    assert datasets.loaders._DIGITS_FILE.sha256 == published
+
+
+@pytest.mark.parametrize("val_split", [1e-4, 0.9999])
+def test_val_split_that_empties_a_split_is_refused(val_split):
+    with pytest.raises(ValueError, match=f"val_split={val_split} leaves no sample"):
+        load_digits(val_split=val_split)
+
+
+@pytest.mark.parametrize("val_split", ["0.2", None, True])
+def test_val_split_of_wrong_type(val_split):
+    with pytest.raises(ValueError, match=r"val_split must be a number in \[0, 1\), got"):
+        load_digits(val_split=val_split)
+
+
+@pytest.mark.parametrize("kw, name", [({"n_per_class": 2.5}, "n_per_class"), ({"n_per_class": "3"}, "n_per_class"),
+                                      ({"n_per_class": True}, "n_per_class"), ({"noise": float("nan")}, "noise"),
+                                      ({"noise": -1.0}, "noise")])
+def test_spirals_arguments_checked(kw, name):
+    with pytest.raises(ValueError, match=name):
+        make_spirals(**kw)
+
+
+def test_blobs_spread_checked_and_synthetic_splits_never_empty():
+    with pytest.raises(ValueError, match="spread"):
+        make_blobs(spread=float("inf"))
+    with pytest.raises(ValueError, match="no test sample"):
+        synthetic_dataset(n_per_class=1)
+    with pytest.raises(ValueError, match="no training sample"):
+        synthetic_dataset(n_per_class=1, test_fraction=0.6)
+    with pytest.raises(ValueError, match="test_fraction"):
+        synthetic_dataset(test_fraction="0.2")
+
+
+def test_dataset_constructor_checks_its_contract():
+    x, y = np.zeros((3, 2), np.float32), np.array([0, 1, 2])
+    with pytest.raises(TypeError, match="NumPy arrays, got list"):
+        Dataset("t", [[1.0, 2.0]], [0], x, y)
+    with pytest.raises(ValueError, match=r"expected x of shape \(N, D\)"):
+        Dataset("t", np.zeros(6, np.float32), np.zeros(6, np.int64), x, y)
+    with pytest.raises(TypeError, match="integer labels, got dtypes float32 and float64"):
+        Dataset("t", x, y.astype(np.float64), x, y)
+    with pytest.raises(ValueError, match=r"labels span 0..12, expected 0..9"):
+        Dataset("t", x, np.array([0, 1, 12]), x, y)
+
+
+def test_downloaded_file_gets_ordinary_permissions(serve, site, tmp_path):
+    old = os.umask(0o022)
+    try:
+        url, _ = serve(site)
+        path = fetch("mnist", LABELS, data_dir=tmp_path / "shared", mirrors=url, progress=False)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not a temporary file's private 0600
+
+
+def test_changed_file_with_restored_mtime_is_hashed_again(site, tmp_path):
+    # cp -p, rsync -t and tar keep the old modification time: other bytes of the same size must not pass
+    dest = tmp_path / "mnist" / LABELS
+    dest.parent.mkdir()
+    shutil.copy(site / LABELS, dest)
+    fetch("mnist", LABELS, data_dir=tmp_path, download=False)  # verified, and its hash cached
+    st = dest.stat()
+    data = bytearray(dest.read_bytes())
+    data[100] ^= 0xFF
+    dest.write_bytes(bytes(data))
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(DatasetError, match="SHA-256"):
+        fetch("mnist", LABELS, data_dir=tmp_path, download=False)
+
+
+def test_data_dir_with_tilde_and_empty_data_dir(site, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    dest = tmp_path / "d" / "mnist" / LABELS
+    dest.parent.mkdir(parents=True)
+    shutil.copy(site / LABELS, dest)
+    assert fetch("mnist", LABELS, data_dir="~/d", download=False) == dest
+    monkeypatch.setenv("MINISPECTRAL_DATA", "~/d")
+    assert fetch("mnist", LABELS, download=False) == dest
+    with pytest.raises(ValueError, match="data_dir must be a non-empty path"):
+        fetch("mnist", LABELS, data_dir="")
+
+
+@pytest.mark.parametrize("mirrors", [[None], [], Path("/x"), [""]])
+def test_bad_mirrors(mirrors, tmp_path):
+    with pytest.raises(ValueError, match="mirrors must be"):
+        fetch("mnist", LABELS, data_dir=tmp_path, mirrors=mirrors)
+
+
+class _OversendingHandler(_Handler):
+    """Serves each file with bytes appended, and a Content-Length that announces them."""
+
+    def do_GET(self):
+        data = (Path(self.directory) / self.path.lstrip("/")).read_bytes() + b"extra bytes"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_server_sending_too_much_is_refused(serve, site, tmp_path):
+    url, _ = serve(site, _OversendingHandler)
+    with pytest.raises(DatasetError, match="more than the expected"):
+        fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=url, progress=False)
+    assert not (tmp_path / "data").exists()

@@ -11,6 +11,7 @@ import pytest
 
 import minispectral
 from minispectral import io, mlp
+from minispectral.atomic import write_text
 from minispectral.backend import backend_of
 from minispectral.datasets import load_digits
 from minispectral.optim import SGD
@@ -507,6 +508,14 @@ def test_load_refuses_masks_dtypes_and_descriptions_that_do_not_fit(tmp_path):
         (write("extramask.npz", {"mask/0.lam_in": np.ones(6, np.float32)}), "0.lam_in: the mask does not fit"),
         (write("rank.npz", {"param/0.Q": np.ones((3, 6), np.float32)}), r"factors disagree on their rank"),
         (write("outer.npz", {"param/0.Q": np.ones((4, 5), np.float32)}), r"0.Q has shape \(4, 5\)"),
+        (write("mask64.npz", {"mask/0.R": arrays["mask/0.R"].astype(np.float64)}), "0.R: the mask does not fit"),
+        (write("mask7.npz", {"mask/0.R": arrays["mask/0.R"] * 7}), "0.R: the mask does not fit"),
+        (write("maskstr.npz", {"mask/0.R": np.full((4, 4), "a")}), "0.R: the mask does not fit"),
+        (write("pflag.npz", changed_meta={"parameters": {**meta["parameters"], "0.R": {
+            **meta["parameters"]["0.R"], "trainable": "false"}}}), "0.R's trainable flag is 'false'"),
+        (write("qflag.npz", changed_meta={"parameters": {**meta["parameters"], "0.Q": {
+            **meta["parameters"]["0.Q"], "trainable": True}}}), "0.Q is marked trainable"),
+        (write("igrad.npz", changed_meta={"input_grad": "no"}), "input_grad is 'no'"),
     ]
     for bad, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -520,3 +529,44 @@ def test_load_refuses_masks_dtypes_and_descriptions_that_do_not_fit(tmp_path):
     assert io.load(old).input_grad is False
     # a layer built with bias=1 saves a boolean and loads again
     assert io.load(io.save(mlp((4, 3), "dense", bias=1), tmp_path / "one.npz")).layers[0].bias is True
+
+
+def test_load_turns_damaged_archive_members_into_value_errors(tmp_path):
+    """A flipped byte in the zip's directory (an unknown compression method) or in a compressed member
+    used to escape as NotImplementedError or zlib.error."""
+    model = mlp((6, 4, 3), "spectral", seed=0)
+    plain = io.save(model, tmp_path / "m.npz")
+    data = bytearray(plain.read_bytes())
+    data[data.find(b"PK\x01\x02") + 10] = 99  # the first member's compression method
+    (tmp_path / "method.npz").write_bytes(bytes(data))
+    squeezed = tmp_path / "z.npz"
+    with np.load(plain) as arrays:
+        np.savez_compressed(squeezed, **{k: arrays[k] for k in arrays.files})
+    data = bytearray(squeezed.read_bytes())
+    start = data.find(b"param/0.phi")  # inside that member's compressed bytes
+    data[start + 200:start + 240] = bytes(b ^ 0x5A for b in data[start + 200:start + 240])
+    (tmp_path / "zlib.npz").write_bytes(bytes(data))
+    for bad in ("method.npz", "zlib.npz"):
+        with pytest.raises(ValueError, match="not a valid minispectral model file"):
+            io.load(tmp_path / bad)
+
+
+def test_save_and_load_expand_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    model = mlp((4, 3), "dense", seed=0)
+    assert io.save(model, "~/models/m.npz") == tmp_path / "models" / "m.npz"
+    assert (tmp_path / "models" / "m.npz").is_file() and not (tmp_path / "~").exists()
+    np.testing.assert_array_equal(io.load("~/models/m.npz").layers[0].weight(), model.layers[0].weight())
+
+
+def test_text_is_written_as_utf8_whatever_the_locale(tmp_path):
+    # the studies' tables hold arrows and Greek letters; an ASCII locale must not break their writes
+    import subprocess
+    import sys
+    path = tmp_path / "RUN.md"
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    subprocess.run([sys.executable, "-c", "import sys; from minispectral.atomic import write_text; "
+                    "write_text(sys.argv[1], 'Spectral 5\\u2192 3 \\u00b1 \\u03c1')", str(path)],
+                   check=True, env=env, capture_output=True)
+    assert path.read_bytes().decode("utf-8") == "Spectral 5\u2192 3 \u00b1 \u03c1"

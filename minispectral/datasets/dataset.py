@@ -1,6 +1,8 @@
 """The Dataset container, its error type, and the splits every loader shares."""
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,15 +39,23 @@ class Dataset:
     def __post_init__(self):
         if (self.x_val is None) != (self.y_val is None):
             raise ValueError("x_val and y_val must both be arrays or both be None")
-        n_features = self.x_train.shape[-1]
-        for split, x, y in (("train", self.x_train, self.y_train),
-                            ("val", self.x_val, self.y_val),
-                            ("test", self.x_test, self.y_test)):
+        if not isinstance(self.n_classes, numbers.Integral) or isinstance(self.n_classes, bool) or self.n_classes < 1:
+            raise ValueError(f"n_classes must be a positive integer, got {self.n_classes!r}")
+        splits = (("train", self.x_train, self.y_train), ("val", self.x_val, self.y_val),
+                  ("test", self.x_test, self.y_test))
+        for split, x, y in splits:
             if x is None:
                 continue
-            if x.ndim != 2 or x.shape[1] != n_features or y.shape != x.shape[:1]:
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+                raise TypeError(f"{split} split: expected NumPy arrays, got {type(x).__name__} and {type(y).__name__}")
+            if x.dtype.kind != "f" or y.dtype.kind not in "iu":
+                raise TypeError(f"{split} split: expected float features and integer labels, "
+                                f"got dtypes {x.dtype} and {y.dtype}")
+            n_features = self.x_train.shape[1] if self.x_train.ndim == 2 else "D"
+            if x.ndim != 2 or x.shape[1:] != self.x_train.shape[1:] or y.shape != x.shape[:1]:
                 raise ValueError(f"{split} split: expected x of shape (N, {n_features}) and y of "
                                  f"shape (N,), got {x.shape} and {y.shape}")
+            _check_labels(y, self.n_classes, f"{split} split", error=ValueError)
 
     @property
     def n_features(self) -> int:
@@ -73,15 +83,22 @@ def _float_dtype(dtype) -> np.dtype:
     return result
 
 
+def _check_fraction(name: str, value, *, zero_allowed: bool) -> None:
+    """A split fraction: a number in [0, 1) (or (0, 1) when ``zero_allowed`` is False)."""
+    low = "[0" if zero_allowed else "(0"
+    if (not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value)
+            or not (0.0 <= value < 1.0) or (value == 0 and not zero_allowed)):
+        raise ValueError(f"{name} must be a number in {low}, 1), got {value!r}")
+
+
 def _check_val_split(val_split: float) -> None:
-    if not 0.0 <= val_split < 1.0:
-        raise ValueError(f"val_split must be in [0, 1), got {val_split!r}")
+    _check_fraction("val_split", val_split, zero_allowed=True)
 
 
-def _check_labels(y: np.ndarray, n_classes: int, source) -> None:
+def _check_labels(y: np.ndarray, n_classes: int, source, error=DatasetError) -> None:
     if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise DatasetError(f"{source}: labels span {y.min()}..{y.max()}, "
-                           f"expected 0..{n_classes - 1}")
+        raise error(f"{source}: labels span {y.min()}..{y.max()}, "
+                    f"expected 0..{n_classes - 1}")
 
 
 def _to_float(pixels: np.ndarray, max_value: float, dtype: np.dtype) -> np.ndarray:
@@ -107,6 +124,9 @@ def _build(name, x, y, x_test, y_test, *, val_split, seed, n_classes=10) -> Data
         return Dataset(name, x, y, x_test, y_test, n_classes=n_classes)
     perm = np.random.default_rng(seed).permutation(len(y))
     n_val = round(val_split * len(y))
+    if not 0 < n_val < len(y):
+        part = "validation" if n_val == 0 else "training"
+        raise ValueError(f"val_split={val_split} leaves no sample of {len(y)} for {part}")
     # Sorted so that both parts keep the original sample order.
     train, val = np.sort(perm[n_val:]), np.sort(perm[:n_val])
     return Dataset(name, x[train], y[train], x_test, y_test, x[val], y[val], n_classes=n_classes)

@@ -12,12 +12,12 @@ import hashlib
 import http.client
 import os
 import stat
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from ..atomic import atomic_write
 from .dataset import DatasetError
 
 TIMEOUT_S = 30.0
@@ -83,10 +83,18 @@ def data_dir_candidates(data_dir: str | os.PathLike | None = None) -> list[Path]
         directory ``($XDG_CACHE_HOME or ~/.cache)/minispectral``; unset
         entries are left out.
     """
+    _check_data_dir(data_dir)
     dirs = [Path(d).expanduser() for d in (data_dir, os.environ.get("MINISPECTRAL_DATA")) if d]
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     dirs.append(Path(cache).expanduser() / "minispectral")
     return list(dict.fromkeys(dirs))
+
+
+def _check_data_dir(data_dir) -> None:
+    # An empty string would be the working directory to Path, but is left out of the search:
+    # files would be downloaded where they are never found again (an unset shell variable, say).
+    if data_dir is not None and not (isinstance(data_dir, os.PathLike) or (isinstance(data_dir, str) and data_dir)):
+        raise ValueError(f"data_dir must be a non-empty path or None, got {data_dir!r}")
 
 
 def _writable(path: Path) -> bool:
@@ -120,8 +128,10 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_sha256(path: Path, mtime_ns: int, size: int) -> str:
-    # mtime and size are part of the key so that a changed file is hashed again.
+def _cached_sha256(path: Path, identity: tuple) -> str:
+    # The file's identity is part of the key, so that a changed file is hashed again. The change
+    # time is in it because a copy that keeps the old modification time (cp -p, rsync -t, tar)
+    # can give other bytes the old mtime and size; no one can set ctime back.
     return sha256_file(path)
 
 
@@ -129,12 +139,16 @@ def _verify(path: Path, spec: FileSpec) -> None:
     st = path.stat()
     if st.st_size != spec.size:
         problem = f"has {st.st_size} bytes, expected {spec.size}"
-    elif (sha := _cached_sha256(path.resolve(), st.st_mtime_ns, st.st_size)) != spec.sha256:
+    elif (sha := _cached_sha256(path.resolve(), _identity(st))) != spec.sha256:
         problem = f"has SHA-256 {sha}, expected {spec.sha256}"
     else:
         return
     raise DatasetError(f"{path} {problem}. The file is corrupt or incomplete: "
                        "delete it and load again to download a fresh copy.")
+
+
+def _identity(st: os.stat_result) -> tuple:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _by_hand(dest: Path, spec: FileSpec) -> str:
@@ -150,6 +164,9 @@ def _mirror_urls(dataset: str, filename: str, mirrors) -> list[str]:
         mirrors = [env] if env else REGISTRY[dataset]["mirrors"]
     elif isinstance(mirrors, str):  # one URL, not a sequence of characters
         mirrors = [mirrors]
+    if (isinstance(mirrors, (str, bytes)) or not isinstance(mirrors, Sequence) or not mirrors
+            or not all(isinstance(m, str) and m for m in mirrors)):
+        raise ValueError(f"mirrors must be a base URL or a non-empty sequence of them, got {mirrors!r}")
     return [base.replace("{dataset}", dataset).rstrip("/") + "/" + filename for base in mirrors]
 
 
@@ -187,6 +204,7 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
     if filename not in files:
         raise ValueError(f"unknown file {filename!r}; {dataset_name} has {', '.join(files)}")
     spec = files[filename]
+    _check_data_dir(data_dir)
     for root in data_dir_candidates(data_dir):
         path = root / dataset_name / filename
         if path.is_file():
@@ -222,30 +240,23 @@ def _download(url: str, dest: Path, spec: FileSpec, progress: bool | None) -> No
     """Stream ``url`` into ``dest``; ``dest`` appears only once it is complete and verified."""
     from tqdm.auto import tqdm  # only downloads need it
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # Same directory as dest, so that os.replace is an atomic rename.
-    tmp = tempfile.NamedTemporaryFile(delete=False, dir=dest.parent, prefix=f".{dest.name}.",
-                                      suffix=".part")
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "minispectral"})
-        digest, size = hashlib.sha256(), 0
-        # disable=None is tqdm's "show only on a terminal".
-        with tmp, urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, tqdm(
-                total=spec.size, unit="B", unit_scale=True, desc=dest.name,
-                disable=None if progress is None else not progress) as bar:
-            while chunk := response.read(_CHUNK):
-                size += len(chunk)
-                if size > spec.size:
-                    raise DatasetError(f"server sent more than the expected {spec.size} bytes")
-                tmp.write(chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
+    request = urllib.request.Request(url, headers={"User-Agent": "minispectral"})
+    digest, size = hashlib.sha256(), 0
+    # atomic_write: a temporary file beside dest, renamed over it only if the block ends without an
+    # error (a failed check below raises inside it), and given the permissions of any new file.
+    # disable=None is tqdm's "show only on a terminal".
+    with atomic_write(dest, "wb") as out, urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, tqdm(
+            total=spec.size, unit="B", unit_scale=True, desc=dest.name,
+            disable=None if progress is None else not progress) as bar:
+        while chunk := response.read(_CHUNK):
+            size += len(chunk)
+            if size > spec.size:
+                raise DatasetError(f"server sent more than the expected {spec.size} bytes")
+            out.write(chunk)
+            digest.update(chunk)
+            bar.update(len(chunk))
         if size != spec.size or digest.hexdigest() != spec.sha256:
             raise DatasetError(f"got {size} bytes with SHA-256 {digest.hexdigest()}, "
                                f"expected {spec.size} bytes with SHA-256 {spec.sha256}")
-        os.replace(tmp.name, dest)
-    except BaseException:  # including KeyboardInterrupt: never leave a partial file
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
 
 

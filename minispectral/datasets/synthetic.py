@@ -1,14 +1,23 @@
 """Small generated 2-D problems (spirals, blobs) for the first lessons."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
-from .dataset import Dataset, _build, _check_val_split, _float_dtype, _stratified_test_mask
+from .dataset import Dataset, _build, _check_fraction, _check_val_split, _float_dtype, _stratified_test_mask
+
 
 def _check_counts(**counts: int) -> None:
     for arg, value in counts.items():
-        if value < 1:
-            raise ValueError(f"{arg} must be at least 1, got {value!r}")
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+
+
+def _check_scale(name: str, value: float) -> None:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 def make_spirals(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, seed: int = 0,
@@ -31,6 +40,7 @@ def make_spirals(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2,
     """
     dtype = _float_dtype(dtype)
     _check_counts(n_per_class=n_per_class, n_classes=n_classes)
+    _check_scale("noise", noise)
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
     radius = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
@@ -61,6 +71,7 @@ def make_blobs(n_per_class: int = 100, n_classes: int = 3, n_features: int = 2,
     """
     dtype = _float_dtype(dtype)
     _check_counts(n_per_class=n_per_class, n_classes=n_classes, n_features=n_features)
+    _check_scale("spread", spread)
     rng = np.random.default_rng(seed)
     centres = rng.uniform(-5.0, 5.0, size=(n_classes, n_features))
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
@@ -91,13 +102,15 @@ def synthetic_dataset(kind: str = "spirals", *, val_split: float = 0.0, seed: in
     -------
     Dataset
     """
-    if kind not in _GENERATORS:
+    if not isinstance(kind, str) or kind not in _GENERATORS:
         raise ValueError(f"unknown synthetic dataset {kind!r}; "
                          f"expected one of {', '.join(_GENERATORS)}")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    _check_fraction("test_fraction", test_fraction, zero_allowed=False)
     _check_val_split(val_split)
     X, y = _GENERATORS[kind](seed=seed, **kw)
     test = _stratified_test_mask(y, test_fraction, seed)
+    if test.all() or not test.any():
+        raise ValueError(f"test_fraction={test_fraction} of {len(y) // (int(y.max()) + 1)} samples per class "
+                         f"leaves {'no training' if test.all() else 'no test'} sample")
     return _build(kind, X[~test], y[~test], X[test], y[test], val_split=val_split, seed=seed,
                   n_classes=int(y.max()) + 1)

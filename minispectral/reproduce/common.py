@@ -234,7 +234,7 @@ def load_records(path, *, repair: bool = True) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     lines = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
     records, good = [], []
     for number, line in lines:
@@ -260,7 +260,7 @@ def load_records(path, *, repair: bool = True) -> list[dict]:
 
 
 def _append(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
+    with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
@@ -384,7 +384,7 @@ def read_log(path: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        log = json.loads(path.read_text())
+        log = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not a valid run log ({exc}); restore it, or delete it to start a new "
                          "log (the runs in runs.jsonl are kept)") from None
