@@ -208,9 +208,15 @@ def namespace(*arrays):
     # a dozen calls a layer step), which is a measurable share of a small network's step.
     if present and all(type(a) is np.ndarray for a in present):
         return _numpy_namespace()
+    if not present:
+        raise TypeError("namespace() needs at least one array, got none")
     try:
         return array_namespace(*present)
     except TypeError as exc:
+        odd = [type(a).__name__ for a in present if not (hasattr(a, "dtype") and hasattr(a, "shape"))]
+        if odd:
+            raise TypeError(f"expected arrays, got {', '.join(odd)}; convert with minispectral.from_numpy "
+                            "or the backend's asarray first") from exc
         kinds = sorted({type(a).__module__.split(".")[0] for a in present})
         raise TypeError(
             f"arrays from different backends were mixed ({', '.join(kinds)}); "

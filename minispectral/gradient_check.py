@@ -109,7 +109,7 @@ def _compare(report, name, analytic, numeric):
         shape = tuple(numeric.shape) if analytic is None else tuple(analytic.shape)
         report.rows.append(GradRow(name, shape, float("inf"), float("inf"), False))
         return
-    diff = float(np.max(np.abs(to_numpy(analytic) - to_numpy(numeric)))) if analytic.shape else 0.0
+    diff = float(np.max(np.abs(to_numpy(analytic) - to_numpy(numeric)), initial=0.0))  # 0-d and empty alike
     err = rel_error(analytic, numeric)
     report.rows.append(GradRow(name, tuple(analytic.shape), diff, err, err <= report.tol))
 

@@ -5,7 +5,9 @@ Spectral layers rank it by |lam_out_i|: lam_out_i scales every incoming weight o
 (with lam_in = 0 it zeroes them exactly).  Dense layers rank it by its incoming
 connectivity Σ_j |W_ij|.  ``prune`` builds a smaller network with fewer parameters and less
 compute; ``silence`` keeps the size and cuts the removed nodes' outgoing weights, which
-gives the same outputs (a test checks it).
+gives the same outputs (a test checks it) on layers without ``sparsity``.  With it, the two
+differ: the pruned layers rank ``sparsity`` of their smaller W, while a silenced layer counts its
+cut weights among the smallest.
 """
 from __future__ import annotations
 

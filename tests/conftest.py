@@ -16,6 +16,7 @@ from hypothesis import settings  # noqa: E402
 
 import minispectral  # noqa: E402
 from minispectral import backend as backend_module  # noqa: E402
+from minispectral.backend import namespace  # noqa: E402
 
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -156,8 +157,9 @@ def kernel_case(name, backend, dtype="float64", shape=(3, 4, 2), seed=0):
         # Only the lower triangle of R is free: phi = (R ⊙ mask) Q, whose gradient is dphi Qᵀ ⊙ mask.
         mask = make(backend, _lower_mask(n_out, m), dtype)
         inputs = {"R": arr(n_out, m), "Q": arr(m, n_in)}
-        return (lambda R, Q: F.qr_forward(R * mask, Q),
-                lambda dphi, cache: (F.qr_backward(dphi, cache, R_mask=mask), None), inputs, {})
+        like = lambda a: namespace(a).astype(mask, a.dtype)  # noqa: E731  (gradcheck runs in float64)
+        return (lambda R, Q: F.qr_forward(R * like(R), Q),
+                lambda dphi, cache: (F.qr_backward(dphi, cache, R_mask=like(dphi)), None), inputs, {})
     if name in F.ACTIVATIONS:
         forward, backward = F.ACTIVATIONS[name]
         x = make(backend, _away_from_zero(rng.standard_normal((n, n_in))), dtype)

@@ -279,3 +279,13 @@ def test_cupy_layer_and_model_gradients(cupy_backend, variant, kw):
     assert_passed(check_layer(layer, randn(cupy_backend, (2, 4), "float32")))
     net = unit_scale(mlp((4, 3, 3, 2), variant, seed=0, backend="cupy", **spectral_kwargs(variant), **kw))
     assert_passed(check_model(net, randn(cupy_backend, (2, 4), "float32"), make_labels(cupy_backend, [1, 0])))
+
+
+def test_a_wrong_scalar_gradient_shows_its_difference_and_empty_inputs_do_not_crash():
+    ones = np.ones(3)
+    forward = lambda a: (a * ones, None)  # noqa: E731
+    row = check_kernel(forward, lambda dy, cache: (np.asarray(1.2 * np.sum(dy)),), {"a": np.array(0.5)})["a"]
+    assert row.shape == () and not row.passed and row.max_abs_diff > 0.1  # the 0-d row used to print 0
+    report = check_kernel(F.dense_forward, lambda dy, cache: F.dense_backward(dy, cache)[:2],
+                          {"x": np.zeros((0, 3)), "W": np.ones((2, 3))})
+    assert report["W"].max_abs_diff == 0.0 and report["x"].shape == (0, 3)

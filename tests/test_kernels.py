@@ -411,3 +411,54 @@ def test_cupy_kernels_agree_with_numpy(cupy_backend, name):
             if g_np is not None:
                 assert dtype_name(g_gpu) == dtype
                 np.testing.assert_allclose(host(g_gpu), host(g_np), rtol=rtol, atol=rtol)
+
+
+# ------------------------------------------------------------------ found by a review of 2026-12-01
+
+def test_qr_backward_checks_its_mask(backend):
+    dphi, Q = randn(backend, (5, 4)), randn(backend, (3, 4), seed=1)
+    with pytest.raises(ValueError, match=r"R_mask must have shape \(5, 3\), got \(1, 3\)"):
+        F.qr_backward(dphi, Q, randn(backend, (1, 3)))  # would broadcast over every row
+    with pytest.raises(ValueError, match="R_mask must be 2-D"):
+        F.qr_backward(dphi, Q, randn(backend, (3,)))
+    with pytest.raises(TypeError, match="R_mask has dtype .*float32 but Q has dtype .*float64"):
+        F.qr_backward(dphi, Q, randn(backend, (5, 3), dtype="float32"))
+
+
+def test_magnitude_mask_checks_W_and_always_leaves_a_weight(backend):
+    with pytest.raises(ValueError, match="W must be 2-D"):
+        F.magnitude_mask(randn(backend, (6,)), 0.5)
+    with pytest.raises(TypeError, match="W must be float32 or float64, got dtype"):
+        F.magnitude_mask(minispectral.from_numpy(np.ones((2, 3), dtype=np.int32), backend=backend), 0.5)
+    # 0.95 of 10 entries rounds to 10: one must survive, or the layer could never train again
+    mask = host(F.magnitude_mask(randn(backend, (2, 5)), 0.95))
+    assert mask.sum() == 1
+
+
+def test_one_hot_refuses_float_and_2d_labels(backend):
+    with pytest.raises(TypeError, match="labels must be integers"):
+        F.one_hot(make(backend, np.array([0.7, 1.2])), 3, None)
+    with pytest.raises(ValueError, match=r"labels must be a 1-D array of class indices, got shape \(2, 1\)"):
+        F.one_hot(make_labels(backend, np.array([[0], [1]])), 3, None)
+
+
+@pytest.mark.parametrize("label_dtype", [np.uint8, np.uint64, np.int16])
+def test_loss_and_accuracy_take_narrow_and_unsigned_labels(backend, label_dtype):
+    logits = randn(backend, (2, 300))
+    labels = minispectral.from_numpy(np.array([3, 255], dtype=label_dtype), backend=backend)
+    expected = F.softmax_cross_entropy(host(logits), np.array([3, 255]))[0]
+    np.testing.assert_allclose(host(F.softmax_cross_entropy(logits, labels)[0]), host(expected), rtol=1e-6)
+    hits = np.argmax(host(logits), axis=1) == np.array([3, 255])
+    assert F.accuracy(logits, labels) == pytest.approx(hits.mean())
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 9\]"):
+        F.softmax_cross_entropy(randn(backend, (2, 10)), labels)
+
+
+def test_namespace_names_a_non_array():
+    from minispectral.backend import namespace
+    with pytest.raises(TypeError, match="expected arrays, got list"):
+        namespace([1.0])
+    with pytest.raises(TypeError, match="needs at least one array"):
+        namespace()
+    with pytest.raises(TypeError, match=r"expects an array of shape \(N, 3\), got list"):
+        minispectral.mlp((3, 2, 2)).predict([[0.0, 1.0, 2.0]])

@@ -385,3 +385,24 @@ def test_to_drops_the_work_buffers_of_the_old_dtype():
 def test_numpy_scalar_initialisers_are_constants():
     assert Dense(2, 2, b_init=np.float32(0.5)).params["b"].value.tolist() == [0.5, 0.5]
     assert Spectral(3, 2, lam_in_init=np.int64(1)).params["lam_in"].value.tolist() == [1.0, 1.0, 1.0]
+
+
+# ------------------------------------------------------------------ found by a review of 2026-12-01
+
+@pytest.mark.parametrize("module", [Dense(3, 2), Spectral(3, 2), Activation("relu"), mlp((3, 2, 2))])
+def test_backward_without_a_forward_pass_says_so(module):
+    with pytest.raises(RuntimeError, match="needs a forward pass first"):
+        module.backward(np.ones((1, 2), np.float32))
+
+
+@pytest.mark.parametrize("trainable, message", [(["phi"], "trainable must be a mapping"),
+                                                ({"phi": "no"}, r"trainable\['phi'\] must be True or False")])
+def test_spectral_trainable_argument_is_checked(trainable, message):
+    with pytest.raises(ValueError, match=message):
+        Spectral(3, 2, trainable=trainable)
+
+
+@pytest.mark.parametrize("sizes", [(4, 2.5, 2), (4, True, 2), (4, "3", 2)])
+def test_mlp_refuses_widths_a_layer_would_refuse(sizes):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        mlp(sizes)

@@ -87,7 +87,9 @@ def qr_backward(dphi, cache, R_mask=None):
     """
     Q = cache
     check_matrix(dphi, "dphi", (None, Q.shape[1]))
-    check_same_dtype("Q", Q, dphi=dphi)
+    if R_mask is not None:  # a (1, m) or (m,) mask would broadcast over every row
+        check_matrix(R_mask, "R_mask", (dphi.shape[0], Q.shape[0]))
+    check_same_dtype("Q", Q, dphi=dphi, R_mask=R_mask)
     dR = dphi @ Q.T
     if R_mask is not None:
         dR *= R_mask  # dR is a fresh array

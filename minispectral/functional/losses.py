@@ -11,10 +11,17 @@ from ._checks import check_matrix, is_integer_dtype
 
 def one_hot(labels, n_classes, dtype):
     """(N,) integer labels -> (N, C) one-hot matrix, built by comparison (no scatter, so it ports)."""
+    if not hasattr(labels, "ndim") or labels.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array of class indices, got {_describe_shape(labels)}")
+    check_labels(labels, labels.shape[0], n_classes, check_range=False)  # integers: a float would truncate
     xp = namespace(labels)
     # int64 on both sides: class indices in a narrow label dtype (uint8) would wrap past its range
     classes = xp.arange(n_classes, dtype=xp.int64, device=device(labels))
     return xp.astype(xp.astype(labels, xp.int64)[:, None] == classes[None, :], dtype)
+
+
+def _describe_shape(labels) -> str:
+    return f"shape {tuple(labels.shape)}" if hasattr(labels, "shape") else type(labels).__name__
 
 
 def check_labels(labels, n, n_classes, *, check_range=True) -> None:
@@ -31,7 +38,8 @@ def check_labels(labels, n, n_classes, *, check_range=True) -> None:
     if not check_range:
         return
     xp = namespace(labels)
-    if n and bool(xp.any((labels < 0) | (labels >= n_classes))):
+    wide = xp.astype(labels, xp.int64)  # a narrow dtype (uint8) cannot hold n_classes, and strict refuses it
+    if n and bool(xp.any((wide < 0) | (wide >= n_classes))):
         lo, hi = int(xp.min(labels)), int(xp.max(labels))
         raise ValueError(f"labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
                          f"got values in [{lo}, {hi}]")
@@ -81,5 +89,5 @@ def accuracy(logits, labels) -> float:
     check_matrix(logits, "logits")
     check_labels(labels, logits.shape[0], logits.shape[1], check_range=False)
     xp = namespace(logits, labels)
-    hits = xp.argmax(logits, axis=1) == labels
+    hits = xp.argmax(logits, axis=1) == xp.astype(labels, xp.int64)  # strict does not compare int64 with uint64
     return float(xp.mean(xp.astype(hits, logits.dtype))) if math.prod(labels.shape) else 0.0

@@ -12,6 +12,7 @@ gradients still reach every eigenvalue and phi, so a pruned weight can come back
 from __future__ import annotations
 
 from ..backend import kth_smallest, namespace
+from ._checks import check_matrix
 from .dense import dense_backward, dense_forward
 from .spectral import spectral_weight_backward, spectral_weight_forward
 
@@ -19,15 +20,28 @@ from .spectral import spectral_weight_backward, spectral_weight_forward
 def magnitude_mask(W, sparsity: float):
     """0/1 mask (dtype of W) that zeroes the ``k = round(sparsity·size)`` smallest |W| entries.
 
+    Parameters
+    ----------
+    W : (n_out, n_in) float array
+    sparsity : fraction in [0, 1)
+
+    Returns
+    -------
+    mask : (n_out, n_in) array of 0s and 1s, W's dtype
+
     The threshold τ is the k-th smallest |W|; entries with |W| > τ survive.  This is the papers'
     rule (paper.md §6), and it zeroes exactly k entries unless several |W| tie at τ: then all of
     them go, and more than k are zeroed (a constant W loses every entry).  Lesson 08, exercise 1.
+    On a tiny layer the rounding could reach every entry (0.95 of 10 rounds to 10); k stops one
+    short of that, so a sparsity below 1 always leaves the layer a weight to train.
     """
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    check_matrix(W, "W")
     xp = namespace(W)
     magnitude = xp.abs(W)
-    k = int(round(sparsity * magnitude.shape[0] * magnitude.shape[1]))
+    size = magnitude.shape[0] * magnitude.shape[1]
+    k = min(int(round(sparsity * size)), size - 1)
     if k == 0:
         return xp.ones_like(W)
     tau = kth_smallest(xp.reshape(magnitude, (-1,)), k)
@@ -37,6 +51,7 @@ def magnitude_mask(W, sparsity: float):
 def masked_dense_forward(x, W, b, sparsity):
     """Dense layer with dynamic magnitude pruning.
 
+    x (N, D_in), W (D_out, D_in), b (D_out,) or None, sparsity in [0, 1).
     Returns y (N, D_out) = x (W ⊙ mask)ᵀ + b, and the cache.
     """
     mask = magnitude_mask(W, sparsity)
@@ -45,7 +60,7 @@ def masked_dense_forward(x, W, b, sparsity):
 
 
 def masked_dense_backward(dy, cache, *, need_dx=True):
-    """(dx, dW, db) with ``dW = (dyᵀ x) ⊙ mask``."""
+    """dy (N, D_out) -> (dx (N, D_in) or None, dW (D_out, D_in), db (D_out,) or None), ``dW = (dyᵀ x) ⊙ mask``."""
     dense_cache, mask = cache
     dx, dW_masked, db = dense_backward(dy, dense_cache, need_dx=need_dx)
     return dx, dW_masked * mask, db
@@ -54,6 +69,7 @@ def masked_dense_backward(dy, cache, *, need_dx=True):
 def masked_spectral_forward(x, phi, lam_in, lam_out, b, sparsity):
     """Spectral layer with dynamic magnitude pruning of W = phi ⊙ (lam_in_j − lam_out_i).
 
+    x (N, n_in), phi (n_out, n_in), lam_in (n_in,), lam_out (n_out,), b (n_out,) or None.
     Returns y (N, n_out) = x (W ⊙ mask)ᵀ + b, and the cache.
     """
     W_full, weight_cache = spectral_weight_forward(phi, lam_in, lam_out)
@@ -63,7 +79,8 @@ def masked_spectral_forward(x, phi, lam_in, lam_out, b, sparsity):
 
 
 def masked_spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam=True):
-    """(dx, dphi, dlam_in, dlam_out, db): the spectral gradients of ``dW_full = dW ⊙ mask``."""
+    """dy (N, n_out) -> (dx (N, n_in), dphi (n_out, n_in), dlam_in (n_in,), dlam_out (n_out,), db (n_out,)),
+    the spectral gradients of ``dW_full = dW ⊙ mask``; a gradient not needed (or no bias) is None."""
     dense_cache, weight_cache, mask = cache
     dx, dW, db = dense_backward(dy, dense_cache, need_dx=need_dx)
     dW_full = dW * mask

@@ -20,7 +20,7 @@ class Activation(Module):
         return out
 
     def backward(self, dy):
-        return self._backward(dy, self._cache)
+        return self._backward(dy, self._forward_cache())
 
     def config(self) -> dict:
         return {"name": self.name}

@@ -49,7 +49,7 @@ class Dense(Module):
 
     def backward(self, dy):
         kernel = masked_dense_backward if self.sparsity else dense_backward
-        dx, dW, db = kernel(dy, self._cache, need_dx=self.input_grad)
+        dx, dW, db = kernel(dy, self._forward_cache(), need_dx=self.input_grad)
         self._set_grad("W", dW)
         if self.bias:
             self._set_grad("b", db)

@@ -78,6 +78,12 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def _forward_cache(self):
+        """What the last forward pass cached, for backward; a clear error when there is nothing."""
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}.backward needs a forward pass first (to() and copy() drop its cache)")
+        return self._cache
+
     def _set_grad(self, name: str, grad) -> None:
         p = self.params[name]
         if p.trainable:

@@ -6,6 +6,7 @@ from .activation import Activation
 from .dense import Dense
 from .init import as_rng
 from .module import Module, Parameter
+from .shapes import check_layer_args
 from .spectral import VARIANTS, Spectral
 
 MODELS = ("dense",) + VARIANTS
@@ -66,7 +67,8 @@ class Sequential(Module):
 
     def predict(self, x):
         """Class predictions (N,) for inputs x (N, n_in)."""
-        return namespace(x).argmax(self.forward(x), axis=1)
+        logits = self.forward(x)  # first: it names a non-array input clearly
+        return namespace(logits).argmax(logits, axis=1)
 
     def layer_of(self, param_name: str) -> str:
         """'layer 0 (Spectral 784→100)' for a qualified parameter name like '0.lam_in'."""
@@ -138,9 +140,12 @@ def mlp(sizes, model: str = "spectral", *, activation: str = "relu", bias: bool 
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
+    sizes = list(sizes)
+    if len(sizes) < 2:
         raise ValueError(f"sizes must hold at least two positive widths, got {sizes}")
+    for pair in zip(sizes[:-1], sizes[1:]):  # each width as a layer checks it: 2.5 and True are refused
+        check_layer_args(*pair, 0.0)
+    sizes = [int(s) for s in sizes]
     rng = as_rng(seed)
     layers: list[Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

@@ -78,9 +78,13 @@ class Spectral(Module):
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
         self.variant, self.bias, self.triangular = variant, bool(bias), bool(triangular)
         flags = dict(_TRAINABLE[variant])
+        if trainable is not None and not isinstance(trainable, dict):
+            raise ValueError(f"trainable must be a mapping of parameter names to flags, got {trainable!r}")
         for name, value in (trainable or {}).items():
             if name not in flags:
                 raise ValueError(f"variant {variant!r} can train only {sorted(flags)}, got {name!r}")
+            if not isinstance(value, (bool, np.bool_)):  # "no" would be a true string
+                raise ValueError(f"trainable[{name!r}] must be True or False, got {value!r}")
             flags[name] = bool(value)
         self._buffers = {}  # work arrays reused from step to step (see _buffer)
         rng = as_rng(seed)
@@ -182,7 +186,7 @@ class Spectral(Module):
         return not lam_in.trainable and not bool(namespace(lam_in.value).any(lam_in.value != 0))
 
     def backward(self, dy):
-        cache, phi_cache = self._cache
+        cache, phi_cache = self._forward_cache()
         flags = self.trainable
         frozen_by_design = [n for n in ("U", "V", "Q") if n in self.params and self.params[n].trainable]
         if frozen_by_design:  # no gradient path exists for them: training would silently skip them
