@@ -48,6 +48,7 @@ import minispectral as ms  # noqa: E402
 from minispectral.allocator import keep_freed_memory  # noqa: E402
 from minispectral.backend import from_numpy, get_backend, to_numpy  # noqa: E402
 from minispectral.cli import non_negative_int, number_type, positive_int  # noqa: E402  (argparse types)
+from minispectral.datasets import DatasetError  # noqa: E402
 from minispectral.experiment import write_json  # noqa: E402
 from minispectral.nn import MODELS, mlp  # noqa: E402
 from minispectral.optim import Adamax  # noqa: E402
@@ -518,6 +519,10 @@ def measure(args) -> dict:
     ok, reason = ms.available(args.backend)
     if not ok:
         raise SystemExit(f"backend {args.backend!r} is not available: {reason}")
+    try:
+        x, y = make_data(args.data, args.samples)  # first: a missing dataset fails before the peak is measured
+    except DatasetError as exc:
+        raise SystemExit(f"bench_train.py: error: {' '.join(str(exc).split())}") from None
     if args.threads and numpy_blas_threads(args.threads) is None:
         print("NumPy's BLAS thread count cannot be set from here; use OPENBLAS_NUM_THREADS or MKL_NUM_THREADS")
     info = machine_info(args.backend)
@@ -546,7 +551,6 @@ def measure(args) -> dict:
         print(f"warning: the load average is {busy:.1f} before the first run; other processes compete for "
               "the cores and multi-threaded timings can be many times slower (see load_average_1min per row)")
 
-    x, y = make_data(args.data, args.samples)
     x_dev, y_dev = from_numpy(x, backend=args.backend), from_numpy(y, backend=args.backend)
     if args.versus_dense:
         return versus_dense(args, info, x_dev, y_dev, rss)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -55,8 +56,32 @@ positive_float = number_type(float, lambda v: math.isfinite(v) and v > 0, "a pos
 fraction = number_type(float, lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1)")
 
 
+def output_path(text: str) -> Path:
+    """An argparse type: a file this run can write (checked before any training, whose results a bad
+    path would otherwise lose): not empty, not a folder, under a writable folder (created if missing)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file path, got ''")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a file, got the folder {text!r}")
+    existing = next(q for q in (path.parent, *path.parent.parents) if q.exists() or q == q.parent)
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {existing} is not a writable folder")
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """An argparse type: a folder to write into (it may not exist yet), not a file."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a folder, got ''")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a folder, got the file {text!r}")
+    return path
+
+
 def figure_path(text: str) -> Path:
-    """An argparse type: a path whose extension matplotlib can write (checked before any training)."""
+    """An argparse type: a writable path whose extension matplotlib can write (checked before any training)."""
     from matplotlib.backend_bases import FigureCanvasBase
 
     formats = FigureCanvasBase.get_supported_filetypes()
@@ -64,7 +89,7 @@ def figure_path(text: str) -> Path:
     if suffix not in formats:
         raise argparse.ArgumentTypeError(f"expected a figure file ending in one of "
                                          f"{', '.join('.' + f for f in sorted(formats))}, got {text!r}")
-    return Path(text)
+    return output_path(text)
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -84,7 +109,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="array backend (default: $MINISPECTRAL_BACKEND, else numpy)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--data-dir", default=None, help="where MNIST files are (default: $MINISPECTRAL_DATA, then the cache)")
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
+    p.add_argument("--json", type=output_path, default=None, metavar="PATH", help="write the results as JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one model and test it")
     train.add_argument("--model", choices=MODELS, default="spectral")
     _add_training_options(train)
-    train.add_argument("--save", type=Path, default=None, metavar="PATH", help="save the trained model (.npz)")
+    train.add_argument("--save", type=output_path, default=None, metavar="PATH", help="save the trained model (.npz)")
 
     compare = sub.add_parser("compare", help="train several models on the same data and seed; table + figure")
     compare.add_argument("--models", default=",".join(MODELS),
@@ -113,7 +138,7 @@ def _config(args, model: str) -> RunConfig:
     hidden = args.hidden or ((100,) if args.dataset == "digits" else (300,))
     return RunConfig(model=model, dataset=args.dataset, hidden=hidden, activation=args.activation,
                      epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-                     lr=args.lr if model != "dense" or args.command == "train" else args.lr,
+                     lr=args.lr,
                      seed=args.seed, val_split=args.val_split, early_stopping=args.early_stopping,
                      backend=args.backend, dtype=args.dtype, data_dir=args.data_dir)
 
@@ -128,7 +153,7 @@ def _load(args):
 def cmd_train(args) -> int:
     data = _load(args)
     print(data.summary())
-    record, _ = run(_config(args, args.model), data, save_path=args.save)
+    record, model = run(_config(args, args.model), data)
     for e in record["history"]:
         val = f"  val acc {e['val_accuracy']:.4f}" if e["val_accuracy"] is not None else ""
         print(f"epoch {e['epoch']:3d}  loss {e['loss']:.4f}  train acc {e['train_accuracy']:.4f}{val}"
@@ -136,10 +161,13 @@ def cmd_train(args) -> int:
     print(f"{record['model']}: {record['trainable_parameters']:,} trainable parameters, "
           f"test accuracy {record['test_accuracy']:.4f}, "
           f"{sum(record['epoch_seconds']) / len(record['epoch_seconds']):.3f} s/epoch")
-    if args.save:
-        print(f"saved the model to {args.save}")
     if args.json:
         write_json(args.json, record)
+    if args.save:  # after the results are out: a failed save loses the model, not the run's numbers
+        from .io import save
+
+        save(model, args.save, metadata={k: v for k, v in record.items() if k != "history"})
+        print(f"saved the model to {args.save}")
     return 0
 
 
@@ -211,6 +239,12 @@ def _usage_error(message: str) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    outputs = [(f"--{name}", getattr(args, name, None)) for name in ("save", "json", "figure")]
+    outputs = [(flag, path.resolve()) for flag, path in outputs if path is not None]
+    for i, (flag, path) in enumerate(outputs):
+        clash = [other for other, other_path in outputs[i + 1:] if other_path == path]
+        if clash:
+            parser.error(f"{flag} and {clash[0]} name the same file, {path}; one would overwrite the other")
     if getattr(args, "early_stopping", None) and not getattr(args, "val_split", 0):
         parser.error("--early-stopping needs a validation set: pass --val-split, e.g. --val-split 0.2")
     commands = {"train": cmd_train, "compare": cmd_compare}

@@ -173,3 +173,34 @@ def test_the_environment_chooses_the_backend_of_train_and_the_studies(tmp_path, 
     # the studies' time estimate builds its network on the same backend as the runs (it used to crash)
     assert main(["reproduce", "params", "--quick", "--datasets", "digits", "--plan", "--out", str(tmp_path / "p")]) == 0
     assert "24 to train" in capsys.readouterr().out
+
+
+def test_output_paths_are_checked_before_training(tmp_path, capsys, monkeypatch):
+    import minispectral.cli as cli
+
+    monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("trained before checking the output paths"))
+    (tmp_path / "a_file").write_text("")
+    cases = [(["train", "--save", str(tmp_path)], "--save: expected a file, got the folder"),
+             (["train", "--json", ""], "--json: expected a file path, got ''"),
+             (["train", "--json", str(tmp_path / "a_file" / "out.json")], "is not a writable folder"),
+             (["compare", "--figure", str(tmp_path / "f.png"), "--json", str(tmp_path / "f.png")],
+              "--json and --figure name the same file"),
+             (["train", "--save", str(tmp_path / "m.out"), "--json", str(tmp_path / "." / "m.out")],
+              "--save and --json name the same file"),
+             (["reproduce", "params", "--out", str(tmp_path / "a_file"), "--plan"], "--out: expected a folder, got the file")]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and message in capsys.readouterr().err, argv
+
+
+def test_train_prints_its_results_before_a_failing_save(tmp_path, capsys, monkeypatch):
+    import minispectral.io
+
+    def full_disk(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(minispectral.io, "save", full_disk)
+    out = tmp_path / "run.json"
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--json", str(out), "--save", str(tmp_path / "m.npz")]) == 1
+    assert "test accuracy" in capsys.readouterr().out and json.loads(out.read_text())["model"] == "spectral"

@@ -566,6 +566,15 @@ def test_bad_benchmark_arguments_are_usage_errors_naming_the_option(argv, messag
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_the_benchmark_without_its_dataset_is_a_one_line_error(tmp_path, monkeypatch):
+    bench = load_bench()
+    monkeypatch.delenv("MINISPECTRAL_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: pytest.fail("measured the peak before loading the data"))
+    with pytest.raises(SystemExit, match="bench_train.py: error: mnist/train-images-idx3-ubyte.gz not found"):
+        bench.main(["--data", "mnist", "--out", str(tmp_path / "b.json")])
+
+
 def test_the_benchmark_keeps_the_rows_it_timed_when_a_later_cell_fails(tmp_path, monkeypatch):
     bench = load_bench()
     real, calls = bench.run_minispectral, []

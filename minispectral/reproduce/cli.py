@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from . import STUDIES
+from ..cli import output_folder
 from .common import positive_int, run_study
 
 
@@ -32,7 +33,7 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--quick", action="store_true",
                          help="a small version (subsets of the data, 2 epochs) that takes seconds")
-        sub.add_argument("--out", type=Path, default=None,
+        sub.add_argument("--out", type=output_folder, default=None,
                          help=f"output folder (default: results/{name}; with --quick: quick-results/{name})")
         sub.add_argument("--jobs", type=positive_int, default=1, help="runs trained in parallel processes (default: 1)")
         sub.add_argument("--data-dir", default=None,
