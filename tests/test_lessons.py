@@ -118,3 +118,17 @@ def test_solutions_run(solution, fast_env):
     """Each solutions script asserts its own answers."""
     _skip_without_mnist(solution)
     runpy.run_path(str(solution), run_name="__main__")
+
+
+def test_every_paper_md_reference_names_a_section_of_the_shipped_digest():
+    """The code, lessons, results and README cite "paper.md §n"; docs/paper.md must hold each §n."""
+    import re
+
+    sections = set(re.findall(r"^## (\d+)\.", (REPO / "docs" / "paper.md").read_text(encoding="utf-8"), re.M))
+    cited = set()
+    for path in [*REPO.glob("minispectral/**/*.py"), *LESSONS, *SOLUTIONS, *REPO.glob("results/**/*.md"),
+                 REPO / "README.md"]:
+        for refs in re.findall(r"paper\.md,? ((?:§\d+[ ,–and-]*)+)", path.read_text(encoding="utf-8")):
+            cited |= {(n, path.name) for n in re.findall(r"§(\d+)", refs)}
+    assert cited, "no reference found: the pattern is out of date"
+    assert sorted((n, name) for n, name in cited if n not in sections) == []
