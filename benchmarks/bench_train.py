@@ -34,7 +34,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,7 +48,7 @@ from minispectral.allocator import keep_freed_memory  # noqa: E402
 from minispectral.backend import from_numpy, get_backend, to_numpy  # noqa: E402
 from minispectral.cli import non_negative_int, number_type, positive_int  # noqa: E402  (argparse types)
 from minispectral.datasets import DatasetError  # noqa: E402
-from minispectral.experiment import write_json  # noqa: E402
+from minispectral.experiment import source_commit, write_json  # noqa: E402
 from minispectral.nn import MODELS, mlp  # noqa: E402
 from minispectral.optim import Adamax  # noqa: E402
 from minispectral.train import fit  # noqa: E402
@@ -167,14 +166,7 @@ def _blas_name() -> str:
 
 
 def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "minispectral", "benchmarks/*.py"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+uncommitted changes in minispectral/ or benchmarks/*.py" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    return source_commit(("minispectral", "benchmarks/*.py"))
 
 
 # --- peak memory --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -120,7 +121,28 @@ def machine_info() -> dict:
 
     return {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "system": platform.platform(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "minispectral": __version__}
+            "numpy": numpy.__version__, "minispectral": __version__, "commit": source_commit()}
+
+
+def source_commit(paths=("minispectral",)) -> str:
+    """The git commit of the checkout this package runs from, '+uncommitted changes in ...' when ``paths``
+    (relative to the checkout) differ from it; '' when the package is not in a git checkout.
+
+    The version number alone does not tell which code produced a result: it changes at releases,
+    the code at every commit.
+    """
+    root = Path(__file__).resolve().parents[1]
+    git = ["git", "-C", str(root)]
+    try:
+        top = subprocess.run([*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10)
+        if top.returncode or Path(top.stdout.strip()).resolve() != root:  # an installed copy, not a checkout
+            return ""
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", *paths], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):  # no git on the machine
+        return ""
+    return head.stdout.strip() + (f"+uncommitted changes in {', '.join(paths)}" if dirty else "")
 
 
 def write_json(path, obj) -> Path:

@@ -116,6 +116,21 @@ def test_a_second_invocation_trains_nothing(finished, capsys):
     assert len(log["invocations"]) == 1  # nothing trained: the log is unchanged
 
 
+def test_the_log_names_the_commit_of_a_checkout(finished):
+    import subprocess
+    from pathlib import Path
+
+    import minispectral
+
+    root = Path(minispectral.__file__).resolve().parents[1]
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    commit = json.loads((finished["sparse"] / "run.json").read_text())["invocations"][0]["machine"]["commit"]
+    if head.returncode == 0 and (root / ".git").exists():  # CI and the README's commands run in a checkout
+        assert commit.startswith(head.stdout.strip()) and commit in (finished["sparse"] / "RUN.md").read_text()
+    else:
+        assert commit == ""
+
+
 def test_only_the_missing_runs_are_trained(tmp_path, finished):
     out = tmp_path / "params"
     out.mkdir()

@@ -482,7 +482,8 @@ def write_run_md(out_dir: Path, log: dict) -> Path:
                   f"* machine: {m['processor']}, {m['cpus']} CPUs, {m['system']}; load average "
                   f"{inv.get('load_average_at_start', '?')} at the start (other work slows the runs down); "
                   f"BLAS threads: {inv.get('blas_threads') or 'library default'}",
-                  f"* versions: Python {m['python']}, NumPy {m['numpy']}, minispectral {m['minispectral']}", ""]
+                  f"* versions: Python {m['python']}, NumPy {m['numpy']}, minispectral {m['minispectral']}"
+                  f"{', commit ' + m['commit'] if m.get('commit') else ''}", ""]
     lines += ["## Protocol", "", "```json", json.dumps(log["protocol"], indent=1), "```", ""]
     return write_text(out_dir / "RUN.md", "\n".join(lines))
 
