@@ -289,3 +289,23 @@ def test_a_wrong_scalar_gradient_shows_its_difference_and_empty_inputs_do_not_cr
     report = check_kernel(F.dense_forward, lambda dy, cache: F.dense_backward(dy, cache)[:2],
                           {"x": np.zeros((0, 3)), "W": np.ones((2, 3))})
     assert report["W"].max_abs_diff == 0.0 and report["x"].shape == (0, 3)
+
+
+@pytest.mark.parametrize("model", ["spectral", "full", "ssvd"])
+def test_a_correct_model_passes_on_inputs_in_0_1_whose_gradients_are_tiny(model):
+    # Pixels in [0, 1) give eigenvalue gradients of ~1e-4, where the difference quotient's own rounding
+    # (~eps |L| / h) exceeds 1e-7 of them: the check used to report FAILED for a correct model.
+    rng = np.random.default_rng(0)
+    net, x, labels = mlp((8, 5, 3), model, seed=0), rng.random((4, 8)), rng.integers(0, 3, 4)
+    report = gradcheck(net, x, labels)
+    assert report.passed and report.max_rel_error > DEFAULT_TOL  # passed on the round-off ground
+    assert "yes, round-off" in str(report) and "the numerical gradient's own rounding error" in str(report)
+    assert all(r.max_abs_diff <= r.roundoff < 1e-8 for r in report.rows)
+
+
+def test_the_roundoff_floor_does_not_pass_a_wrong_gradient_on_inputs_in_0_1(monkeypatch):
+    rng = np.random.default_rng(0)
+    net, x, labels = mlp((8, 5, 3), "spectral", seed=0), rng.random((4, 8)), rng.integers(0, 3, 4)
+    _flip_dlam_out(monkeypatch)
+    report = gradcheck(net, x, labels)
+    assert not report.passed and not report["0.lam_out"].passed
