@@ -564,3 +564,10 @@ def test_server_sending_too_much_is_refused(serve, site, tmp_path):
     with pytest.raises(DatasetError, match="more than the expected"):
         fetch("mnist", LABELS, data_dir=tmp_path / "data", mirrors=url, progress=False)
     assert not (tmp_path / "data").exists()
+
+
+def test_dataset_labels_out_of_range_are_refused():
+    from minispectral.datasets.dataset import _check_labels
+
+    with pytest.raises(DatasetError, match=r"labels span 0\.\.10, expected 0\.\.9"):
+        _check_labels(np.array([0, 10]), 10, "labels.gz")

@@ -462,3 +462,27 @@ def test_namespace_names_a_non_array():
         namespace()
     with pytest.raises(TypeError, match=r"expects an array of shape \(N, 3\), got list"):
         minispectral.mlp((3, 2, 2)).predict([[0.0, 1.0, 2.0]])
+
+
+# ------------------------------------------------------------------ found by mutation testing (2026-12-01)
+
+def test_relu_backward_gives_the_kink_at_zero_slope_zero():
+    x = np.array([[-1.0, 0.0, 2.0]])
+    _, cache = F.relu_forward(x)
+    np.testing.assert_array_equal(F.relu_backward(np.ones_like(x), cache), [[0.0, 0.0, 1.0]])
+
+
+def test_elu_backward_uses_its_alpha():
+    x = np.array([[-1.5, -0.2, 0.7]])
+    out, cache = F.elu_forward(x, alpha=2.5)
+    np.testing.assert_allclose(out, np.where(x > 0, x, 2.5 * np.expm1(x)), rtol=1e-12)
+    np.testing.assert_allclose(F.elu_backward(np.ones_like(x), cache), np.where(x > 0, 1.0, 2.5 * np.exp(x)),
+                               rtol=1e-12)
+
+
+def test_softmax_cross_entropy_shifts_each_row_by_its_own_max():
+    # one global max (1000) would underflow the second row's exponentials to 0 and its loss to inf
+    z = np.array([[1000.0, 0.0], [0.0, 1.0]])
+    loss, dlogits = F.softmax_cross_entropy(z, np.array([0, 1]))
+    assert float(loss) == pytest.approx(np.log1p(np.exp(-1.0)) / 2, rel=1e-12)
+    assert np.all(np.isfinite(dlogits))

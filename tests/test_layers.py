@@ -406,3 +406,20 @@ def test_spectral_trainable_argument_is_checked(trainable, message):
 def test_mlp_refuses_widths_a_layer_would_refuse(sizes):
     with pytest.raises(ValueError, match="must be a positive integer"):
         mlp(sizes)
+
+
+# ------------------------------------------------------------------ found by mutation testing (2026-12-01)
+
+@pytest.mark.parametrize("variant, lam_in_bound, lam_out_bound", [
+    ("spectral", 0.97, 0.13), ("full", 0.97, 0.13), ("qr", 0.97, 0.13), ("nc", 0.0, 0.5)])
+def test_initial_eigenvalues_span_the_papers_ranges(variant, lam_in_bound, lam_out_bound):
+    layer = Spectral(300, 200, variant=variant, seed=0, dtype="float64")
+    lam_in, lam_out = host(layer.params["lam_in"].value), host(layer.params["lam_out"].value)
+    assert 0.93 * lam_in_bound <= np.max(np.abs(lam_in)) <= lam_in_bound
+    assert 0.93 * lam_out_bound < np.max(np.abs(lam_out)) <= lam_out_bound
+
+
+def test_copy_keeps_a_switched_on_input_grad():
+    net = mlp((4, 3, 2), "spectral")
+    net.input_grad = True
+    assert net.copy().input_grad is True

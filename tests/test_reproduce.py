@@ -344,3 +344,23 @@ def test_retrainable_copies_the_survivors_and_trains_phi():
     np.testing.assert_allclose(fresh.forward(x), pruned.forward(x), rtol=1e-12)
     assert all(layer.params["phi"].trainable for layer in (fresh.layers[0], fresh.layers[2]))
     assert fresh.num_parameters() == 15 * 20 + 15 + 7 * 15 + 7  # phi and lam_out of both layers
+
+
+# ------------------------------------------------------------------ found by mutation testing (2026-12-01)
+
+def test_keep_indices_is_not_fooled_by_rounding():
+    # 0.29 * 100 = 28.999999999999996 in floating point: 29 nodes go, not 28
+    assert len(keep_indices(np.arange(100.0), 0.29)) == 71
+
+
+def test_spectral_nodes_are_ranked_by_the_magnitude_of_lam_out():
+    net = mlp((4, 3, 2), "spectral", seed=0, dtype="float64")
+    net.layers[0].params["lam_out"].value[...] = [-0.9, 0.1, 0.5]
+    np.testing.assert_array_equal(node_scores(net, 0), [0.9, 0.1, 0.5])
+
+
+def test_silence_keeps_a_float32_model_float32():
+    net = mlp((4, 3, 2), "spectral", seed=0)
+    silenced = silence(net, 0, [0, 2])
+    assert all(p.value.dtype == np.float32 for p in silenced.parameters())
+    assert silenced.forward(np.ones((2, 4), np.float32)).dtype == np.float32

@@ -570,3 +570,60 @@ def test_text_is_written_as_utf8_whatever_the_locale(tmp_path):
                     "write_text(sys.argv[1], 'Spectral 5\\u2192 3 \\u00b1 \\u03c1')", str(path)],
                    check=True, env=env, capture_output=True)
     assert path.read_bytes().decode("utf-8") == "Spectral 5\u2192 3 \u00b1 \u03c1"
+
+
+# ------------------------------------------------------------------ found by mutation testing (2026-12-01)
+
+def _small_data(n=40, d=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)).astype(np.float32), rng.integers(0, classes, size=n)
+
+
+def test_each_epoch_draws_a_new_order():
+    x, y = _small_data()
+    net = mlp((6, 5, 3), "spectral")
+    seen, forward = [], net.forward
+    net.forward = lambda xb: (seen.append(np.array(xb)), forward(xb))[1]
+    fit(net, x, y, epochs=2, batch_size=len(x), optimizer=SGD(net, lr=1e-12))
+    assert sorted(map(tuple, seen[0])) == sorted(map(tuple, seen[1]))  # the same samples ...
+    assert not np.array_equal(seen[0], seen[1])  # ... in another order
+
+
+def test_early_stopping_counts_a_tie_as_no_gain():
+    x, y = _small_data()
+    net = mlp((6, 5, 3), "spectral")
+    h = fit(net, x, y, epochs=20, batch_size=10, optimizer=SGD(net, lr=1e-12), x_val=x, y_val=y, early_stopping=2)
+    assert len(set(h["val_accuracy"])) == 1  # the weights did not move
+    assert h.stopped_early and len(h.epochs) == 3
+
+
+def test_load_restores_flags_the_architecture_does_not_record(tmp_path):
+    net = mlp((4, 3, 2), "dense")
+    net.layers[0].params["W"].trainable = False
+    net.layers[2].params["b"].trainable = False
+    loaded = io.load(io.save(net, tmp_path / "m.npz"))
+    assert loaded.layers[0].params["W"].trainable is False and loaded.layers[2].params["b"].trainable is False
+
+
+def test_load_refuses_a_newer_format_and_another_format(tmp_path):
+    path = io.save(mlp((4, 2), "dense"), tmp_path / "m.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(arrays["__meta__"]).decode())
+    for change, message in (({"format_version": io.FORMAT_VERSION + 1}, "newer minispectral"),
+                            ({"format": "other"}, r"not a minispectral model file \(format 'other'\)")):
+        arrays["__meta__"] = np.frombuffer(json.dumps({**meta, **change}).encode(), dtype=np.uint8)
+        np.savez(tmp_path / "bad.npz", **arrays)
+        with pytest.raises(ValueError, match=message):
+            io.load(tmp_path / "bad.npz")
+
+
+def test_a_pruned_qr_model_loads_with_its_own_mask_and_trains(tmp_path):
+    from minispectral.pruning import prune
+
+    pruned = prune(mlp((6, 9, 4), "qr", seed=0, dtype="float64"), 0, [3, 5, 7, 8])
+    loaded = io.load(io.save(pruned, tmp_path / "p.npz"))
+    np.testing.assert_array_equal(loaded.layers[0].params["R"].mask, pruned.layers[0].params["R"].mask)
+    assert loaded.num_parameters() == pruned.num_parameters()
+    x, y = _small_data(d=6)
+    fit(loaded, x.astype(np.float64), y % 4, epochs=1, batch_size=20)

@@ -16,7 +16,7 @@ rng = np.random.default_rng(7)
 # Without the triangle, R has n_out·m entries per layer: 100·100 + 10·10, on top of the 1,104 eigenvalues
 # and biases: 11,204 instead of 6,209.
 data = load_mnist(val_split=1 / 12, seed=0)
-n_train, epochs = (5_000, 3) if FAST else (30_000, 10)
+n_train, epochs = (5_000, 5) if FAST else (30_000, 10)
 x_train, y_train = data.x_train[:n_train], data.y_train[:n_train]
 results = {}
 for triangular in (True, False):
