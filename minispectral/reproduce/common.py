@@ -424,7 +424,9 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
         cores = min(jobs, os.cpu_count() or 1)
         echo(f"estimated wall time with --jobs {jobs}: about {format_seconds(typical / cores)}, at most "
              f"{format_seconds(worst / cores)} (if no run stops early); step times measured now, "
-             f"load average {_load_average():.1f} on {os.cpu_count()} cores")
+             f"load average {_load_average():.1f} on {os.cpu_count()} cores; training steps only: loading the "
+             f"data, building the models and writing the report add seconds per run, which only short "
+             f"studies (--quick) notice")
     if plan_only:
         return 0
     trained = 0
