@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minispectral as ms
+from minispectral.experiment import save_figure
 
 layer = ms.Spectral(8, 5, variant="spectral", seed=3, dtype="float64",
                     phi_init=(-1, 1), lam_in_init=(-1, 1), lam_out_init=(-1, 1))
@@ -29,5 +30,5 @@ axes[1].set_title("A's spectrum is exactly the trained eigenvalues", fontsize=10
 axes[1].legend(fontsize=9)
 fig.tight_layout()
 out = Path(__file__).with_name("transfer_operator.png")
-fig.savefig(out, dpi=110)
+save_figure(fig, out, dpi=110)  # atomic: the README's image is never half-written
 print(out)

@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from .allocator import keep_freed_memory
 from .backend import BACKENDS, BackendUnavailableError, get_backend
 from .datasets import DATASETS, DatasetError
@@ -117,12 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train one model and test it")
+    train.set_defaults(subparser=train)  # for errors found after parsing: they print this command's usage
     train.add_argument("--model", choices=MODELS, default="spectral")
     _add_training_options(train)
     train.add_argument("--save", type=output_path, default=None, metavar="PATH", help="save the trained model (.npz)")
 
     compare = sub.add_parser("compare", help="train several models on the same data and seed; table + figure")
-    compare.add_argument("--models", default=",".join(MODELS),
+    compare.set_defaults(subparser=compare)
+    compare.add_argument("--models", type=model_list, default=list(MODELS),
                          help=f"comma-separated subset of {','.join(MODELS)} (default: all)")
     _add_training_options(compare)
     compare.add_argument("--figure", type=figure_path, default=Path("compare.png"), metavar="PATH",
@@ -207,11 +211,20 @@ def plot_compare(records, path: Path, title: str) -> Path:
     return path
 
 
-def cmd_compare(args) -> int:
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+def model_list(text: str) -> list:
+    """An argparse type: 'dense,spectral' -> ['dense', 'spectral'], each a known model, none twice."""
+    models = [m.strip() for m in text.split(",")]
     unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
-        raise SystemExit(_usage_error(f"--models: unknown {unknown}; choose from {','.join(MODELS)}"))
+    repeated = sorted({m for m in models if models.count(m) > 1})
+    if unknown or repeated:
+        problem = f"unknown {', '.join(map(repr, unknown))}" if unknown else f"{', '.join(repeated)} named twice"
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(MODELS)}, got {text!r} "
+                                         f"({problem})")
+    return models
+
+
+def cmd_compare(args) -> int:
+    models = args.models
     data = _load(args)
     print(data.summary())
     records = []
@@ -230,15 +243,10 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _usage_error(message: str) -> int:
-    build_parser().print_usage(sys.stderr)
-    print(f"minispectral: error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    parser = getattr(args, "subparser", parser)  # errors below print the subcommand's usage
     outputs = [(f"--{name}", getattr(args, name, None)) for name in ("save", "json", "figure")]
     outputs = [(flag, path.resolve()) for flag, path in outputs if path is not None]
     for i, (flag, path) in enumerate(outputs):
@@ -253,7 +261,10 @@ def main(argv=None) -> int:
     try:
         if hasattr(args, "backend"):
             get_backend(args.backend)  # an unusable backend fails now, before any data is loaded
-        return handler(args)
+        # Overflow on the way to a NaN loss is reported once, as a NonFiniteError naming the step,
+        # not first as NumPy's RuntimeWarnings with source lines.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return handler(args)
     except RUNTIME_ERRORS as exc:
         print(f"minispectral: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, no traceback
         return 1

@@ -204,3 +204,21 @@ def test_train_prints_its_results_before_a_failing_save(tmp_path, capsys, monkey
     out = tmp_path / "run.json"
     assert main(["train", "--hidden", "8", "--epochs", "1", "--json", str(out), "--save", str(tmp_path / "m.npz")]) == 1
     assert "test accuracy" in capsys.readouterr().out and json.loads(out.read_text())["model"] == "spectral"
+
+
+def test_model_lists_and_late_usage_errors_name_the_subcommand(capsys):
+    for argv, message in ((["compare", "--models", "dense,dense"], "dense named twice"),
+                          (["compare", "--models", ""], "got ''"),
+                          (["train", "--early-stopping", "3"], "--early-stopping needs a validation set")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and message in err and f"usage: minispectral {argv[0]}" in err, err
+
+
+def test_a_diverging_run_is_one_error_line_without_numpy_warnings():
+    # in a subprocess: pytest would capture the warnings that a user sees on stderr
+    done = subprocess.run([sys.executable, "-m", "minispectral", "train", "--hidden", "8", "--epochs", "2",
+                           "--lr", "1e30"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "loss is" in done.stderr and "Warning" not in done.stderr, done.stderr

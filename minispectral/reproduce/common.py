@@ -416,7 +416,7 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     done = {r["run_id"] for r in records}
     grid = study.runs()
     todo = [] if report_only else [s for s in grid if s["run_id"] not in done]
-    echo(f"{study.name}: {len(grid)} runs in the grid, {sum(s['run_id'] in done for s in grid)} already in "
+    echo(f"{study.name}: {len(grid)} run{'s' if len(grid) != 1 else ''} in the grid, {sum(s['run_id'] in done for s in grid)} already in "
          f"{runs_path}, {len(todo)} to train")
     if todo:
         study.observe(records)
