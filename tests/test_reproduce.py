@@ -364,3 +364,10 @@ def test_silence_keeps_a_float32_model_float32():
     silenced = silence(net, 0, [0, 2])
     assert all(p.value.dtype == np.float32 for p in silenced.parameters())
     assert silenced.forward(np.ones((2, 4), np.float32)).dtype == np.float32
+
+
+def test_a_params_study_without_dense_draws_its_figure_without_warnings(tmp_path, recwarn):
+    assert main(["reproduce", "params", "--quick", "--out", str(tmp_path), "--datasets", "digits",
+                 "--widths", "8", "--models", "nc", "--seeds", "1"]) == 0
+    assert (tmp_path / "params.png").is_file()
+    assert not [w for w in recwarn if "legend" in str(w.message)]  # "No artists with labels"

@@ -188,6 +188,8 @@ class ParamsStudy(Study):
                     bottom.plot([w for w, _ in rho], [r for _, r in rho], marker="o", ms=4, color=COLORS[m],
                                 label=LABELS[m])
             top.axhline(1.0, color="black", ls="--", lw=1)
+            if not top.get_legend_handles_labels()[0]:  # e.g. --models nc: nothing to be relative to
+                top.text(0.5, 0.5, "no dense runs to compare with", transform=top.transAxes, ha="center")
             top.set_title(f"{d}: accuracy relative to dense")
             top.set_ylabel("acc / acc(dense)")
             bottom.set_title(f"{d}: ρ = params / dense params")
@@ -199,6 +201,8 @@ class ParamsStudy(Study):
                 ax.minorticks_off()
                 ax.grid(True, alpha=0.3)
             bottom.set_xlabel("hidden width N2")
-        axes[0, 0].legend(fontsize=8)
+        legend_axes = next((ax for ax in axes.flat if ax.get_legend_handles_labels()[0]), None)
+        if legend_axes is not None:  # every model but dense has a curve in one panel or another
+            legend_axes.legend(fontsize=8)
         fig.tight_layout()
         return save_figure(fig, path)
