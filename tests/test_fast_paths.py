@@ -670,3 +670,13 @@ def test_the_hot_path_benchmark_runs_every_section_and_restores_the_switches(tmp
     for bad in (["--calls", "0"], ["--repeats", "0"], ["--rows", "-5"]):
         with pytest.raises(SystemExit):
             bench.main(bad)
+
+
+def test_the_fast_kernel_refuses_phi_as_its_own_buffer():
+    from minispectral.functional import fast
+
+    phi = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match="W_out must be a buffer of its own, got phi itself"):
+        fast.spectral_forward(np.ones((2, 4), np.float32), phi, np.ones(4, np.float32), np.zeros(3, np.float32),
+                              W_out=phi)
+    np.testing.assert_array_equal(phi, 1.0)

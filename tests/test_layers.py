@@ -423,3 +423,16 @@ def test_copy_keeps_a_switched_on_input_grad():
     net = mlp((4, 3, 2), "spectral")
     net.input_grad = True
     assert net.copy().input_grad is True
+
+
+@pytest.mark.parametrize("kind", [Dense, Spectral])
+@pytest.mark.parametrize("flag", ["False", 2, None])
+def test_a_bias_flag_that_is_not_a_boolean_is_refused(kind, flag):
+    with pytest.raises(ValueError, match=f"bias must be True or False, got {flag!r}"):
+        kind(3, 2, bias=flag)
+
+
+def test_triangular_flag_is_checked_and_one_counts_as_true():
+    with pytest.raises(ValueError, match="triangular must be True or False, got 'no'"):
+        Spectral(3, 2, variant="qr", triangular="no")
+    assert Spectral(3, 2, variant="qr", triangular=1, bias=0).triangular is True

@@ -177,6 +177,8 @@ def check_buffer(buffer, name: str, phi) -> None:
     if buffer is not None:
         check_matrix(buffer, name, tuple(phi.shape))
         check_same_dtype("phi", phi, **{name: buffer})
+        if buffer is phi:  # the kernel overwrites its buffer: phi itself would be destroyed
+            raise ValueError(f"{name} must be a buffer of its own, got phi itself")
 
 
 def forms_weight_gradient(cache, *, need_dphi, need_dlam_in, need_dlam_out) -> bool:

@@ -5,7 +5,7 @@ from ..backend import get_backend
 from ..functional import dense_backward, dense_forward, masked_dense_backward, masked_dense_forward
 from .init import as_rng, draw, glorot_uniform
 from .module import Module, Parameter
-from .shapes import check_input, check_layer_args
+from .shapes import check_flag, check_input, check_layer_args
 
 
 class Dense(Module):
@@ -26,11 +26,11 @@ class Dense(Module):
         super().__init__()
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
-        self.bias = bool(bias)
+        self.bias = check_flag("bias", bias)
         rng = as_rng(seed)
         be = get_backend(backend)
         self.params["W"] = Parameter(be.asarray(draw(W_init, glorot_uniform, rng, (n_out, n_in), "W"), dtype))
-        if bias:
+        if self.bias:
             self.params["b"] = Parameter(be.asarray(draw(b_init, 0.0, rng, (n_out,), "b"), dtype))
 
     def weight(self):

@@ -23,6 +23,14 @@ def check_layer_args(n_in, n_out, sparsity) -> tuple[int, int, float]:
     return widths[0], widths[1], sparsity
 
 
+def check_flag(name: str, value) -> bool:
+    """A layer's on/off switch (bias, triangular): True, False, or 1 and 0; a string such as "False"
+    would be true."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
 def check_input(layer, x) -> None:
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         raise TypeError(f"{layer!r} expects an array of shape (N, {layer.n_in}), got {type(x).__name__}")

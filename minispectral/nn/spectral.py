@@ -26,7 +26,7 @@ from ..functional.fast import forms_weight_gradient, spectral_backward, spectral
 from ..functional.spectral import spectral_weight_forward
 from .init import as_rng, draw, qr_factors, ssvd_factors
 from .module import Module, Parameter
-from .shapes import check_input, check_layer_args
+from .shapes import check_flag, check_input, check_layer_args
 
 VARIANTS = ("nc", "spectral", "full", "ssvd", "qr")
 
@@ -76,7 +76,8 @@ class Spectral(Module):
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
-        self.variant, self.bias, self.triangular = variant, bool(bias), bool(triangular)
+        self.variant, self.bias = variant, check_flag("bias", bias)
+        self.triangular = check_flag("triangular", triangular)
         flags = dict(_TRAINABLE[variant])
         if trainable is not None and not isinstance(trainable, dict):
             raise ValueError(f"trainable must be a mapping of parameter names to flags, got {trainable!r}")
@@ -108,7 +109,7 @@ class Spectral(Module):
         lam_in_default, lam_out_default = _LAM_INIT[variant]
         add("lam_in", draw(lam_in_init, lam_in_default, rng, (n_in,), "lam_in"), flags["lam_in"])
         add("lam_out", draw(lam_out_init, lam_out_default, rng, (n_out,), "lam_out"), flags["lam_out"])
-        if bias:
+        if self.bias:
             add("b", draw(b_init, 0.0, rng, (n_out,), "b"), True)
 
     @property
