@@ -19,7 +19,10 @@ call it, and a script can too.  PyTorch avoids the problem its own way (its CPU 
 from __future__ import annotations
 
 import ctypes
+import numbers
 import sys
+
+import numpy as np
 
 # mallopt(3) parameter numbers, from glibc's <malloc.h>
 M_TRIM_THRESHOLD = -1
@@ -34,8 +37,10 @@ def keep_freed_memory(mmap_threshold: int = MAX_MMAP_THRESHOLD) -> bool:
     Returns True where the settings took (Linux with glibc), False elsewhere (macOS, Windows,
     musl), where it changes nothing.
     """
-    if not isinstance(mmap_threshold, int) or not 0 < mmap_threshold <= MAX_MMAP_THRESHOLD:
+    if (not isinstance(mmap_threshold, numbers.Integral) or isinstance(mmap_threshold, (bool, np.bool_))
+            or not 0 < mmap_threshold <= MAX_MMAP_THRESHOLD):  # True would be a 1-byte threshold
         raise ValueError(f"mmap_threshold must be an int in (0, {MAX_MMAP_THRESHOLD}], got {mmap_threshold!r}")
+    mmap_threshold = int(mmap_threshold)
     if not sys.platform.startswith("linux"):
         return False
     try:

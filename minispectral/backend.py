@@ -153,7 +153,11 @@ def _current() -> Backend:
     if _stack:
         return _stack[-1]
     if _base is None:
-        _base = get_backend(os.environ.get("MINISPECTRAL_BACKEND", "numpy"))
+        env = os.environ.get("MINISPECTRAL_BACKEND") or "numpy"  # set but empty: unset
+        try:
+            _base = get_backend(env)
+        except (ValueError, BackendUnavailableError) as exc:  # say where the name came from
+            raise type(exc)(f"MINISPECTRAL_BACKEND={env!r} in the environment: {exc}") from None
     return _base
 
 

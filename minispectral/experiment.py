@@ -6,6 +6,8 @@ so every number they report is produced the same way.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 import platform
 import subprocess
@@ -18,7 +20,7 @@ from .backend import get_backend
 from .datasets import Dataset, load_dataset
 from .nn import mlp
 from .train import DEFAULT_LR as OPTIMIZER_LR
-from .train import evaluate, fit
+from .train import NonFiniteError, evaluate, fit
 
 # Adamax learning rates from the authors' code (paper.md §7); "nc" and "full" from the NC code comment.
 # Dense: 0.002, the authors' CIFAR-10 rate (their notebook falls back to 0.015 on MNIST).
@@ -60,6 +62,11 @@ class RunConfig:
         if self.optimizer not in OPTIMIZER_LR:
             raise ValueError(f"optimizer must be one of {tuple(OPTIMIZER_LR)}, got {self.optimizer!r}")
         defaults = DATASET_DEFAULTS.get(self.dataset, DATASET_DEFAULTS["mnist"])
+        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
+            raise TypeError(f"hidden must be a sequence of widths, e.g. (300,), got {self.hidden!r}")
+        bad = [h for h in self.hidden if not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1]
+        if bad or not tuple(self.hidden):  # 8.9 would become 8, True 1 and "30" 30
+            raise ValueError(f"hidden must hold positive integer widths, got {tuple(self.hidden)!r}")
         lr = self.lr
         if lr is None:
             lr = DEFAULT_LR[self.model] if self.optimizer == "adamax" else OPTIMIZER_LR[self.optimizer]
@@ -87,6 +94,9 @@ def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_p
                   optimizer=cfg.optimizer, lr=cfg.lr, seed=cfg.seed, x_val=data.x_val, y_val=data.y_val,
                   early_stopping=cfg.early_stopping, min_delta=cfg.min_delta, progress=progress)
     test_loss, test_accuracy = evaluate(model, data.x_test, data.y_test)
+    if not math.isfinite(test_loss):  # a divergence in the last step, with no validation pass to see it
+        raise NonFiniteError(f"test loss is {test_loss} after training {cfg.model}: the run diverged "
+                             "(try a smaller learning rate)")
     record = {**asdict(cfg), "hidden": list(cfg.hidden),
               "trainable_parameters": model.num_parameters(),
               "test_accuracy": test_accuracy, "test_loss": test_loss,
@@ -148,5 +158,5 @@ def source_commit(paths=("minispectral",)) -> str:
 def write_json(path, obj) -> Path:
     """Write JSON atomically (``atomic.atomic_write``)."""
     with atomic_write(path) as f:
-        json.dump(obj, f, indent=1)
+        json.dump(obj, f, indent=1, allow_nan=False)  # NaN is no JSON: refuse it rather than write a bad file
     return Path(path)

@@ -39,12 +39,15 @@ that an entry above that bound cannot decay by more than 2^22 before the next fl
 and the step m/u computed from it, stay normal numbers. The zeroed entries are far too small to
 move a parameter: in float32 an entry below 1.3e-26 moves a weight by less than ``lr`` × 1.3e-17
 (Adam and Adamax divide by at least ``eps`` = 1e-8), which rounds away on any weight above
-~1e-10. ``flush_subnormals=False`` turns the flush off.
+~1e-10. With an ``eps`` much below 1e-8 that bound fails, and Adam and Adamax leave the state
+they cannot flush safely alone (``_flush_limit``). ``flush_subnormals=False`` turns the flush off.
 """
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 from array_api_compat import device, is_cupy_array
 
 from .backend import backend_of, namespace
@@ -73,10 +76,14 @@ class Optimizer:
         if hasattr(params, "trainable_parameters"):
             params = params.trainable_parameters()
         self.params = [(name, p) for name, p in params if p.trainable]
+        lr = _check_real("lr", lr)
         if not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a positive finite number, got {lr}")
-        self.lr = float(lr)
+        self.lr = lr
         self.t = 0  # steps taken
+        # Steps that updated each parameter: its own t in the bias corrections, as in PyTorch, where a
+        # parameter without a gradient at a step is not stepped (and does not age) either.
+        self.counts = [0] * len(self.params)
         self.state, self.packs = self._allocate_state(pack_vectors)
         for k, name in enumerate(self.state_names):
             setattr(self, name, [s[k] for s in self.state])
@@ -101,16 +108,22 @@ class Optimizer:
         return max(1, math.floor(math.log(_DECAY_BETWEEN_FLUSHES) / math.log(min(factors))))
 
     def flush_decayed_state(self) -> None:
-        """Zero every decaying state entry below ``FLUSH_BELOW`` × the smallest normal number."""
+        """Zero every decaying state entry below ``FLUSH_BELOW`` × the smallest normal number (or the
+        optimizer's own, smaller bound: ``_flush_limit``)."""
         names = self.decaying_state()
-        columns = [k for k, name in enumerate(self.state_names) if name in names]
+        columns = [(k, name) for k, name in enumerate(self.state_names) if name in names]
         packed = {i for pack in self.packs for i in pack.indices}
-        arrays = [pack.state[k] for pack in self.packs for k in columns]
-        arrays += [self.state[i][k] for i in range(len(self.params)) if i not in packed for k in columns]
-        for a in arrays:
+        arrays = [(name, pack.state[k]) for pack in self.packs for k, name in columns]
+        arrays += [(name, self.state[i][k]) for i in range(len(self.params)) if i not in packed for k, name in columns]
+        for name, a in arrays:
             xp = namespace(a)
-            limit = xp.finfo(a.dtype).smallest_normal * FLUSH_BELOW
-            a[...] = xp.where(xp.abs(a) < limit, xp.zeros_like(a), a)
+            limit = self._flush_limit(name, float(xp.finfo(a.dtype).smallest_normal) * FLUSH_BELOW)
+            if limit is not None:
+                a[...] = xp.where(xp.abs(a) < limit, xp.zeros_like(a), a)
+
+    def _flush_limit(self, name: str, limit: float) -> float | None:
+        """The bound below which state ``name`` is zeroed, or None to leave it alone."""
+        return limit
 
     def _allocate_state(self, pack_vectors: bool):
         """Per parameter, a tuple of zeroed state arrays; the vectors of a pack get views of its flat arrays."""
@@ -136,35 +149,40 @@ class Optimizer:
         return state, packs
 
     def step(self) -> None:
-        """Apply one update from each parameter's ``grad``; parameters without a grad are skipped."""
+        """Apply one update from each parameter's ``grad``; parameters without a grad are skipped.
+
+        Every gradient is checked before anything moves, so a bad one leaves the step untaken.
+        """
+        grads = [self._checked_grad(i) for i in range(len(self.params))]
         self.t += 1
         packed = set()
         for pack in self.packs:
-            grads = [self._checked_grad(i) for i in pack.indices]
-            if any(g is None for g in grads):
+            counts = {self.counts[i] for i in pack.indices}
+            if any(grads[i] is None for i in pack.indices) or len(counts) != 1:
                 continue  # its members are updated one by one below, on views of the same state
-            for g, sl in zip(grads, pack.slices):
-                pack.grad[sl] = g
-            step = self.rule(pack.grad, *pack.state)
+            t = counts.pop() + 1
+            for i, sl in zip(pack.indices, pack.slices):
+                pack.grad[sl] = grads[i]
+            step = self.rule(pack.grad, *pack.state, t=t)
             for i, sl in zip(pack.indices, pack.slices):
                 self.params[i][1].value -= step[sl]
+                self.counts[i] = t
             packed.update(pack.indices)
         for i, (_, p) in enumerate(self.params):
-            if i not in packed:
-                grad = self._checked_grad(i)
-                if grad is not None:
-                    self._update(p.value, grad, self.state[i])
+            if i not in packed and grads[i] is not None:
+                self.counts[i] += 1
+                self._update(p.value, grads[i], self.state[i], self.counts[i])
         flush_every = self.flush_every
         if flush_every is not None and self.t % flush_every == 0:
             self.flush_decayed_state()
 
-    def _update(self, value, grad, state) -> None:
+    def _update(self, value, grad, state, t: int) -> None:
         """``value -= rule(grad, *state)`` in blocks of rows that fit a core's cache (module docstring).
 
         Every rule acts entry by entry, so the blocks give exactly the numbers of one update.
         """
         if not self.block_entries or value.size <= self.block_entries or is_cupy_array(value):
-            value -= self.rule(grad, *state)
+            value -= self.rule(grad, *state, t=t)
             return
         n_rows = value.shape[0]
         # equal blocks: a short last block would cost a full block's calls for little work
@@ -173,10 +191,12 @@ class Optimizer:
         for lo in range(0, n_rows, block_rows):
             rows = slice(lo, min(lo + block_rows, n_rows))  # the Array API forbids a stop past the end
             block = value[rows, ...]  # a view: updating it in place updates the parameter
-            block -= self.rule(grad[rows, ...], *(s[rows, ...] for s in state))
+            block -= self.rule(grad[rows, ...], *(s[rows, ...] for s in state), t=t)
 
     def _checked_grad(self, i: int):
         name, p = self.params[i]
+        if not p.trainable:  # frozen after the optimizer was built: its last gradient must not move it
+            return None
         if p.grad is not None and (p.grad.shape != p.value.shape or p.grad.dtype != p.value.dtype):
             raise ValueError(f"gradient of {name} has shape {tuple(p.grad.shape)} and dtype {p.grad.dtype}, "
                              f"expected {tuple(p.value.shape)} and {p.value.dtype}")
@@ -187,8 +207,9 @@ class Optimizer:
                              f"for {_describe(state[0])}; build the optimizer after model.to(...)")
         return p.grad
 
-    def rule(self, grad, *state):
-        """The amount to subtract from the value, given its gradient; updates ``state`` in place."""
+    def rule(self, grad, *state, t: int):
+        """The amount to subtract from the value, given its gradient and its step count ``t`` (1 at its
+        first update); updates ``state`` in place."""
         raise NotImplementedError
 
 
@@ -220,7 +241,7 @@ class SGD(Optimizer):
     def decaying_state(self) -> dict[str, float]:
         return {"velocity": self.momentum} if self.momentum else {}
 
-    def rule(self, grad, *state):
+    def rule(self, grad, *state, t: int):
         if not state:
             return self.lr * grad
         (v,) = state
@@ -238,9 +259,10 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8, *,
                  pack_vectors: bool = True, flush_subnormals: bool = True):
-        if len(betas) != 2:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.beta1, self.beta2 = _check_factor("beta1", betas[0]), _check_factor("beta2", betas[1])
+        eps = _check_real("eps", eps)
         if not math.isfinite(eps) or eps <= 0:
             # a gradient entry that has always been zero (a dead unit) would make the step 0/0 = NaN
             raise ValueError(f"eps must be a finite number > 0, got {eps}")
@@ -250,7 +272,17 @@ class Adam(Optimizer):
     def decaying_state(self) -> dict[str, float]:
         return {"m": self.beta1, "v": self.beta2}
 
-    def rule(self, grad, m, v, tmp):
+    def _flush_limit(self, name: str, limit: float) -> float | None:
+        # Zeroing m below the limit moves a weight by < lr · limit / eps (the step divides by at least
+        # eps); zeroing v changes √v, next to eps, by < √limit. With eps = 1e-8 both are far below
+        # float32's resolution; with a much smaller eps they are not, and that state is not flushed.
+        if name == "m" and limit > self.eps * 2.0 ** -30:
+            return None
+        if name == "v" and math.sqrt(limit) > self.eps * 2.0 ** -10:
+            return None
+        return limit
+
+    def rule(self, grad, m, v, tmp, *, t: int):
         xp = namespace(grad)
         m *= self.beta1
         m += write_into(xp.multiply, grad, 1.0 - self.beta1, out=tmp)
@@ -258,9 +290,9 @@ class Adam(Optimizer):
         tmp = write_into(xp.multiply, grad, grad, out=tmp)
         tmp *= 1.0 - self.beta2
         v += tmp
-        step_size = self.lr / (1.0 - self.beta1 ** self.t)
+        step_size = self.lr / (1.0 - self.beta1 ** t)
         denom = write_into(xp.sqrt, v, out=tmp)
-        denom /= math.sqrt(1.0 - self.beta2 ** self.t)
+        denom /= math.sqrt(1.0 - self.beta2 ** t)
         denom += self.eps
         step = write_into(xp.divide, m, denom, out=tmp)
         step *= step_size
@@ -280,7 +312,7 @@ class Adamax(Adam):
     def decaying_state(self) -> dict[str, float]:
         return {"m": self.beta1}  # u = max(β₂u, |g| + eps) never falls below eps
 
-    def rule(self, grad, m, u, tmp):
+    def rule(self, grad, m, u, tmp, *, t: int):
         xp = namespace(grad)
         m *= self.beta1
         m += write_into(xp.multiply, grad, 1.0 - self.beta1, out=tmp)
@@ -289,7 +321,7 @@ class Adamax(Adam):
         u *= self.beta2
         write_into(xp.maximum, u, abs_grad, out=u)
         step = write_into(xp.divide, m, u, out=tmp)
-        step *= self.lr / (1.0 - self.beta1 ** self.t)
+        step *= self.lr / (1.0 - self.beta1 ** t)
         return step
 
 
@@ -298,9 +330,16 @@ def _describe(a) -> str:
     return f"{backend_of(a).name} {str(a.dtype).rsplit('.', 1)[-1]}"
 
 
+def _check_real(name: str, value) -> float:
+    """A real number (Python's or NumPy's; not a bool or a string) as a float."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
 def _check_factor(name: str, value) -> float:
     """A decay factor (momentum, beta1, beta2): a number in [0, 1)."""
-    value = float(value)
+    value = _check_real(name, value)
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
     return value

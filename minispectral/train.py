@@ -13,6 +13,7 @@ from .backend import from_numpy, namespace, to_backend, to_numpy
 from .functional import softmax_cross_entropy
 from .functional._checks import is_integer_dtype
 from .functional.losses import check_labels
+from .nn.init import as_rng
 from .optim import Optimizer, make_optimizer
 
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "adamax": 0.002}
@@ -137,8 +138,11 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     x_train : (N, D) array (any backend; moved to the model's), y_train : (N,) integer labels
     epochs, batch_size : passes over the data, samples per step
     optimizer : "sgd", "adam", "adamax" or an Optimizer built on ``model``
-    lr : learning rate (default: ``DEFAULT_LR[optimizer]``)
-    seed : the shuffling order; the same seed on the same backend gives the same numbers
+    lr : learning rate of an optimizer given by name (default: ``DEFAULT_LR[optimizer]``); an Optimizer
+        object carries its own
+    seed : the shuffling order (an int >= 0, a NumPy Generator, or None for 0); the same seed on the
+        same backend gives the same numbers. Calling fit one epoch at a time with one seed repeats
+        the same order every epoch: pass ``seed=epoch``
     x_val, y_val : validation data, evaluated after each epoch
     early_stopping : stop after this many (>= 1) epochs without a val-accuracy gain above ``min_delta``
     progress : show a progress bar (default: only on a terminal)
@@ -164,9 +168,22 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         raise ValueError("early_stopping needs validation data (x_val, y_val)")
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, model, DEFAULT_LR.get(optimizer, 0.001) if lr is None else lr)
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a name ('sgd', 'adam', 'adamax') or an Optimizer built on the model, "
+                        f"got {optimizer!r}")
+    else:
+        if lr is not None:
+            raise ValueError(f"lr={lr!r} applies to an optimizer given by name; this Optimizer has lr={optimizer.lr}")
+        ours = {id(p) for _, p in model.trainable_parameters()}
+        if any(id(p) not in ours for _, p in optimizer.params):  # it would step another model, silently
+            raise ValueError("the optimizer was built on another model's parameters (model.copy(), prune() and "
+                             "io.load make new ones): build it on this model")
+    rng = as_rng(seed)  # checked like mlp's seed: an int, a Generator, or None for 0
     x, y = _to_model(model, x_train, y_train, "x_train", check_finite=check_finite)
     if x_val is not None:
         x_val, y_val = _to_model(model, x_val, y_val, "x_val")  # moved and checked once, before the first epoch
+        if x_val.shape[0] == 0:
+            raise ValueError("x_val must hold at least one sample, got 0")
     labels_checked = False
     xp = namespace(x)
     backend = model.backend
@@ -174,7 +191,6 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     if n == 0:
         raise ValueError("x_train must hold at least one sample, got 0")
     steps = math.ceil(n / batch_size)
-    rng = np.random.default_rng(seed)
     history = History()
     best, waited = -math.inf, 0
     show = sys.stderr.isatty() if progress is None else progress
@@ -194,6 +210,8 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
             logits = model.forward(xb)
             if not labels_checked:  # all labels once, against the model's width, not at every step
                 check_labels(y, n, logits.shape[1])
+                if y_val is not None:  # before any training, not after the first epoch
+                    _check_labels_named("y_val", y_val, logits.shape[1])
                 labels_checked = True
             loss, dlogits = softmax_cross_entropy(logits, yb, check_labels_range=False)
             loss_value = float(loss)
@@ -207,7 +225,10 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
             bar.update(1)
         backend.synchronize()
         seconds = time.perf_counter() - start
-        val_acc = _evaluate(model, x_val, y_val)[1] if x_val is not None else None
+        val_loss, val_acc = _evaluate(model, x_val, y_val) if x_val is not None else (None, None)
+        if val_loss is not None and not math.isfinite(val_loss):  # a divergence in the epoch's last step
+            raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; first non-finite: "
+                                 f"{find_nonfinite(model) or 'none in the parameters (an overflow: try a smaller learning rate)'}")
         history.epochs.append({"epoch": epoch, "loss": loss_sum / n, "train_accuracy": float(hits) / n,
                                "val_accuracy": val_acc, "seconds": seconds})
         bar.set_postfix(loss=f"{loss_sum / n:.4f}", val=f"{val_acc:.4f}" if val_acc is not None else "-")
@@ -217,10 +238,17 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
             else:
                 waited += 1
                 if waited >= early_stopping:
-                    history.stopped_early = True
+                    history.stopped_early = epoch < epochs  # not when the last epoch ran anyway
                     break
     bar.close()
     return history
+
+
+def _check_labels_named(name: str, labels, n_classes: int) -> None:
+    try:
+        check_labels(labels, labels.shape[0], n_classes)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 class _NoBar:

@@ -363,7 +363,7 @@ def test_a_large_parameter_is_updated_in_blocks_of_rows(monkeypatch):
     opt = Adamax([("W", p)])
     calls = []
     rule = opt.rule
-    monkeypatch.setattr(opt, "rule", lambda grad, *state: calls.append(grad.shape) or rule(grad, *state))
+    monkeypatch.setattr(opt, "rule", lambda grad, *state, t: calls.append(grad.shape) or rule(grad, *state, t=t))
     p.grad = np.ones_like(p.value)
     opt.step()
     assert calls == [(167, 784)] * 5 + [(165, 784)]
@@ -372,7 +372,7 @@ def test_a_large_parameter_is_updated_in_blocks_of_rows(monkeypatch):
     opt = Adamax([("W", small)])
     calls.clear()
     small_rule = opt.rule
-    monkeypatch.setattr(opt, "rule", lambda grad, *state: calls.append(grad.shape) or small_rule(grad, *state))
+    monkeypatch.setattr(opt, "rule", lambda grad, *state, t: calls.append(grad.shape) or small_rule(grad, *state, t=t))
     small.grad = np.ones_like(small.value)
     opt.step()
     assert calls == [(100, 784)]
@@ -396,3 +396,72 @@ def test_an_optimizer_built_before_model_to_says_so(backend):
             p.grad = p.value * 0
         with pytest.raises(ValueError, match=f"is now a {backend.name} float32 array"):
             opt.step()
+
+
+# ------------------------------------------------------------------ found by a review of 2026-12-01
+
+@pytest.mark.parametrize("name", ["adam", "adamax"])
+@pytest.mark.parametrize("pack_vectors", [True, False])
+def test_a_parameter_that_skips_steps_is_corrected_by_its_own_count_as_in_pytorch(name, pack_vectors):
+    torch = pytest.importorskip("torch")
+    a, b = Parameter(np.ones(3)), Parameter(np.ones(3))
+    opt = {"adam": Adam, "adamax": Adamax}[name]([("a", a), ("b", b)], lr=LR, pack_vectors=pack_vectors)
+    ta, tb = (torch.nn.Parameter(torch.ones(3, dtype=torch.float64)) for _ in range(2))
+    t_opt = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}[name]([ta, tb], lr=LR)
+    g = np.array([0.1, -0.2, 0.3])
+    for step in range(4):
+        a.grad, ta.grad = g.copy(), torch.tensor(g)
+        b.grad, tb.grad = (g.copy(), torch.tensor(g)) if step >= 2 else (None, None)  # b joins at step 3
+        opt.step()
+        t_opt.step()
+    np.testing.assert_allclose(b.value, tb.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.value, ta.detach().numpy(), rtol=1e-12)
+    assert opt.counts == [4, 2] and opt.t == 4
+
+
+def test_a_parameter_frozen_after_the_optimizer_was_built_stays_put():
+    p = Parameter(np.ones(3))
+    opt = Adamax([("p", p)], lr=LR)
+    p.grad = np.full(3, 0.5)
+    opt.step()
+    p.trainable = False  # its last gradient is still there
+    before = p.value.copy()
+    opt.step()
+    np.testing.assert_array_equal(p.value, before)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda ps: SGD(ps, lr=True), "lr must be a real number, got True"),
+    (lambda ps: SGD(ps, lr="0.1"), "lr must be a real number, got '0.1'"),
+    (lambda ps: SGD(ps, lr=0.1, momentum="0.9"), "momentum must be a real number"),
+    (lambda ps: Adam(ps, betas=("0.9", "0.99")), "beta1 must be a real number"),
+    (lambda ps: Adam(ps, betas="ab"), r"betas must be a pair \(beta1, beta2\)"),
+    (lambda ps: Adam(ps, eps=True), "eps must be a real number, got True"),
+])
+def test_hyperparameters_of_the_wrong_type_are_named(build, message):
+    with pytest.raises(TypeError if "real number" in message else ValueError, match=message):
+        build([("p", Parameter(np.ones(3)))])
+
+
+def test_a_bad_gradient_leaves_the_whole_step_untaken():
+    a, b = Parameter(np.ones(2)), Parameter(np.ones((2, 2)))
+    opt = Adam([("a", a), ("b", b)], lr=LR)
+    a.grad, b.grad = np.ones(2), np.ones((3, 3))
+    with pytest.raises(ValueError, match="gradient of b has shape"):
+        opt.step()
+    assert opt.t == 0 and opt.counts == [0, 0]
+    np.testing.assert_array_equal(a.value, 1.0)
+
+
+def test_with_a_tiny_eps_the_flush_leaves_adams_state_alone():
+    # v ~ g^2 = 1e-28 is steady, not decaying; zeroing it next to eps = 1e-20 would inflate every step
+    runs = {}
+    for flush in (True, False):
+        p = Parameter(np.zeros(3, np.float32))
+        opt = Adam([("p", p)], lr=1e-3, eps=1e-20, flush_subnormals=flush)
+        for _ in range(300):  # two flushes (every 144 steps)
+            p.grad = np.full(3, 1e-14, np.float32)
+            opt.step()
+        runs[flush] = p.value.copy()
+    np.testing.assert_array_equal(runs[True], runs[False])
+    assert Adam([("p", Parameter(np.ones(3, np.float32)))])._flush_limit("v", 1.3e-26) == 1.3e-26  # default eps

@@ -627,3 +627,83 @@ def test_a_pruned_qr_model_loads_with_its_own_mask_and_trains(tmp_path):
     assert loaded.num_parameters() == pruned.num_parameters()
     x, y = _small_data(d=6)
     fit(loaded, x.astype(np.float64), y % 4, epochs=1, batch_size=20)
+
+
+# ------------------------------------------------------------------ found by a review of 2026-12-01
+
+def test_fit_refuses_an_optimizer_of_another_model_or_of_no_kind():
+    x, y = _small_data()
+    a = mlp((6, 5, 3), "dense")
+    b = a.copy()
+    with pytest.raises(ValueError, match="built on another model's parameters"):
+        fit(b, x, y, epochs=1, optimizer=SGD(a, lr=0.1))
+    with pytest.raises(ValueError, match="lr=-5.0 applies to an optimizer given by name"):
+        fit(a, x, y, epochs=1, optimizer=SGD(a, lr=0.1), lr=-5.0)
+    for bad in (None, SGD):
+        with pytest.raises(TypeError, match="optimizer must be a name"):
+            fit(a, x, y, epochs=1, optimizer=bad)
+
+
+@pytest.mark.parametrize("seed, error, message", [(True, TypeError, "seed must be an int"),
+                                                  (1.5, TypeError, "seed must be an int"),
+                                                  (-1, ValueError, "seed must be a non-negative integer")])
+def test_fit_checks_its_seed(seed, error, message):
+    x, y = _small_data()
+    with pytest.raises(error, match=message):
+        fit(mlp((6, 3), "dense"), x, y, epochs=1, seed=seed)
+
+
+def test_seed_none_is_seed_zero():
+    x, y = _small_data()
+    losses = [fit(mlp((6, 3), "dense", seed=0), x, y, epochs=2, batch_size=7, seed=s)["loss"] for s in (None, None, 0)]
+    assert losses[0] == losses[1] == losses[2]
+
+
+def test_validation_data_is_checked_before_any_training():
+    x, y = _small_data()
+    net = mlp((6, 5, 3), "dense")
+    before = host(net.layers[0].params["W"].value)
+    with pytest.raises(ValueError, match=r"y_val: labels must lie in \[0, 2\]"):
+        fit(net, x, y, epochs=1, batch_size=10, x_val=x[:10], y_val=np.full(10, 7))
+    np.testing.assert_array_equal(host(net.layers[0].params["W"].value), before)  # not one step was taken
+    with pytest.raises(ValueError, match="x_val must hold at least one sample"):
+        fit(net, x, y, epochs=1, x_val=x[:0], y_val=y[:0])
+
+
+def test_a_divergence_in_the_last_step_is_caught_by_the_validation_pass():
+    x, y = _small_data()
+    net = mlp((6, 5, 3), "dense")
+    with pytest.raises(NonFiniteError, match="validation loss is"), np.errstate(over="ignore", invalid="ignore"):
+        fit(net, x, y, epochs=1, batch_size=40, optimizer=SGD(net, lr=1e38), x_val=x, y_val=y)
+
+
+def test_stopped_early_only_when_epochs_were_left():
+    x, y = _small_data()
+    net = mlp((6, 5, 3), "spectral")
+    h = fit(net, x, y, epochs=3, batch_size=10, x_val=x, y_val=y, early_stopping=2, min_delta=1.0)
+    assert len(h.epochs) == 3 and h.stopped_early is False
+
+
+def test_run_config_refuses_widths_it_would_have_truncated():
+    from minispectral.experiment import RunConfig
+
+    for hidden, error in (((8.9,), ValueError), ((True,), ValueError), (("30",), ValueError), (300, TypeError),
+                          ((), ValueError)):
+        with pytest.raises(error, match="hidden must"):
+            RunConfig(model="dense", hidden=hidden).resolved()
+
+
+def test_write_json_refuses_nan_instead_of_writing_invalid_json(tmp_path):
+    from minispectral.experiment import write_json
+
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        write_json(tmp_path / "r.json", {"test_loss": float("nan")})
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_keep_freed_memory_refuses_a_bool_and_takes_numpy_integers():
+    from minispectral.allocator import keep_freed_memory
+
+    with pytest.raises(ValueError, match="mmap_threshold must be an int"):
+        keep_freed_memory(True)
+    keep_freed_memory(np.int64(32 * 1024 * 1024))

@@ -23,8 +23,10 @@ def as_rng(seed_or_rng) -> np.random.Generator:
         return seed_or_rng
     if seed_or_rng is None:
         seed_or_rng = 0
-    if isinstance(seed_or_rng, (bool, float)) or not isinstance(seed_or_rng, (int, np.integer)):
+    if isinstance(seed_or_rng, (bool, np.bool_, float)) or not isinstance(seed_or_rng, (int, np.integer)):
         raise TypeError(f"seed must be an int or a numpy Generator, got {type(seed_or_rng).__name__}")
+    if seed_or_rng < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed_or_rng}")
     return np.random.default_rng(int(seed_or_rng))
 
 
