@@ -20,12 +20,13 @@ import numpy as np
 from .allocator import keep_freed_memory
 from .backend import BACKENDS, BackendUnavailableError, get_backend
 from .datasets import DATASETS, DatasetError
-from .experiment import RunConfig, run, save_figure, write_json
+from .experiment import RunConfig, RunFailed, run, save_figure, write_json
 from .nn import MODELS
 from .optim import OPTIMIZERS
 from .train import NonFiniteError
 
-RUNTIME_ERRORS = (BackendUnavailableError, DatasetError, NonFiniteError, FileNotFoundError, OSError, ValueError)
+RUNTIME_ERRORS = (BackendUnavailableError, DatasetError, NonFiniteError, FileNotFoundError, OSError, ValueError,
+                  RunFailed)
 
 
 def hidden_sizes(text: str) -> tuple:

@@ -76,6 +76,14 @@ class RunConfig:
                             "lr": lr, "backend": get_backend(self.backend).name})
 
 
+class RunFailed(RuntimeError):
+    """A run of a study raised; the message names the run. The runs finished before it are kept."""
+
+    def __init__(self, run_id: str, error: BaseException):
+        super().__init__(f"run {run_id} failed: {type(error).__name__}: {error}")
+        self.run_id, self.error = run_id, error
+
+
 def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None):
     """Train and test one model; returns (record, model).
 

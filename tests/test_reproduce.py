@@ -371,3 +371,90 @@ def test_a_params_study_without_dense_draws_its_figure_without_warnings(tmp_path
                  "--widths", "8", "--models", "nc", "--seeds", "1"]) == 0
     assert (tmp_path / "params.png").is_file()
     assert not [w for w in recwarn if "legend" in str(w.message)]  # "No artists with labels"
+
+
+# ------------------------------------------------------------------ found by a review of 2026-12-01
+
+class FailingProbe(EnvironmentProbe):
+    """Three instant runs; the second one raises."""
+
+    FULL = QUICK = {"seeds": 3}
+
+    def train(self, spec):
+        if spec["seed"] == 1:
+            raise FloatingPointError("diverged")
+        return super().train(spec)
+
+
+def test_a_failing_run_is_named_and_the_runs_before_it_are_kept(tmp_path):
+    from minispectral.experiment import RunFailed
+
+    with pytest.raises(RunFailed, match="run probe/1 failed: FloatingPointError: diverged"):
+        run_study(FailingProbe({"seeds": 3}), tmp_path, echo=lambda _: None)  # settings without "quick" too
+    assert [r["run_id"] for r in load_records(tmp_path / "runs.jsonl")] == ["probe/0"]
+    assert json.loads((tmp_path / "run.json").read_text())["invocations"][0]["runs_trained"] == 1
+
+
+def test_a_run_recorded_twice_is_refused_not_counted_twice(tmp_path):
+    run_study(EnvironmentProbe({"seeds": 2, "quick": True, "data_dir": None}), tmp_path, echo=lambda _: None)
+    path = tmp_path / "runs.jsonl"
+    path.write_text(path.read_text() + path.read_text().splitlines()[0] + "\n")
+    with pytest.raises(ValueError, match=r"line 3: run 'probe/0' is already at line 1"):
+        load_records(path)
+
+
+def test_runs_without_their_run_log_are_refused(tmp_path):
+    study = EnvironmentProbe({"seeds": 2, "quick": True, "data_dir": None})
+    run_study(study, tmp_path, echo=lambda _: None)
+    (tmp_path / "run.json").unlink()
+    with pytest.raises(ValueError, match="holds runs but .*run.json, which records their settings, is missing"):
+        run_study(study, tmp_path, echo=lambda _: None)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r.pop("rho"), r"lacks the keys \['rho'\]"),
+    (lambda r: r.update(test_accuracy=None), "test_accuracy None, expected a number in"),
+    (lambda r: r.update(study="sparse"), "belongs to the study 'sparse', not 'params'")])
+def test_records_are_checked_against_their_study(finished, tmp_path, change, message):
+    lines = (finished["params"] / "runs.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    change(record)
+    (tmp_path / "runs.jsonl").write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    (tmp_path / "run.json").write_text((finished["params"] / "run.json").read_text())
+    with pytest.raises(ValueError, match=message):
+        run_study(STUDIES["params"](json.loads((finished["params"] / "run.json").read_text())["protocol"]
+                                    | {"datasets": ["digits"], "widths": [8, 16], "models": ["dense", "nc", "qr"],
+                                       "seeds": 2}), tmp_path, report_only=True, echo=lambda _: None)
+
+
+def test_another_invocation_training_into_the_folder_is_refused(tmp_path):
+    from minispectral.reproduce.common import _lock_folder
+
+    held = _lock_folder(tmp_path)
+    try:
+        with pytest.raises(ValueError, match="another minispectral reproduce is training into"):
+            run_study(EnvironmentProbe({"seeds": 1, "quick": True, "data_dir": None}), tmp_path, echo=lambda _: None)
+    finally:
+        held.close()
+
+
+def test_parallel_runs_of_a_study_defined_in_an_interactive_session_are_refused(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
+    Interactive = type("Interactive", (EnvironmentProbe,), {"__module__": "__main__"})
+    with pytest.raises(ValueError, match="cannot import a Study class defined in an interactive session"):
+        run_study(Interactive({"seeds": 2, "quick": True, "data_dir": None}), tmp_path, jobs=2, echo=lambda _: None)
+
+
+def test_the_pruning_table_shows_every_retraining_percentage(tmp_path):
+    # 60 % is no SR column: the retrained row used to show only dashes
+    assert reproduce("pruning", tmp_path, "--methods", "pre", "--retrain-at", "60") == 0
+    rows = [line.split(" | ") for line in (tmp_path / "table.md").read_text().splitlines() if line.startswith("| ")]
+    header = rows[0]
+    retrained = next(r for r in rows if "retrained)" in r[0])
+    assert "60 %" in header and retrained[header.index("60 %")] != "–"
+
+
+def test_the_params_report_names_its_datasets_network(finished):
+    assert (finished["params"] / "table.md").read_text().startswith("# Parameter reduction: 64 → N2 → 10")

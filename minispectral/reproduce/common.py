@@ -30,7 +30,7 @@ import numpy as np
 from ..cli import positive_int  # noqa: F401  (the studies' option parsers share the CLI's)
 from ..datasets import DATASETS, Dataset, load_dataset
 from ..atomic import write_text
-from ..experiment import machine_info, save_figure, write_json  # noqa: F401  (save_figure: for the studies)
+from ..experiment import RunFailed, machine_info, save_figure, write_json  # noqa: F401  (save_figure: for the studies)
 
 # Every JSON line holds at least these keys (those of ``minispectral train --json`` plus study and run_id).
 REQUIRED_KEYS = ("study", "run_id", "seed", "model", "dataset", "hidden", "trainable_parameters",
@@ -120,6 +120,7 @@ class Study:
     QUICK: dict = {}
     OPTIONS: tuple = ()
     GRID_KEYS: tuple = ()
+    RECORD_KEYS: tuple = ()  # what this study's records hold beyond REQUIRED_KEYS (its report reads them)
 
     def __init__(self, settings: dict):
         # Through JSON so that settings read back from run.json compare equal (tuples become lists).
@@ -137,10 +138,11 @@ class Study:
 
     def command(self, out_dir=None, jobs: int = 1) -> str:
         """The command line that reproduces these settings (options at their mode default are left out)."""
-        defaults = json.loads(json.dumps(self.QUICK if self.settings["quick"] else self.FULL))
-        argv = ["--quick"] if self.settings["quick"] else []
+        quick = self.settings.get("quick", False)  # a custom study's settings may not say
+        defaults = json.loads(json.dumps(self.QUICK if quick else self.FULL))
+        argv = ["--quick"] if quick else []
         for option in self.OPTIONS:
-            if self.settings[option.key] != defaults[option.key]:
+            if self.settings.get(option.key) != defaults.get(option.key):
                 argv += option.argv(self.settings[option.key])
         if out_dir is not None:
             argv += ["--out", str(out_dir)]
@@ -224,8 +226,9 @@ def study_data(dataset: str, val_split: float, train_size: int | None, test_size
 
 # ------------------------------------------------------------------------------- records
 
-def load_records(path, *, repair: bool = True) -> list[dict]:
-    """The records in a runs.jsonl file ([] if it does not exist).
+def load_records(path, *, repair: bool = True, study: "Study | None" = None) -> list[dict]:
+    """The records in a runs.jsonl file ([] if it does not exist), checked (``check_record``; with
+    ``study``, also against that study), each run_id once.
 
     A last line cut short (the process was killed while writing it) is dropped and, with
     ``repair``, the file is rewritten without it, so that run is simply trained again.  Any other damage is an error that
@@ -236,7 +239,7 @@ def load_records(path, *, repair: bool = True) -> list[dict]:
         return []
     text = path.read_text(encoding="utf-8")
     lines = [(number, line) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
-    records, good = [], []
+    records, good, seen = [], [], {}
     for number, line in lines:
         try:
             record = json.loads(line)
@@ -247,9 +250,13 @@ def load_records(path, *, repair: bool = True) -> list[dict]:
         if not isinstance(record, dict):
             raise ValueError(f"{path}, line {number}: a JSON {type(record).__name__}, expected a run record (an object)")
         try:
-            check_record(record)
+            check_record(record, study)
         except ValueError as exc:
             raise ValueError(f"{path}, line {number}: {exc}; fix or remove that line") from None
+        if record["run_id"] in seen:  # counted twice, it would weigh twice in the tables' means
+            raise ValueError(f"{path}, line {number}: run {record['run_id']!r} is already at line "
+                             f"{seen[record['run_id']]}; remove one of the two")
+        seen[record["run_id"]] = number
         records.append(record)
         good.append(line)
     # Rewritten (atomically: this file holds every finished run) when a line was dropped, and when the
@@ -266,10 +273,18 @@ def _append(path: Path, record: dict) -> None:
         os.fsync(f.fileno())
 
 
-def check_record(record: dict) -> None:
-    missing = [k for k in REQUIRED_KEYS if k not in record]
+def check_record(record: dict, study: "Study | None" = None) -> None:
+    """Raise ValueError unless ``record`` holds a run's keys (and ``study``'s), a test accuracy in
+    [0, 1], and, with ``study``, that study's name."""
+    keys = REQUIRED_KEYS + (study.RECORD_KEYS if study is not None else ())
+    missing = [k for k in keys if k not in record]
     if missing:
         raise ValueError(f"run {record.get('run_id')!r} lacks the keys {missing}")
+    if study is not None and record["study"] != study.name:
+        raise ValueError(f"run {record['run_id']!r} belongs to the study {record['study']!r}, not {study.name!r}")
+    accuracy = record["test_accuracy"]
+    if not isinstance(accuracy, (int, float)) or isinstance(accuracy, bool) or not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"run {record['run_id']!r} has test_accuracy {accuracy!r}, expected a number in [0, 1]")
 
 
 # -------------------------------------------------------------------------------- timing
@@ -356,22 +371,62 @@ def _environment(variables: dict):
 
 
 def _train_all(study: Study, todo: list[dict], jobs: int):
-    """Yield (spec, record) as runs finish; ``jobs`` > 1 trains in that many processes."""
+    """Yield (spec, record) as runs finish; ``jobs`` > 1 trains in that many processes.
+
+    A run that raises stops the study with ``RunFailed``, after the runs already under way have
+    finished and been yielded: their records are kept.
+    """
     if jobs == 1:
         for spec in todo:
-            yield spec, study.train(spec)
+            try:
+                record = study.train(spec)
+            except Exception as exc:
+                raise RunFailed(spec["run_id"], exc) from exc
+            yield spec, record
         return
+    main = sys.modules.get(type(study).__module__)
+    if type(study).__module__ == "__main__" and not getattr(main, "__file__", None):
+        raise ValueError(f"--jobs {jobs} runs each run in a new process, which cannot import a Study class defined "
+                         f"in an interactive session or notebook ({type(study).__name__}); define it in a .py "
+                         "file, or use jobs=1")
     # spawn, not fork: each worker starts its own BLAS, which reads its thread count from the environment
     # once, when the worker starts. A spawning pool starts its workers at the first submits, so those
     # happen inside the block that sets the variables.
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    failed = None
     try:
         with _environment(worker_blas_threads(jobs)):
             futures = {pool.submit(_train_in_worker, type(study), study.settings, spec): spec for spec in todo}
         for future in concurrent.futures.as_completed(futures):
+            if future.cancelled():
+                continue
+            if future.exception() is not None:
+                if failed is None:
+                    failed = RunFailed(futures[future]["run_id"], future.exception())
+                    for other in futures:
+                        other.cancel()  # the queued runs; those under way finish, and are kept
+                continue
             yield futures[future], future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if failed is not None:
+        raise failed from failed.error
+
+
+def _lock_folder(out_dir: Path):
+    """An exclusive lock on ``out_dir`` for this process, or a clear error if another invocation holds it:
+    two would train the same missing runs and append them twice."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; the duplicate check in load_records remains
+        return None
+    handle = open(out_dir / ".lock", "a")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValueError(f"another minispectral reproduce is training into {out_dir}; wait for it to finish") from None
+    return handle
 
 
 def _load_average() -> float:
@@ -386,8 +441,8 @@ def read_log(path: Path) -> dict:
     try:
         log = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not a valid run log ({exc}); restore it, or delete it to start a new "
-                         "log (the runs in runs.jsonl are kept)") from None
+        raise ValueError(f"{path} is not a valid run log ({exc}); restore it (it records the settings the runs "
+                         "in runs.jsonl were made with), or start afresh in another --out folder") from None
     if not isinstance(log, dict) or not isinstance(log.get("invocations", []), list):
         raise ValueError(f"{path} is not a valid run log: expected a JSON object with a list of invocations, "
                          f"got {type(log).__name__}")
@@ -412,7 +467,10 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     runs_path, log_path = out_dir / "runs.jsonl", out_dir / "run.json"
     log = read_log(log_path)
     _check_protocol(study, log, out_dir)
-    records = load_records(runs_path, repair=not (plan_only or report_only))  # those two write no runs
+    records = load_records(runs_path, repair=not (plan_only or report_only), study=study)  # those two write no runs
+    if records and "protocol" not in log:  # the settings those runs were made with are unknown
+        raise ValueError(f"{runs_path} holds runs but {log_path}, which records their settings, is missing; "
+                         "restore it, or start afresh in another --out folder")
     done = {r["run_id"] for r in records}
     grid = study.runs()
     todo = [] if report_only else [s for s in grid if s["run_id"] not in done]
@@ -432,6 +490,7 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     trained = 0
     if todo:
         out_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock_folder(out_dir)  # held until this function returns (the file object lives until then)
         started, start = datetime.datetime.now().astimezone().isoformat(timespec="seconds"), time.perf_counter()
         load_at_start = _load_average()  # other work on the machine slows the runs down
         try:

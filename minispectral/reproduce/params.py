@@ -17,7 +17,7 @@ from pathlib import Path
 from ..atomic import write_text
 from ..experiment import RunConfig, run
 from ..nn import MODELS
-from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, positive_int, pyplot, save_figure
+from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, network_label, positive_int, pyplot, save_figure
 
 # Adamax learning rates (paper.md §7).  "dense" and "qr" depend on the dataset in the authors'
 # notebook; "nc" and "full" come from the NC code comment (eigenvalues only: 0.03, with the
@@ -57,6 +57,7 @@ class ParamsStudy(Study):
         FULL_R_OPTION,
     )
     GRID_KEYS = ("datasets", "widths", "models", "seeds")
+    RECORD_KEYS = ("width", "dense_parameters", "rho")
     EPOCH_GROUP = ("dataset", "model")
 
     def runs(self) -> list[dict]:
@@ -127,7 +128,7 @@ class ParamsStudy(Study):
     def markdown(self, cells, datasets, models, widths, missing) -> str:
         s = self.settings
         qr = "full R (the authors' code)" if not s["triangular"] else "lower-triangular R (the paper's count)"
-        lines = ["# Parameter reduction: 784 → N2 → 10 (Phys. Rev. E 2021)", "",
+        lines = [f"# Parameter reduction: {network_label(datasets, ['N2'])} (Phys. Rev. E 2021)", "",
                  f"Adamax at the authors' learning rates, batch {s['batch_size']}, ReLU, biases; early stopping on "
                  f"a {s['val_split']:.0%} validation split (patience {s['patience']}, min_delta {s['min_delta']}), "
                  f"at most {s['max_epochs']} epochs; QR with {qr}."
@@ -147,15 +148,20 @@ class ParamsStudy(Study):
                 mean = f"{sum(known) / len(known):.3f}" if known else "–"
                 lines.append(f"| {LABELS[m]} | " + " | ".join(row) + f" | {mean} |")
             lines.append("")
-        # The counts depend only on the input width; the first dataset stands for all of the same width.
-        first = datasets[0]
-        lines += [f"## ρ = trainable parameters / dense parameters ({first})", "",
-                  "| model | " + " | ".join(f"N2={w}" for w in widths) + " |", "|---|" + "---|" * len(widths)]
-        for m in models:
-            rho = [cells[(first, m, w)]["rho"] if (first, m, w) in cells else None for w in widths]
-            lines.append(f"| {LABELS[m]} | " + " | ".join("–" if r is None else f"{r:.4f}" for r in rho) + " |")
-        dense = [next((c["dense"] for k, c in cells.items() if k[0] == first and k[2] == w), None) for w in widths]
-        lines.append("| dense parameters | " + " | ".join("–" if n is None else f"{n:,}" for n in dense) + " |")
+        # The counts depend only on the input width: one table for each width, named by its first dataset.
+        by_inputs = {}
+        for d in datasets:
+            by_inputs.setdefault(network_label([d], []), d)
+        for first in by_inputs.values():
+            lines += [f"## ρ = trainable parameters / dense parameters ({first})", "",
+                      "| model | " + " | ".join(f"N2={w}" for w in widths) + " |", "|---|" + "---|" * len(widths)]
+            for m in models:
+                rho = [cells[(first, m, w)]["rho"] if (first, m, w) in cells else None for w in widths]
+                lines.append(f"| {LABELS[m]} | " + " | ".join("–" if r is None else f"{r:.4f}" for r in rho) + " |")
+            dense = [next((c["dense"] for k, c in cells.items() if k[0] == first and k[2] == w), None) for w in widths]
+            lines.append("| dense parameters | " + " | ".join("–" if n is None else f"{n:,}" for n in dense) + " |")
+            lines.append("")
+        lines.pop()
         lines += ["", "## Every point", "",
                   "| dataset | N2 | model | runs | test accuracy | rel. to dense | trainable params | ρ | epochs |",
                   "|---|---|---|---|---|---|---|---|---|"]

@@ -117,6 +117,7 @@ class PruningStudy(Study):
                "percentages at which pre-training retrains, multiples of 5 (default: 50,70,80,90,95; quick: 50,90)"),
     )
     GRID_KEYS = ("datasets", "activations", "methods", "seeds")
+    RECORD_KEYS = ("method", "pruning")
 
     def runs(self) -> list[dict]:
         s = self.settings
@@ -203,7 +204,8 @@ class PruningStudy(Study):
 
     def markdown(self, records, curves, datasets, activations, missing) -> str:
         s = self.settings
-        percents = [0] + [p for p in SR_PERCENTS if p in s["percents"]]
+        # the SR columns, and every percentage the pre-training method retrained at (else its row is empty)
+        percents = sorted({0, *(p for p in [*SR_PERCENTS, *s["retrain_at"]] if p in s["percents"])})
         lines = [f"# Spectral pruning: {network_label(datasets, [s['hidden']])}, hidden nodes removed (Sci. Rep. 2022)", "",
                  f"First training: {s['epochs']} epochs of Adam (lr {s['lr']}, batch {s['batch_size']}), no bias "
                  f"(SR: 100 epochs). pre-training retrains the pruned network for {s['retrain_epochs']} epochs at "

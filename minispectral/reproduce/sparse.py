@@ -49,6 +49,7 @@ class SparseStudy(Study):
         FULL_R_OPTION,
     )
     GRID_KEYS = ("datasets", "sparsities", "methods", "seeds")
+    RECORD_KEYS = ("method", "sparsity")
     EPOCH_GROUP = ("dataset", "method")
 
     def runs(self) -> list[dict]:
