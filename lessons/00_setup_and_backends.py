@@ -191,7 +191,7 @@ y_on_strict = model.forward(ms.from_numpy(x_host, backend="strict"))
 print("model on:", model.backend.name, "| output type:", type(y_on_strict).__name__)
 assert model.backend.name == "strict"
 assert np.allclose(ms.to_numpy(y_on_strict), y_numpy, rtol=1e-6, atol=1e-7)
-model.to(backend="numpy")
+_ = model.to(backend="numpy")  # to() returns the model, which the notebook would print
 
 # %% [markdown]
 # ## 4. dtypes: float32 to train, float64 to check

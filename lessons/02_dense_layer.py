@@ -44,7 +44,9 @@ rng = np.random.default_rng(0)
 #
 # $$y = x W^\top + b, \qquad y_{nk} = \sum_{j=1}^{D_\text{in}} x_{nj} W_{kj} + b_k,$$
 # with $y$ of shape $(N, D_\text{out})$ and $b$ broadcast over the batch. The forward pass also
-# returns a **cache**: whatever the backward pass will need. Here that is $x$ and $W$.
+# returns a **cache**: whatever the backward pass will need. Here that is $x$ and $W$ (the
+# library's cache also records whether there was a bias: without one, `dense_backward` returns
+# `None` for `db`).
 
 # %%
 def my_dense_forward(x, W, b):

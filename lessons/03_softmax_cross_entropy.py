@@ -280,4 +280,5 @@ plt.show()
 #    $L = -\frac1N\sum_n q_n\cdot\log p_n$. Derive $\partial L/\partial z = (p - q)/N$, implement the loss, and
 #    check it with `ms.gradcheck`.
 # 3. **Temperature.** For $L_T(z) = L(z/T)$, show that $\partial L_T/\partial z = (p_T - \mathrm{onehot}(y))/(NT)$
-#    with $p_T = \mathrm{softmax}(z/T)$, using the library's kernel for $p_T$, and check it numerically.
+#    with $p_T = \mathrm{softmax}(z/T)$. Get the left side from `softmax_cross_entropy(z / T, labels)` and
+#    the chain rule, compare it with the formula (computing $p_T$ by hand), and check it numerically.

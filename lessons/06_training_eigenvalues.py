@@ -65,8 +65,8 @@ rng = np.random.default_rng(0)
 # P_\text{PRE} = (N_1 + N_2) + (N_2 + 10) + (N_2 + 10).$$
 #
 # The spectral counts grow *linearly* with the widths, the dense one with their product.
-# `variant="nc"` and `variant="spectral"` build the two spectral models; `num_parameters()` counts
-# what the optimizer will train.
+# `ms.mlp(..., model="nc")` and `model="spectral"` build the two spectral models (`model=` picks the
+# layer variant); `num_parameters()` counts what the optimizer will train.
 
 # %%
 def count_dense(n1, n2):
