@@ -428,14 +428,13 @@ def test_records_are_checked_against_their_study(finished, tmp_path, change, mes
 
 
 def test_another_invocation_training_into_the_folder_is_refused(tmp_path):
-    from minispectral.reproduce.common import _lock_folder
+    from minispectral.reproduce.common import _folder_lock
 
-    held = _lock_folder(tmp_path)
-    try:
+    with _folder_lock(tmp_path):
         with pytest.raises(ValueError, match="another minispectral reproduce is training into"):
             run_study(EnvironmentProbe({"seeds": 1, "quick": True, "data_dir": None}), tmp_path, echo=lambda _: None)
-    finally:
-        held.close()
+    assert run_study(EnvironmentProbe({"seeds": 1, "quick": True, "data_dir": None}), tmp_path,
+                     echo=lambda _: None) == 1  # released
 
 
 def test_parallel_runs_of_a_study_defined_in_an_interactive_session_are_refused(tmp_path, monkeypatch):

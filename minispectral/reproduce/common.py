@@ -413,20 +413,22 @@ def _train_all(study: Study, todo: list[dict], jobs: int):
         raise failed from failed.error
 
 
-def _lock_folder(out_dir: Path):
-    """An exclusive lock on ``out_dir`` for this process, or a clear error if another invocation holds it:
-    two would train the same missing runs and append them twice."""
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path):
+    """Hold an exclusive lock on ``out_dir`` for the block, or raise a clear error if another invocation
+    holds it: two would train the same missing runs and append them twice."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; the duplicate check in load_records remains
-        return None
-    handle = open(out_dir / ".lock", "a")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise ValueError(f"another minispectral reproduce is training into {out_dir}; wait for it to finish") from None
-    return handle
+        yield
+        return
+    with open(out_dir / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ValueError(f"another minispectral reproduce is training into {out_dir}; wait for it to "
+                             "finish") from None
+        yield  # closing the file releases the lock
 
 
 def _load_average() -> float:
@@ -490,30 +492,30 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     trained = 0
     if todo:
         out_dir.mkdir(parents=True, exist_ok=True)
-        lock = _lock_folder(out_dir)  # held until this function returns (the file object lives until then)
-        started, start = datetime.datetime.now().astimezone().isoformat(timespec="seconds"), time.perf_counter()
-        load_at_start = _load_average()  # other work on the machine slows the runs down
-        try:
-            for spec, record in _train_all(study, todo, jobs):
-                check_record(record)
-                _append(runs_path, record)
-                records.append(record)
-                trained += 1
-                echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
-        finally:
+        with _folder_lock(out_dir):  # no second invocation trains into this folder meanwhile
+            started, start = datetime.datetime.now().astimezone().isoformat(timespec="seconds"), time.perf_counter()
+            load_at_start = _load_average()  # other work on the machine slows the runs down
             try:
-                log = read_log(log_path)  # again: another invocation may have added to it meanwhile
-            except ValueError:  # damaged meanwhile: keep the log read at the start, and any training error
-                pass
-            invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
-                          "started": started, "wall_seconds": round(time.perf_counter() - start, 3),
-                          "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
-                          "blas_threads": worker_blas_threads(jobs),
-                          "load_average_at_start": None if math.isnan(load_at_start) else round(load_at_start, 2)}
-            log = {"study": study.name, "protocol": study.protocol,
-                   "invocations": log.get("invocations", []) + [invocation]}
-            write_json(log_path, log)
-            write_run_md(out_dir, log)
+                for spec, record in _train_all(study, todo, jobs):
+                    check_record(record, study)
+                    _append(runs_path, record)
+                    records.append(record)
+                    trained += 1
+                    echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
+            finally:
+                try:
+                    log = read_log(log_path)  # again: another invocation may have added to it meanwhile
+                except ValueError:  # damaged meanwhile: keep the log read at the start, and any training error
+                    pass
+                invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
+                              "started": started, "wall_seconds": round(time.perf_counter() - start, 3),
+                              "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
+                              "blas_threads": worker_blas_threads(jobs),
+                              "load_average_at_start": None if math.isnan(load_at_start) else round(load_at_start, 2)}
+                log = {"study": study.name, "protocol": study.protocol,
+                       "invocations": log.get("invocations", []) + [invocation]}
+                write_json(log_path, log)
+                write_run_md(out_dir, log)
     if not records:
         echo("no runs yet: nothing to report")
         return trained
