@@ -20,7 +20,7 @@ import numpy as np
 from .allocator import keep_freed_memory
 from .backend import BACKENDS, BackendUnavailableError, get_backend
 from .datasets import DATASETS, DatasetError
-from .experiment import RunConfig, RunFailed, run, save_figure, write_json
+from .experiment import RunConfig, RunFailed, run, save_figure, save_trained, write_json
 from .nn import MODELS
 from .optim import OPTIMIZERS
 from .train import NonFiniteError
@@ -169,9 +169,7 @@ def cmd_train(args) -> int:
     if args.json:
         write_json(args.json, record)
     if args.save:  # after the results are out: a failed save loses the model, not the run's numbers
-        from .io import save
-
-        save(model, args.save, metadata={k: v for k, v in record.items() if k != "history"})
+        save_trained(model, record, args.save)
         print(f"saved the model to {args.save}")
     return 0
 
@@ -267,6 +265,8 @@ def main(argv=None) -> int:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return handler(args)
     except RUNTIME_ERRORS as exc:
+        if isinstance(exc, RunFailed) and not isinstance(exc.error, RUNTIME_ERRORS):
+            raise  # a bug in a study's code, not a condition to report: keep its traceback
         print(f"minispectral: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, no traceback
         return 1
     except KeyboardInterrupt:

@@ -112,10 +112,15 @@ def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_p
               "wall_seconds": time.perf_counter() - start, "history": history.epochs,
               "stopped_early": history.stopped_early}
     if save_path is not None:
-        from .io import save
-
-        save(model, save_path, metadata={k: v for k, v in record.items() if k != "history"})
+        save_trained(model, record, save_path)
     return record, model
+
+
+def save_trained(model, record: dict, path) -> Path:
+    """Save a trained model with its run's record (all but the per-epoch history) as metadata."""
+    from .io import save
+
+    return save(model, path, metadata={k: v for k, v in record.items() if k != "history"})
 
 
 def save_figure(fig, path, dpi: int = 120) -> Path:

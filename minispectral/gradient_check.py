@@ -68,7 +68,8 @@ class GradcheckReport:
         lines.append(f"{'passed' if self.passed else 'FAILED'} (tolerance {self.tol:.0e})")
         bound = max((r.roundoff for r in self.rows if r.passed and r.rel_error > self.tol), default=0.0)
         if bound:
-            lines.append(f"round-off: every |a-n| is within {bound:.1e}, the numerical gradient's own rounding error")
+            lines.append(f"round-off: the rows marked 'yes, round-off' differ by less than {bound:.1e}, the "
+                         "numerical gradient's own rounding error")
         return "\n".join(lines)
 
     def raise_if_failed(self) -> "GradcheckReport":

@@ -157,16 +157,17 @@ class Optimizer:
         self.t += 1
         packed = set()
         for pack in self.packs:
-            counts = {self.counts[i] for i in pack.indices}
-            if any(grads[i] is None for i in pack.indices) or len(counts) != 1:
+            if any(grads[i] is None for i in pack.indices):
                 continue  # its members are updated one by one below, on views of the same state
-            t = counts.pop() + 1
             for i, sl in zip(pack.indices, pack.slices):
                 pack.grad[sl] = grads[i]
+            counts = [self.counts[i] + 1 for i in pack.indices]
+            # One count for the pack, or, once a member has skipped a step, one per entry.
+            t = counts[0] if len(set(counts)) == 1 else pack.per_entry(counts)
             step = self.rule(pack.grad, *pack.state, t=t)
-            for i, sl in zip(pack.indices, pack.slices):
+            for i, sl, count in zip(pack.indices, pack.slices, counts):
                 self.params[i][1].value -= step[sl]
-                self.counts[i] = t
+                self.counts[i] = count
             packed.update(pack.indices)
         for i, (_, p) in enumerate(self.params):
             if i not in packed and grads[i] is not None:
@@ -207,9 +208,10 @@ class Optimizer:
                              f"for {_describe(state[0])}; build the optimizer after model.to(...)")
         return p.grad
 
-    def rule(self, grad, *state, t: int):
+    def rule(self, grad, *state, t):
         """The amount to subtract from the value, given its gradient and its step count ``t`` (1 at its
-        first update); updates ``state`` in place."""
+        first update; ``StepCounts`` for a pack whose members skipped different steps: see
+        ``per_step``); updates ``state`` in place."""
         raise NotImplementedError
 
 
@@ -226,6 +228,31 @@ class _Pack:
         self.grad = flat()
         self.state = tuple(flat() for _ in range(n_state))
 
+    def per_entry(self, counts: list[int]) -> "StepCounts":
+        return StepCounts(counts, self.slices, self.grad)
+
+
+class StepCounts:
+    """The step counts of a pack's members, when they differ (a member skipped a step): ``per_step``
+    turns a function of the count into an array of its values, one per entry."""
+
+    def __init__(self, counts: list[int], slices: list[slice], like):
+        self.counts, self.slices, self.like = counts, slices, like
+
+    def fill(self, fn):
+        xp, like = namespace(self.like), self.like
+        return xp.concat([xp.full(sl.stop - sl.start, fn(c), dtype=like.dtype, device=device(like))
+                          for sl, c in zip(self.slices, self.counts)])
+
+
+def per_step(fn, t):
+    """``fn(t)`` for a step count t (a number), or its values per entry for ``StepCounts``.
+
+    Each value is computed as a Python float and rounded to the array's dtype, as a number is when it
+    multiplies an array: a pack gives exactly the numbers of updates one by one.
+    """
+    return fn(t) if isinstance(t, int) else t.fill(fn)
+
 
 class SGD(Optimizer):
     """v ← μ v + g;  θ ← θ − lr v   (plain SGD when μ = 0)."""
@@ -241,7 +268,7 @@ class SGD(Optimizer):
     def decaying_state(self) -> dict[str, float]:
         return {"velocity": self.momentum} if self.momentum else {}
 
-    def rule(self, grad, *state, t: int):
+    def rule(self, grad, *state, t):
         if not state:
             return self.lr * grad
         (v,) = state
@@ -259,7 +286,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8, *,
                  pack_vectors: bool = True, flush_subnormals: bool = True):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.beta1, self.beta2 = _check_factor("beta1", betas[0]), _check_factor("beta2", betas[1])
         eps = _check_real("eps", eps)
@@ -282,7 +309,7 @@ class Adam(Optimizer):
             return None
         return limit
 
-    def rule(self, grad, m, v, tmp, *, t: int):
+    def rule(self, grad, m, v, tmp, *, t):
         xp = namespace(grad)
         m *= self.beta1
         m += write_into(xp.multiply, grad, 1.0 - self.beta1, out=tmp)
@@ -290,9 +317,9 @@ class Adam(Optimizer):
         tmp = write_into(xp.multiply, grad, grad, out=tmp)
         tmp *= 1.0 - self.beta2
         v += tmp
-        step_size = self.lr / (1.0 - self.beta1 ** t)
+        step_size = per_step(lambda t: self.lr / (1.0 - self.beta1 ** t), t)
         denom = write_into(xp.sqrt, v, out=tmp)
-        denom /= math.sqrt(1.0 - self.beta2 ** t)
+        denom /= per_step(lambda t: math.sqrt(1.0 - self.beta2 ** t), t)
         denom += self.eps
         step = write_into(xp.divide, m, denom, out=tmp)
         step *= step_size
@@ -312,7 +339,7 @@ class Adamax(Adam):
     def decaying_state(self) -> dict[str, float]:
         return {"m": self.beta1}  # u = max(β₂u, |g| + eps) never falls below eps
 
-    def rule(self, grad, m, u, tmp, *, t: int):
+    def rule(self, grad, m, u, tmp, *, t):
         xp = namespace(grad)
         m *= self.beta1
         m += write_into(xp.multiply, grad, 1.0 - self.beta1, out=tmp)
@@ -321,7 +348,7 @@ class Adamax(Adam):
         u *= self.beta2
         write_into(xp.maximum, u, abs_grad, out=u)
         step = write_into(xp.divide, m, u, out=tmp)
-        step *= self.lr / (1.0 - self.beta1 ** t)
+        step *= per_step(lambda t: self.lr / (1.0 - self.beta1 ** t), t)
         return step
 
 

@@ -174,7 +174,7 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     else:
         if lr is not None:
             raise ValueError(f"lr={lr!r} applies to an optimizer given by name; this Optimizer has lr={optimizer.lr}")
-        ours = {id(p) for _, p in model.trainable_parameters()}
+        ours = {id(p) for _, p in model.named_parameters()}  # all of them: one may have been frozen since
         if any(id(p) not in ours for _, p in optimizer.params):  # it would step another model, silently
             raise ValueError("the optimizer was built on another model's parameters (model.copy(), prune() and "
                              "io.load make new ones): build it on this model")

@@ -404,7 +404,7 @@ def test_spectral_trainable_argument_is_checked(trainable, message):
 
 @pytest.mark.parametrize("sizes", [(4, 2.5, 2), (4, True, 2), (4, "3", 2)])
 def test_mlp_refuses_widths_a_layer_would_refuse(sizes):
-    with pytest.raises(ValueError, match="must be a positive integer"):
+    with pytest.raises(ValueError, match="sizes must hold positive integer widths"):
         mlp(sizes)
 
 

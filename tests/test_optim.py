@@ -465,3 +465,18 @@ def test_with_a_tiny_eps_the_flush_leaves_adams_state_alone():
         runs[flush] = p.value.copy()
     np.testing.assert_array_equal(runs[True], runs[False])
     assert Adam([("p", Parameter(np.ones(3, np.float32)))])._flush_limit("v", 1.3e-26) == 1.3e-26  # default eps
+
+
+def test_a_pack_stays_one_update_after_a_member_skipped_a_step(monkeypatch):
+    # each member then has its own step count; the pack used to fall back to one update per member for good
+    params = [(n, Parameter(np.ones(k))) for n, k in (("a", 2), ("b", 3), ("c", 4))]
+    opt = Adam(params, lr=LR)
+    for step in range(3):
+        for name, p in params:
+            p.grad = None if (step == 1 and name == "b") else np.full(p.value.shape, 0.1)
+        opt.step()
+    calls = []
+    rule = opt.rule
+    monkeypatch.setattr(opt, "rule", lambda grad, *state, t: calls.append(t) or rule(grad, *state, t=t))
+    opt.step()
+    assert len(calls) == 1 and opt.counts == [4, 3, 4]

@@ -457,3 +457,34 @@ def test_the_pruning_table_shows_every_retraining_percentage(tmp_path):
 
 def test_the_params_report_names_its_datasets_network(finished):
     assert (finished["params"] / "table.md").read_text().startswith("# Parameter reduction: 64 → N2 → 10")
+
+
+class LogProbe(EnvironmentProbe):
+    """Its second run looks for the run log: an invocation killed outright must leave its protocol."""
+
+    out_dir = None
+
+    def train(self, spec):
+        if spec["seed"] == 1:
+            log = json.loads((self.out_dir / "run.json").read_text())
+            assert log["protocol"] == self.protocol and log["invocations"][-1]["finished"] is False
+        return super().train(spec)
+
+
+def test_the_run_log_is_written_before_the_first_run(tmp_path):
+    study = LogProbe({"seeds": 2, "quick": True, "data_dir": None})
+    study.out_dir = tmp_path
+    assert run_study(study, tmp_path, echo=lambda _: None) == 2
+    assert json.loads((tmp_path / "run.json").read_text())["invocations"][-1]["finished"] is True
+
+
+def test_a_bug_in_a_study_keeps_its_traceback_on_the_command_line(monkeypatch, tmp_path):
+    def typo(self, spec):
+        raise KeyError("typo_in_a_key")
+
+    from minispectral.experiment import RunFailed
+
+    monkeypatch.setattr(STUDIES["params"], "train", typo)
+    with pytest.raises(RunFailed) as raised:  # raised through main, not turned into "error: ..." and exit 1
+        reproduce("params", tmp_path)
+    assert isinstance(raised.value.error, KeyError) and raised.value.__cause__ is raised.value.error

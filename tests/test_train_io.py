@@ -707,3 +707,15 @@ def test_keep_freed_memory_refuses_a_bool_and_takes_numpy_integers():
     with pytest.raises(ValueError, match="mmap_threshold must be an int"):
         keep_freed_memory(True)
     keep_freed_memory(np.int64(32 * 1024 * 1024))
+
+
+def test_fit_keeps_its_optimizer_after_a_parameter_is_frozen():
+    x, y = _small_data()
+    net = mlp((6, 5, 3), "spectral")
+    opt = SGD(net, lr=0.1)
+    fit(net, x, y, epochs=1, batch_size=10, optimizer=opt)
+    frozen = net.layers[0].params["lam_in"]
+    frozen.trainable = False
+    before = host(frozen.value)
+    fit(net, x, y, epochs=1, batch_size=10, optimizer=opt)  # used to be refused as another model's optimizer
+    np.testing.assert_array_equal(host(frozen.value), before)

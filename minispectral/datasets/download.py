@@ -204,8 +204,7 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
     if filename not in files:
         raise ValueError(f"unknown file {filename!r}; {dataset_name} has {', '.join(files)}")
     spec = files[filename]
-    _check_data_dir(data_dir)
-    for root in data_dir_candidates(data_dir):
+    for root in data_dir_candidates(data_dir):  # which checks data_dir
         path = root / dataset_name / filename
         if path.is_file():
             _verify(path, spec)

@@ -18,7 +18,7 @@ from .spectral import spectral_weight_backward, spectral_weight_forward
 
 
 def magnitude_mask(W, sparsity: float):
-    """0/1 mask (dtype of W) that zeroes the ``k = round(sparsity·size)`` smallest |W| entries.
+    """0/1 mask (dtype of W) that zeroes the ``k = min(round(sparsity·size), size − 1)`` smallest |W| entries.
 
     Parameters
     ----------

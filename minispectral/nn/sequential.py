@@ -143,8 +143,11 @@ def mlp(sizes, model: str = "spectral", *, activation: str = "relu", bias: bool 
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes must hold at least two positive widths, got {sizes}")
-    for pair in zip(sizes[:-1], sizes[1:]):  # each width as a layer checks it: 2.5 and True are refused
-        check_layer_args(*pair, 0.0)
+    for i, pair in enumerate(zip(sizes[:-1], sizes[1:])):  # each width as a layer checks it: 2.5 and True too
+        try:
+            check_layer_args(*pair, 0.0)
+        except ValueError:
+            raise ValueError(f"sizes must hold positive integer widths, got {sizes!r}") from None
     sizes = [int(s) for s in sizes]
     rng = as_rng(seed)
     layers: list[Module] = []

@@ -15,6 +15,8 @@ whose eigenvectors are trained too, as in Sci. Rep. 2022).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..backend import get_backend, namespace
@@ -79,14 +81,12 @@ class Spectral(Module):
         self.variant, self.bias = variant, check_flag("bias", bias)
         self.triangular = check_flag("triangular", triangular)
         flags = dict(_TRAINABLE[variant])
-        if trainable is not None and not isinstance(trainable, dict):
+        if trainable is not None and not isinstance(trainable, Mapping):
             raise ValueError(f"trainable must be a mapping of parameter names to flags, got {trainable!r}")
         for name, value in (trainable or {}).items():
             if name not in flags:
                 raise ValueError(f"variant {variant!r} can train only {sorted(flags)}, got {name!r}")
-            if not isinstance(value, (bool, np.bool_)):  # "no" would be a true string
-                raise ValueError(f"trainable[{name!r}] must be True or False, got {value!r}")
-            flags[name] = bool(value)
+            flags[name] = check_flag(f"trainable[{name!r}]", value)  # "no" would be a true string
         self._buffers = {}  # work arrays reused from step to step (see _buffer)
         rng = as_rng(seed)
         be = get_backend(backend)

@@ -466,6 +466,15 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     Returns the number of runs trained by this call.
     """
     out_dir = Path(out_dir)
+    if plan_only or report_only:  # they train nothing
+        return _run_study(study, out_dir, jobs, plan_only, report_only, echo)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Held from before the runs on disk are read: a second invocation would train the same missing runs.
+    with _folder_lock(out_dir):
+        return _run_study(study, out_dir, jobs, plan_only, report_only, echo)
+
+
+def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_only: bool, echo) -> int:
     runs_path, log_path = out_dir / "runs.jsonl", out_dir / "run.json"
     log = read_log(log_path)
     _check_protocol(study, log, out_dir)
@@ -491,31 +500,28 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
         return 0
     trained = 0
     if todo:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with _folder_lock(out_dir):  # no second invocation trains into this folder meanwhile
-            started, start = datetime.datetime.now().astimezone().isoformat(timespec="seconds"), time.perf_counter()
-            load_at_start = _load_average()  # other work on the machine slows the runs down
-            try:
-                for spec, record in _train_all(study, todo, jobs):
-                    check_record(record, study)
-                    _append(runs_path, record)
-                    records.append(record)
-                    trained += 1
-                    echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
-            finally:
-                try:
-                    log = read_log(log_path)  # again: another invocation may have added to it meanwhile
-                except ValueError:  # damaged meanwhile: keep the log read at the start, and any training error
-                    pass
-                invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
-                              "started": started, "wall_seconds": round(time.perf_counter() - start, 3),
-                              "runs_trained": trained, "finished": trained == len(todo), "machine": machine_info(),
-                              "blas_threads": worker_blas_threads(jobs),
-                              "load_average_at_start": None if math.isnan(load_at_start) else round(load_at_start, 2)}
-                log = {"study": study.name, "protocol": study.protocol,
-                       "invocations": log.get("invocations", []) + [invocation]}
-                write_json(log_path, log)
-                write_run_md(out_dir, log)
+        load_at_start = _load_average()  # other work on the machine slows the runs down
+        invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
+                      "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                      "wall_seconds": 0.0, "runs_trained": 0, "finished": False, "machine": machine_info(),
+                      "blas_threads": worker_blas_threads(jobs),
+                      "load_average_at_start": None if math.isnan(load_at_start) else round(load_at_start, 2)}
+        log = {"study": study.name, "protocol": study.protocol, "invocations": log.get("invocations", []) + [invocation]}
+        # Written before the first run: an invocation killed outright (no finally runs then) leaves the
+        # protocol of the runs it appended, and the next one resumes them.
+        _write_log(out_dir, log)
+        start = time.perf_counter()
+        try:
+            for spec, record in _train_all(study, todo, jobs):
+                check_record(record, study)
+                _append(runs_path, record)
+                records.append(record)
+                trained += 1
+                echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
+        finally:
+            invocation.update(wall_seconds=round(time.perf_counter() - start, 3), runs_trained=trained,
+                              finished=trained == len(todo))
+            _write_log(out_dir, log)
     if not records:
         echo("no runs yet: nothing to report")
         return trained
@@ -526,6 +532,11 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     if missing:
         echo(f"{len(missing)} of {len(grid)} runs of the grid are missing; rerun the same command to add them")
     return trained
+
+
+def _write_log(out_dir: Path, log: dict) -> None:
+    write_json(out_dir / "run.json", log)
+    write_run_md(out_dir, log)
 
 
 def write_run_md(out_dir: Path, log: dict) -> Path:
