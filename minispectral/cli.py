@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from concurrent.futures.process import BrokenProcessPool
 import os
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ from .train import NonFiniteError
 
 RUNTIME_ERRORS = (BackendUnavailableError, DatasetError, NonFiniteError, FileNotFoundError, OSError, ValueError,
                   RunFailed)
+# What can stop a study's run without a bug in it: a worker killed from outside (the OOM killer), memory.
+RUN_CONDITIONS = (BrokenProcessPool, MemoryError)
 
 
 def hidden_sizes(text: str) -> tuple:
@@ -265,7 +268,7 @@ def main(argv=None) -> int:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return handler(args)
     except RUNTIME_ERRORS as exc:
-        if isinstance(exc, RunFailed) and not isinstance(exc.error, RUNTIME_ERRORS):
+        if isinstance(exc, RunFailed) and not isinstance(exc.error, (*RUNTIME_ERRORS, *RUN_CONDITIONS)):
             raise  # a bug in a study's code, not a condition to report: keep its traceback
         print(f"minispectral: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, no traceback
         return 1

@@ -13,7 +13,7 @@ from minispectral import mlp
 from minispectral.cli import main
 from minispectral.pruning import keep_indices, node_scores, prune, silence
 from minispectral.reproduce import STUDIES, load_records, run_study
-from minispectral.reproduce.common import REQUIRED_KEYS, Study
+from minispectral.reproduce.common import REQUIRED_KEYS, Study, positive_int
 from minispectral.reproduce.pruning_study import SR_RESULTS, retrainable
 
 TINY = {
@@ -440,10 +440,16 @@ def test_another_invocation_training_into_the_folder_is_refused(tmp_path):
 def test_parallel_runs_of_a_study_defined_in_an_interactive_session_are_refused(tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
     Interactive = type("Interactive", (EnvironmentProbe,), {"__module__": "__main__"})
-    with pytest.raises(ValueError, match="cannot import a Study class defined in an interactive session"):
-        run_study(Interactive({"seeds": 2, "quick": True, "data_dir": None}), tmp_path, jobs=2, echo=lambda _: None)
+    for main_file in (None, "<stdin>"):  # a notebook; a script read from stdin (`python - <<EOF`)
+        if main_file is None:
+            monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
+        else:
+            monkeypatch.setattr(sys.modules["__main__"], "__file__", main_file, raising=False)
+        with pytest.raises(ValueError, match="cannot import a Study class defined in an interactive session"):
+            run_study(Interactive({"seeds": 2, "quick": True, "data_dir": None}), tmp_path, jobs=2,
+                      echo=lambda _: None)
+        assert not (tmp_path / "run.json").exists()  # refused before anything was written
 
 
 def test_the_pruning_table_shows_every_retraining_percentage(tmp_path):
@@ -468,6 +474,7 @@ class LogProbe(EnvironmentProbe):
         if spec["seed"] == 1:
             log = json.loads((self.out_dir / "run.json").read_text())
             assert log["protocol"] == self.protocol and log["invocations"][-1]["finished"] is False
+            assert log["invocations"][-1]["runs_trained"] == 1  # the log follows each run
         return super().train(spec)
 
 
@@ -488,3 +495,38 @@ def test_a_bug_in_a_study_keeps_its_traceback_on_the_command_line(monkeypatch, t
     with pytest.raises(RunFailed) as raised:  # raised through main, not turned into "error: ..." and exit 1
         reproduce("params", tmp_path)
     assert isinstance(raised.value.error, KeyError) and raised.value.__cause__ is raised.value.error
+
+
+def test_an_invocation_that_trained_nothing_does_not_bind_the_folder(tmp_path):
+    from minispectral.experiment import RunFailed
+
+    class FailsFirst(EnvironmentProbe):
+        OPTIONS = ()
+
+        def train(self, spec):
+            if self.settings["lr"] == 1:
+                raise FloatingPointError("diverged")
+            return super().train(spec)
+
+    with pytest.raises(RunFailed):
+        run_study(FailsFirst({"seeds": 1, "lr": 1}), tmp_path, echo=lambda _: None)
+    assert run_study(FailsFirst({"seeds": 1, "lr": 2}), tmp_path, echo=lambda _: None) == 1  # other settings: fine
+
+
+def test_the_command_line_of_a_study_whose_settings_lack_an_option():
+    from minispectral.reproduce.common import Option
+
+    class WithOption(EnvironmentProbe):
+        FULL = QUICK = {"seeds": 2, "epochs": 2}
+        OPTIONS = (Option("epochs", "--epochs", positive_int, "epochs"),)
+
+    assert WithOption({"seeds": 1}).command() == "minispectral reproduce probe --jobs 1"
+
+
+def test_a_run_stopped_by_memory_or_a_killed_worker_is_one_error_line(monkeypatch, tmp_path, capsys):
+    def out_of_memory(self, spec):
+        raise MemoryError("cannot allocate")
+
+    monkeypatch.setattr(STUDIES["params"], "train", out_of_memory)
+    assert reproduce("params", tmp_path) == 1
+    assert "run digits/dense/N2=8/seed=0 failed: MemoryError: cannot allocate" in capsys.readouterr().err

@@ -142,7 +142,7 @@ class Study:
         defaults = json.loads(json.dumps(self.QUICK if quick else self.FULL))
         argv = ["--quick"] if quick else []
         for option in self.OPTIONS:
-            if self.settings.get(option.key) != defaults.get(option.key):
+            if option.key in self.settings and self.settings[option.key] != defaults.get(option.key):
                 argv += option.argv(self.settings[option.key])
         if out_dir is not None:
             argv += ["--out", str(out_dir)]
@@ -384,11 +384,6 @@ def _train_all(study: Study, todo: list[dict], jobs: int):
                 raise RunFailed(spec["run_id"], exc) from exc
             yield spec, record
         return
-    main = sys.modules.get(type(study).__module__)
-    if type(study).__module__ == "__main__" and not getattr(main, "__file__", None):
-        raise ValueError(f"--jobs {jobs} runs each run in a new process, which cannot import a Study class defined "
-                         f"in an interactive session or notebook ({type(study).__name__}); define it in a .py "
-                         "file, or use jobs=1")
     # spawn, not fork: each worker starts its own BLAS, which reads its thread count from the environment
     # once, when the worker starts. A spawning pool starts its workers at the first submits, so those
     # happen inside the block that sets the variables.
@@ -411,6 +406,18 @@ def _train_all(study: Study, todo: list[dict], jobs: int):
         pool.shutdown(wait=True, cancel_futures=True)
     if failed is not None:
         raise failed from failed.error
+
+
+def _check_spawnable(study: Study, jobs: int) -> None:
+    """With ``jobs`` > 1, each run trains in a new process, which imports the study's class by module:
+    one defined in an interactive session, a notebook or a script read from stdin cannot be imported."""
+    if jobs == 1 or type(study).__module__ != "__main__":
+        return
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not main_file or not Path(main_file).is_file():  # None in a notebook, '<stdin>' for `python -`
+        raise ValueError(f"--jobs {jobs} runs each run in a new process, which cannot import a Study class "
+                         f"defined in an interactive session, a notebook or a script read from stdin "
+                         f"({type(study).__name__}); define it in a .py file, or use jobs=1")
 
 
 @contextlib.contextmanager
@@ -451,9 +458,10 @@ def read_log(path: Path) -> dict:
     return log
 
 
-def _check_protocol(study: Study, log: dict, out_dir: Path) -> None:
+def _check_protocol(study: Study, log: dict, out_dir: Path, records: list) -> None:
     previous = log.get("protocol")
-    if previous is not None and previous != study.protocol:
+    # Only runs on disk bind the folder to their settings: an invocation that trained nothing binds nothing.
+    if records and previous is not None and previous != study.protocol:
         changed = sorted(k for k in set(previous) | set(study.protocol) if previous.get(k) != study.protocol.get(k))
         raise ValueError(f"{out_dir} holds runs made with other settings ({', '.join(changed)} differ); "
                          f"rerun with the same options or choose another --out")
@@ -477,8 +485,8 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
 def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_only: bool, echo) -> int:
     runs_path, log_path = out_dir / "runs.jsonl", out_dir / "run.json"
     log = read_log(log_path)
-    _check_protocol(study, log, out_dir)
     records = load_records(runs_path, repair=not (plan_only or report_only), study=study)  # those two write no runs
+    _check_protocol(study, log, out_dir, records)
     if records and "protocol" not in log:  # the settings those runs were made with are unknown
         raise ValueError(f"{runs_path} holds runs but {log_path}, which records their settings, is missing; "
                          "restore it, or start afresh in another --out folder")
@@ -500,6 +508,7 @@ def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_o
         return 0
     trained = 0
     if todo:
+        _check_spawnable(study, jobs)  # before the log is written: nothing has started
         load_at_start = _load_average()  # other work on the machine slows the runs down
         invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
                       "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -517,6 +526,9 @@ def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_o
                 _append(runs_path, record)
                 records.append(record)
                 trained += 1
+                # the log follows each run: an invocation killed outright still counts the runs it appended
+                invocation.update(wall_seconds=round(time.perf_counter() - start, 3), runs_trained=trained)
+                _write_log(out_dir, log)
                 echo(f"[{trained}/{len(todo)}] {study.describe(record)}")
         finally:
             invocation.update(wall_seconds=round(time.perf_counter() - start, 3), runs_trained=trained,
@@ -552,7 +564,7 @@ def write_run_md(out_dir: Path, log: dict) -> Path:
         lines += [f"## Invocation {n}", "", "```", inv["command"], "```", "",
                   f"* started {inv['started']}, wall time {format_seconds(inv['wall_seconds'])} "
                   f"({inv['wall_seconds']} s), {inv['runs_trained']} runs trained"
-                  f"{'' if inv['finished'] else ' (interrupted before the end)'}, --jobs {inv['jobs']}",
+                  f"{'' if inv['finished'] else ' (unfinished: still running, or interrupted)'}, --jobs {inv['jobs']}",
                   f"* machine: {m['processor']}, {m['cpus']} CPUs, {m['system']}; load average "
                   f"{inv.get('load_average_at_start', '?')} at the start (other work slows the runs down); "
                   f"BLAS threads: {inv.get('blas_threads') or 'library default'}",
