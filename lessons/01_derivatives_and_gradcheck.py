@@ -173,7 +173,9 @@ assert rel_error(dW, dW_num) < 1e-8
 # above $10^{-2}$ the gradient is wrong; around $10^{-4}$ be suspicious; below $10^{-7}$ it is
 # right. `ms.gradcheck` uses $10^{-7}$ as its tolerance. One exception, met in later lessons: when
 # the true gradients are tiny, the difference quotient's own round-off, about $\varepsilon S/h$
-# ($\varepsilon = 2u$ the machine epsilon, $S$ the sum of the absolute terms that make up the loss),
+# ($\varepsilon = 2u$ the machine epsilon, $S$ the size of what the loss is summed from: for a layer
+# the sum of $|\texttt{out} \odot \texttt{dout}|$ for the random $\texttt{dout}$ the check draws, for a
+# model its loss plus its largest logit),
 # can exceed $10^{-7}$ of them. `gradcheck` therefore also passes an entry within
 # $32\,\varepsilon \max(1, S)/h$ of the numerical gradient (about $10^{-9}$ for a model's loss at
 # $h = 10^{-5}$) and marks it "yes, round-off".

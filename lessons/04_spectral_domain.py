@@ -183,7 +183,7 @@ assert np.allclose(through_A[:, n_in:], y_lib, rtol=1e-13, atol=1e-14)
 # `transfer_operator()`; its `weight()` is the block we derived. It comes in *variants* that differ
 # in what is trained: `"nc"` ($\lambda^\text{out}$ only), `"spectral"` ($\lambda^\text{in}$ and
 # $\lambda^\text{out}$, $\phi$ frozen), `"full"` ($\phi$ too), and two that factor $\phi$ (lesson 07).
-# An initialiser given as an array is used as it is; a pair `(a, b)` draws uniformly from $[a, b]$.
+# An initialiser given as an array is used as it is; a pair `(a, b)` draws uniformly from $[a, b)$.
 
 # %%
 layer = ms.Spectral(n_in, n_out, variant="full", phi_init=phi, lam_in_init=lam_in, lam_out_init=lam_out,
