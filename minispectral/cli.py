@@ -106,7 +106,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=None, help="default: 40 on digits, 20 otherwise")
     p.add_argument("--batch-size", type=positive_int, default=None, help="default: 32 on digits, 200 otherwise")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamax")
-    p.add_argument("--lr", type=positive_float, default=None, help="default: the papers' rate for each model")
+    p.add_argument("--lr", type=positive_float, default=None, help="default: the papers' rate for each model with adamax; 0.001 with adam, 0.05 with sgd")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--val-split", type=fraction, default=0.0, help="fraction of the training set held out")
     p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",

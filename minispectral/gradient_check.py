@@ -6,11 +6,12 @@ The rules (CS231n's, and the reason float32 checks are meaningless, lesson 01):
   * compare with the symmetric relative error ‖a − n‖ / (‖a‖ + ‖n‖);
   * check every entry of every parameter, not a sample;
   * mind the numerical gradient's own round-off: each f(θ ± h) is exact only to ~eps · S, where S is
-    the size of the sum that gives f, so the difference quotient carries an error of ~eps · S / h.
+    the size of what f is computed from (Σ|out ⊙ dout| for a kernel or a layer, the loss plus the
+    largest |logit| for a model), so the difference quotient carries an error of ~eps · S / h.
     Where the true gradients are tiny (a model on inputs in [0, 1), whose cross-entropy hardly moves
     with one eigenvalue), that error alone can exceed the relative tolerance.  An entry within
-    ``ROUNDOFF_FACTOR`` · eps · S / h of the numerical gradient therefore passes, and the report says
-    that it passed on that ground ("yes, round-off").
+    ``ROUNDOFF_FACTOR`` · eps · max(1, S) / h of the numerical gradient therefore passes, and the
+    report says that it passed on that ground ("yes, round-off").
 
 To check a whole layer or model against one scalar, the loss is ``L = Σ out ⊙ dout`` for a
 fixed random ``dout`` (a layer) or the softmax cross-entropy (a model): then the analytic

@@ -3,7 +3,8 @@
 Each takes ``model.trainable_parameters()`` (or any list of (name, Parameter)), keeps state
 only for those, preallocates it once, and updates values in place, in their own dtype;
 Adam and Adamax also write their intermediates into a preallocated scratch array, so a step
-allocates no arrays (except the flush of decayed state, below, once every ``flush_every`` steps).
+allocates no arrays (except the flush of decayed state, below, once every ``flush_every`` steps, and,
+once the members of a pack have skipped different steps, small arrays of their step counts).
 The update rules follow PyTorch's documentation, so that the benchmark against PyTorch
 compares like with like.
 

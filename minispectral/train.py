@@ -139,7 +139,8 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     epochs, batch_size : passes over the data, samples per step
     optimizer : "sgd", "adam", "adamax" or an Optimizer built on ``model``
     lr : learning rate of an optimizer given by name (default: ``DEFAULT_LR[optimizer]``); an Optimizer
-        object carries its own
+        object carries its own, and an ``lr`` beside one is a ValueError. The Optimizer must be built
+        on this ``model``: one built on ``model.copy()``, a pruned or a loaded model is refused
     seed : the shuffling order (an int >= 0, a NumPy Generator, or None for 0); the same seed on the
         same backend gives the same numbers. Calling fit one epoch at a time with one seed repeats
         the same order every epoch: pass ``seed=epoch``

@@ -1,7 +1,8 @@
 """Datasets for the lessons: 8x8 digits, MNIST, Fashion-MNIST and toy 2-D sets.
 
 Every loader returns a :class:`Dataset`: images flattened to float rows in
-[0, 1] (``x``, shape ``(N, D)``) and int64 class labels (``y``, shape ``(N,)``).
+[0, 1] (``x_train``, ``x_val``, ``x_test``, each of shape ``(N, D)``) and int64 class labels
+(``y_train``, ... of shape ``(N,)``). ``make_spirals`` and ``make_blobs`` return one ``(X, y)`` pair.
 
 * ``digits`` (1,797 samples, 64 features) ships inside the package, so it
   always works offline.

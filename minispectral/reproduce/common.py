@@ -3,9 +3,15 @@
 A study is a list of independent training runs (a *grid*: dataset × model × width × seed, ...).
 ``run_study`` trains the runs that are not yet in ``<out>/runs.jsonl``, appending one JSON
 line as each one finishes, so an interrupted study loses at most the runs in flight and the
-next invocation picks up where it stopped.  Every invocation is logged in ``<out>/run.json``
-(and ``RUN.md``) with its exact command, machine, versions and wall time.  The table and the
+next invocation picks up where it stopped.  Every invocation that trains runs is logged in
+``<out>/run.json`` (and ``RUN.md``) with its exact command, machine, versions and wall time: written
+before its first run and updated after each one.  The table and the
 figures are rebuilt from all the runs on disk, however many there are.
+
+One folder holds one protocol (the settings that are not the grid): another invocation with other
+settings is refused while runs are on disk, and so is a second invocation while one is training
+into the folder (a lock, ``.lock``).  A run that raises stops the study with ``RunFailed``, which
+names it; the runs finished before are kept.
 """
 from __future__ import annotations
 
