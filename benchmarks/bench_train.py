@@ -124,7 +124,7 @@ def machine_info(backend: str) -> dict:
                                                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
                                                    if k in os.environ},
         "load_average_at_start": os.getloadavg(), "git_commit": _git_commit(),
-        "command": "python " + " ".join(sys.argv),
+        "command": "python " + " ".join(sys.argv),  # main(argv) in a script: measure() adds "arguments"
     }
     if backend == "cupy":
         import cupy
@@ -197,7 +197,8 @@ class PeakRSS:
         except (OSError, StopIteration):
             import resource
 
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+            return peak / 1024 ** (2 if sys.platform == "darwin" else 1)
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -230,7 +231,8 @@ def run_minispectral(sizes, model_name, batch_size, x, y, args, rss: PeakRSS):
     def epochs():
         n_warm = min(x.shape[0], args.warmup_steps * batch_size)
         if n_warm:
-            fit(model, x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, optimizer=optimizer, seed=0,
+            # every axis indexed: the Array API (the strict backend) wants it
+            fit(model, x[:n_warm, :], y[:n_warm], epochs=1, batch_size=batch_size, optimizer=optimizer, seed=0,
                 check_finite=False, progress=False)
         for epoch in itertools.count(1):
             rss.reset()
@@ -494,6 +496,10 @@ def parse_args(argv=None):
         p.error(f"--out must name a file, got the folder {args.out}")
     if not 0 <= args.settle_seconds <= 60:
         p.error(f"--settle-seconds must be between 0 and 60, got {args.settle_seconds}")
+    if args.versus_dense and args.torch:
+        p.error("--versus-dense times minispectral's models against its dense one; it runs no PyTorch (drop --torch)")
+    if args.versus_dense and not [m for m in args.models if m != "dense"]:
+        p.error("--versus-dense needs a model other than dense in --models")
     return args
 
 
@@ -518,6 +524,7 @@ def measure(args) -> dict:
     if args.threads and numpy_blas_threads(args.threads) is None:
         print("NumPy's BLAS thread count cannot be set from here; use OPENBLAS_NUM_THREADS or MKL_NUM_THREADS")
     info = machine_info(args.backend)
+    info["arguments"] = {k: v for k, v in vars(args).items() if k != "timer"}  # the settings, however it was called
     torch = device = None
     if args.torch:
         got = import_torch(args)
@@ -666,12 +673,17 @@ def grid_table(rows: list[dict], value) -> str:
 
 
 def summary_tables(result: dict) -> str:
-    """Two grids (net × model by batch size): minispectral/PyTorch, and seconds relative to dense."""
+    """Two grids (net × model by batch size): minispectral/PyTorch, and seconds relative to dense; a grid
+    with nothing to show (no PyTorch run, no dense row) is left out."""
     rows = result["results"]
-    return "\n\n".join(f"**{title}**\n\n{grid_table(rows, value)}" for title, value in (
-        ("minispectral / PyTorch, seconds per epoch", lambda r, d: r.get("ratio")),
-        ("seconds per epoch relative to dense of the same shape (minispectral)",
-         lambda r, d: r["seconds_per_epoch"] / d["seconds_per_epoch"] if d else None)))
+    tables = []
+    for title, value in (("minispectral / PyTorch, seconds per epoch", lambda r, d: r.get("ratio")),
+                         ("seconds per epoch relative to dense of the same shape (minispectral)",
+                          lambda r, d: r["seconds_per_epoch"] / d["seconds_per_epoch"] if d else None)):
+        table = grid_table(rows, value)
+        if table.count("\n") > 1:  # more than its header
+            tables.append(f"**{title}**\n\n{table}")
+    return "\n\n".join(tables)
 
 if __name__ == "__main__":
     main()
