@@ -35,7 +35,7 @@ def save(model: Sequential, path, metadata: dict | None = None) -> Path:
         arrays[f"param/{name}"] = to_numpy(p.value)
         if p.mask is not None:
             arrays[f"mask/{name}"] = to_numpy(p.mask)
-        params[name] = {"trainable": p.trainable, "shape": list(p.shape)}
+        params[name] = {"trainable": bool(p.trainable), "shape": list(p.shape)}  # 1 or np.True_ load as true
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__,
             "architecture": model.config(), "dtype": str(model.dtype), "parameters": params,
             "input_grad": bool(model.input_grad), "metadata": metadata or {}}

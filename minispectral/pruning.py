@@ -23,15 +23,20 @@ _OUT_AXES = {"W": 0, "b": 0, "phi": 0, "lam_out": 0, "U": 0, "R": 0}
 _IN_AXES = {"W": 1, "phi": 1, "lam_in": 0, "V": 1, "Q": 1}
 
 
-def _weight_layers(model: Sequential, layer_index: int):
+def _weight_layers(model: Sequential, layer_index: int) -> tuple[int, int]:
+    """(layer_index, the next weight layer's index), the first counted from the front: -1 is the last layer."""
     layers = model.layers
+    if not isinstance(layer_index, (int, np.integer)) or isinstance(layer_index, (bool, np.bool_)) \
+            or not -len(layers) <= layer_index < len(layers):
+        raise ValueError(f"layer_index must be an integer in [{-len(layers)}, {len(layers) - 1}], got {layer_index!r}")
+    layer_index = int(layer_index) % len(layers)  # -1 would search for the next weight layer from layer 0
     if not isinstance(layers[layer_index], (Dense, Spectral)):
         raise ValueError(f"layer {layer_index} is {type(layers[layer_index]).__name__}, not a weight layer")
     following = next((i for i in range(layer_index + 1, len(layers))
                       if isinstance(layers[i], (Dense, Spectral))), None)
     if following is None:
         raise ValueError(f"layer {layer_index} is the output layer; only hidden nodes can be pruned")
-    return following
+    return layer_index, following
 
 
 def _check_keep(keep, n_nodes: int) -> np.ndarray:
@@ -54,7 +59,7 @@ def node_scores(model: Sequential, layer_index: int) -> np.ndarray:
 
     |lam_out| for a Spectral layer, Σ_j |W_ij| (incoming connectivity) for a Dense one.
     """
-    _weight_layers(model, layer_index)
+    layer_index, _ = _weight_layers(model, layer_index)
     layer = model.layers[layer_index]
     if isinstance(layer, Spectral):
         return np.abs(to_numpy(layer.params["lam_out"].value)).astype(np.float64)
@@ -67,16 +72,21 @@ def keep_indices(scores, fraction_removed: float) -> np.ndarray:
     if not 0.0 <= fraction_removed < 1.0:
         raise ValueError(f"fraction_removed must be in [0, 1), got {fraction_removed}")
     scores = np.asarray(scores)
-    n_removed = math.floor(fraction_removed * scores.size + 1e-9)
+    if scores.ndim != 1 or scores.size == 0 or not np.all(np.isfinite(scores)):  # NaN would sort last: kept
+        raise ValueError(f"scores must be a non-empty 1-D array of finite numbers, got {scores!r}")
+    # the 1e-9: 0.29 * 100 is 28.999...; and at least one node survives any fraction below 1
+    n_removed = min(math.floor(fraction_removed * scores.size + 1e-9), scores.size - 1)
     order = np.argsort(scores, kind="stable")  # ascending: the weakest first
     return np.sort(order[n_removed:])
 
 
 def prune(model: Sequential, layer_index: int, keep) -> Sequential:
     """A smaller copy of ``model`` whose hidden layer after ``layers[layer_index]`` has only ``keep`` nodes."""
-    following = _weight_layers(model, layer_index)
+    layer_index, following = _weight_layers(model, layer_index)
     keep = _check_keep(keep, model.layers[layer_index].n_out)
     pruned = model.copy()
+    for p in pruned.parameters():
+        p.grad = None  # the unpruned network's, of the old shapes
     for index, axes in ((layer_index, _OUT_AXES), (following, _IN_AXES)):
         layer = pruned.layers[index]
         backend = layer.backend
@@ -96,8 +106,10 @@ def prune(model: Sequential, layer_index: int, keep) -> Sequential:
 
 def silence(model: Sequential, layer_index: int, keep) -> Sequential:
     """A same-size copy of ``model`` in which the hidden nodes not in ``keep`` send nothing on."""
-    following = _weight_layers(model, layer_index)
+    layer_index, following = _weight_layers(model, layer_index)
     silenced = model.copy()
+    for p in silenced.parameters():
+        p.grad = None  # the unsilenced network's
     layer = silenced.layers[following]
     alive = np.zeros(layer.n_in)
     alive[_check_keep(keep, layer.n_in)] = 1.0

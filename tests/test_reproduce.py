@@ -530,3 +530,37 @@ def test_a_run_stopped_by_memory_or_a_killed_worker_is_one_error_line(monkeypatc
     monkeypatch.setattr(STUDIES["params"], "train", out_of_memory)
     assert reproduce("params", tmp_path) == 1
     assert "run digits/dense/N2=8/seed=0 failed: MemoryError: cannot allocate" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ pruning, found by a review of 2026-12-01
+
+def test_a_negative_or_out_of_range_layer_index_is_the_layer_it_names():
+    net = mlp((5, 7, 3), "spectral", seed=1, dtype="float64")
+    for bad in (-1, 2):  # the output layer, counted from either end
+        with pytest.raises(ValueError, match="layer 2 is the output layer"):
+            prune(net, bad, [0, 1])
+    np.testing.assert_array_equal(node_scores(net, -3), node_scores(net, 0))
+    with pytest.raises(ValueError, match=r"layer_index must be an integer in \[-3, 2\], got 3"):
+        prune(net, 3, [0])
+
+
+def test_pruned_and_silenced_models_start_without_gradients():
+    net = mlp((4, 6, 2), "spectral", seed=0)
+    _, dlogits = __import__("minispectral").functional.softmax_cross_entropy(
+        net.forward(np.ones((3, 4), np.float32)), np.array([0, 1, 0]))
+    net.backward(dlogits)
+    for smaller in (prune(net, 0, [0, 1, 2]), silence(net, 0, [0, 1, 2])):
+        assert all(p.grad is None for p in smaller.parameters())
+
+
+def test_dense_nodes_are_ranked_by_their_incoming_connectivity():
+    net = mlp((3, 2, 2), "dense", seed=0, dtype="float64")
+    net.layers[0].params["W"].value[...] = [[1.0, -2.0, 0.5], [-4.0, 0.0, 0.0]]
+    np.testing.assert_array_equal(node_scores(net, 0), [3.5, 4.0])  # sum of |W_ij|, not of W_ij
+
+
+def test_keep_indices_keeps_a_node_and_refuses_bad_scores():
+    assert keep_indices(np.arange(3.0), 1 - 1e-10).tolist() == [2]
+    for bad in (np.arange(6.0).reshape(2, 3), np.array([np.nan, 1.0, 2.0, 3.0]), np.array([])):
+        with pytest.raises(ValueError, match="scores must be a non-empty 1-D array of finite numbers"):
+            keep_indices(bad, 0.5)

@@ -719,3 +719,11 @@ def test_fit_keeps_its_optimizer_after_a_parameter_is_frozen():
     before = host(frozen.value)
     fit(net, x, y, epochs=1, batch_size=10, optimizer=opt)  # used to be refused as another model's optimizer
     np.testing.assert_array_equal(host(frozen.value), before)
+
+
+def test_a_trainable_flag_set_to_1_or_a_numpy_bool_saves_a_file_that_loads(tmp_path):
+    net = mlp((4, 3, 2), "nc", seed=0)
+    net.layers[0].params["phi"].trainable = 1
+    net.layers[2].params["phi"].trainable = np.True_
+    loaded = io.load(io.save(net, tmp_path / "m.npz"))
+    assert loaded.layers[0].params["phi"].trainable is True and loaded.layers[2].params["phi"].trainable is True

@@ -116,7 +116,7 @@ class Spectral(Module):
     def trainable(self) -> dict:
         """{name: trained?} for the variant's parameters, read from the Parameters themselves,
         so that ``layer.params["phi"].trainable = True`` really unfreezes phi."""
-        return {name: self.params[name].trainable for name in _TRAINABLE[self.variant]}
+        return {name: bool(self.params[name].trainable) for name in _TRAINABLE[self.variant]}
 
     # --- the eigenvector block -------------------------------------------------------------
     def _phi_forward(self):
