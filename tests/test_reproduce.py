@@ -564,3 +564,15 @@ def test_keep_indices_keeps_a_node_and_refuses_bad_scores():
     for bad in (np.arange(6.0).reshape(2, 3), np.array([np.nan, 1.0, 2.0, 3.0]), np.array([])):
         with pytest.raises(ValueError, match="scores must be a non-empty 1-D array of finite numbers"):
             keep_indices(bad, 0.5)
+
+
+def test_the_params_table_counts_the_runs_the_epoch_cap_cut(finished):
+    records = load_records(finished["params"] / "runs.jsonl")
+    settings = json.loads((finished["params"] / "run.json").read_text())["protocol"]
+    capped = sum(r["epochs_run"] >= settings["max_epochs"] and not r["stopped_early"] for r in records)
+    table = (finished["params"] / "table.md").read_text()
+    if capped:
+        assert f"{capped} of {len(records)} runs reached the {settings['max_epochs']}-epoch cap" in table
+    else:
+        assert "epoch cap" not in table
+    assert capped  # two quick epochs, patience 8: every run is cut by the cap, so the line is tested

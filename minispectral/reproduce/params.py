@@ -102,9 +102,11 @@ class ParamsStudy(Study):
         for r in records:
             cell = cells.setdefault((r["dataset"], r["model"], r["width"]),
                                     {"acc": [], "params": r["trainable_parameters"], "rho": r["rho"],
-                                     "dense": r["dense_parameters"], "epochs": []})
+                                     "dense": r["dense_parameters"], "epochs": [], "capped": 0})
             cell["acc"].append(r["test_accuracy"])
             cell["epochs"].append(r["epochs_run"])
+            # cut by the epoch cap, not by early stopping (which may also fire at the last epoch)
+            cell["capped"] += r["epochs_run"] >= self.settings["max_epochs"] and not r.get("stopped_early", False)
         return cells
 
     def report(self, records: list[dict], out_dir: Path, missing: list[dict]) -> list[Path]:
@@ -137,6 +139,13 @@ class ParamsStudy(Study):
                  "Accuracy relative to dense = mean acc(model) / mean acc(dense) at the same N2, ± std(model) / "
                  "mean acc(dense) (sample std over seeds). ρ = trainable parameters / dense parameters "
                  "(biases counted for every model).", ""]
+        # Runs cut by the epoch cap, not by early stopping: their accuracy may still have been rising.
+        capped = {k: c["capped"] for k, c in cells.items() if c["capped"]}
+        if capped:
+            runs = sum(len(c["epochs"]) for c in cells.values())
+            where = ", ".join(f"{d} {LABELS[m]} N2={w} ({n})" for (d, m, w), n in sorted(capped.items()))
+            lines += [f"{sum(capped.values())} of {runs} runs reached the {s['max_epochs']}-epoch cap before early "
+                      f"stopping ended them, so their accuracy may still have been rising: {where}.", ""]
         header = "| model | " + " | ".join(f"N2={w}" for w in widths) + " | mean |"
         rule = "|---|" + "---|" * (len(widths) + 1)
         for d in datasets:
