@@ -99,6 +99,8 @@ class PruningStudy(Study):
     """Accuracy against the percentage of hidden nodes removed: direct, post- and pre-training ranking."""
 
     name = "pruning"
+    # 3 seeds where SR averaged 5 runs, as the other studies do: the spread between seeds is in the
+    # table, and --seeds 5 trains the other two (resuming adds only the missing runs).
     FULL = {"datasets": ["mnist", "fashion-mnist"], "activations": list(ACTIVATIONS), "methods": list(METHODS),
             "seeds": 3, "hidden": 500, "epochs": 10, "retrain_epochs": 10, "percents": list(range(5, 100, 5)),
             "retrain_at": [50, 70, 80, 90, 95], "lr": 1e-3, "batch_size": 200, "train_size": None,
