@@ -593,7 +593,7 @@ def measure(args) -> dict:
     write_json(args.out, result)
     print(f"wrote {args.out}")
     if args.markdown:
-        print(summary_tables(result) + "\n\n" + markdown_table(result))
+        print("\n\n".join(filter(None, (summary_tables(result), markdown_table(result)))))
     return result
 
 

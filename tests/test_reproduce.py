@@ -567,12 +567,18 @@ def test_keep_indices_keeps_a_node_and_refuses_bad_scores():
 
 
 def test_the_params_table_counts_the_runs_the_epoch_cap_cut(finished):
+    study = STUDIES["params"](json.loads((finished["params"] / "run.json").read_text())["protocol"]
+                              | {"datasets": ["digits"], "widths": [8, 16], "models": ["dense", "nc", "qr"], "seeds": 2})
     records = load_records(finished["params"] / "runs.jsonl")
-    settings = json.loads((finished["params"] / "run.json").read_text())["protocol"]
-    capped = sum(r["epochs_run"] >= settings["max_epochs"] and not r["stopped_early"] for r in records)
-    table = (finished["params"] / "table.md").read_text()
-    if capped:
-        assert f"{capped} of {len(records)} runs reached the {settings['max_epochs']}-epoch cap" in table
-    else:
-        assert "epoch cap" not in table
+    capped = sum(study.cut_by_cap(r) for r in records)
     assert capped  # two quick epochs, patience 8: every run is cut by the cap, so the line is tested
+    assert f"{capped} of {len(records)} runs reached the {study.settings['max_epochs']}-epoch cap" in \
+        (finished["params"] / "table.md").read_text()
+
+
+def test_a_run_whose_patience_ran_out_at_the_last_epoch_was_not_cut_by_the_cap():
+    study = STUDIES["params"]({**STUDIES["params"].FULL, "max_epochs": 4, "patience": 2, "min_delta": 0.01})
+    record = lambda accs: {"epochs_run": len(accs), "history": [{"val_accuracy": a} for a in accs]}  # noqa: E731
+    assert study.cut_by_cap(record([0.5, 0.6, 0.7, 0.8]))  # still improving at the cap
+    assert not study.cut_by_cap(record([0.5, 0.8, 0.8, 0.805]))  # two epochs without a gain: stopped there anyway
+    assert not study.cut_by_cap(record([0.5, 0.6, 0.7]))  # stopped before the cap

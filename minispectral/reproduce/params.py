@@ -105,8 +105,7 @@ class ParamsStudy(Study):
                                      "dense": r["dense_parameters"], "epochs": [], "capped": 0})
             cell["acc"].append(r["test_accuracy"])
             cell["epochs"].append(r["epochs_run"])
-            # cut by the epoch cap, not by early stopping (which may also fire at the last epoch)
-            cell["capped"] += r["epochs_run"] >= self.settings["max_epochs"] and not r.get("stopped_early", False)
+            cell["capped"] += self.cut_by_cap(r)
         return cells
 
     def report(self, records: list[dict], out_dir: Path, missing: list[dict]) -> list[Path]:
@@ -117,6 +116,21 @@ class ParamsStudy(Study):
         table = out_dir / "table.md"
         write_text(table, self.markdown(cells, datasets, models, widths, missing))
         return [table, self.figure(cells, datasets, models, widths, out_dir / "params.png")]
+
+    def cut_by_cap(self, record: dict) -> bool:
+        """Whether the epoch cap, not early stopping, ended this run: replayed from its validation
+        accuracies, since patience may run out at the last epoch too (and ``stopped_early`` says so
+        only in records made before 2026-12-01)."""
+        s = self.settings
+        if record["epochs_run"] < s["max_epochs"]:
+            return False
+        best, waited = -math.inf, 0
+        for epoch in record["history"]:
+            if epoch["val_accuracy"] > best + s["min_delta"]:
+                best, waited = epoch["val_accuracy"], 0
+            else:
+                waited += 1
+        return waited < s["patience"]
 
     def relative(self, cells, dataset, model, width):
         """(mean, std) of acc(model) / mean acc(dense) at one point, or None without both."""
