@@ -164,7 +164,7 @@ class Optimizer:
                 pack.grad[sl] = grads[i]
             counts = [self.counts[i] + 1 for i in pack.indices]
             # One count for the pack, or, once a member has skipped a step, one per entry.
-            t = counts[0] if len(set(counts)) == 1 else pack.per_entry(counts)
+            t = counts[0] if len(set(counts)) == 1 else StepCounts(counts, pack.slices, pack.grad)
             step = self.rule(pack.grad, *pack.state, t=t)
             for i, sl, count in zip(pack.indices, pack.slices, counts):
                 self.params[i][1].value -= step[sl]
@@ -228,9 +228,6 @@ class _Pack:
         flat = lambda: xp.zeros(start, dtype=values[0].dtype, device=device(values[0]))  # noqa: E731
         self.grad = flat()
         self.state = tuple(flat() for _ in range(n_state))
-
-    def per_entry(self, counts: list[int]) -> "StepCounts":
-        return StepCounts(counts, self.slices, self.grad)
 
 
 class StepCounts:

@@ -59,6 +59,14 @@ def _check_positive_int(name: str, value) -> int:
     return int(value)
 
 
+_OVERFLOW = "an overflow: try a smaller learning rate"  # what a non-finite loss with finite inputs means
+
+
+def improves(val_accuracy: float, best: float, min_delta: float) -> bool:
+    """Early stopping's test: a validation accuracy above the best so far by more than ``min_delta``."""
+    return val_accuracy > best + min_delta
+
+
 def _count_nonfinite(x) -> int:
     """How many entries of x are NaN or infinite (an error path only: it allocates a mask of x's size)."""
     xp = namespace(x)
@@ -70,7 +78,7 @@ def _nonfinite_input(xb) -> str:
     n_bad = _count_nonfinite(xb)
     if n_bad:
         return f"x_train, {n_bad} NaN or infinite entr{'y' if n_bad == 1 else 'ies'} in this step's batch"
-    return "none in the parameters or the batch (an overflow: try a smaller learning rate)"
+    return f"none in the parameters or the batch ({_OVERFLOW})"
 
 
 def _to_model(model, x, y, name: str = "x", *, check_finite: bool = True):
@@ -229,12 +237,12 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         val_loss, val_acc = _evaluate(model, x_val, y_val) if x_val is not None else (None, None)
         if val_loss is not None and not math.isfinite(val_loss):  # a divergence in the epoch's last step
             raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; first non-finite: "
-                                 f"{find_nonfinite(model) or 'none in the parameters (an overflow: try a smaller learning rate)'}")
+                                 f"{find_nonfinite(model) or f'none in the parameters ({_OVERFLOW})'}")
         history.epochs.append({"epoch": epoch, "loss": loss_sum / n, "train_accuracy": float(hits) / n,
                                "val_accuracy": val_acc, "seconds": seconds})
         bar.set_postfix(loss=f"{loss_sum / n:.4f}", val=f"{val_acc:.4f}" if val_acc is not None else "-")
         if early_stopping is not None:
-            if val_acc > best + min_delta:
+            if improves(val_acc, best, min_delta):
                 best, waited = val_acc, 0
             else:
                 waited += 1
@@ -268,4 +276,4 @@ def _progress_bar(total: int, show: bool):
     return tqdm(total=total, unit="step", leave=False)
 
 
-__all__ = ["DEFAULT_LR", "History", "NonFiniteError", "evaluate", "find_nonfinite", "fit", "to_numpy"]
+__all__ = ["DEFAULT_LR", "History", "NonFiniteError", "evaluate", "find_nonfinite", "fit", "improves", "to_numpy"]

@@ -14,6 +14,11 @@ def one_hot(labels, n_classes, dtype):
     if not hasattr(labels, "ndim") or labels.ndim != 1:
         raise ValueError(f"labels must be a 1-D array of class indices, got {_describe_shape(labels)}")
     check_labels(labels, labels.shape[0], n_classes, check_range=False)  # integers: a float would truncate
+    return _one_hot(labels, n_classes, dtype)
+
+
+def _one_hot(labels, n_classes, dtype):
+    """``one_hot`` on labels already checked (``softmax_cross_entropy`` checks them first)."""
     xp = namespace(labels)
     # int64 on both sides: class indices in a narrow label dtype (uint8) would wrap past its range
     classes = xp.arange(n_classes, dtype=xp.int64, device=device(labels))
@@ -78,7 +83,7 @@ def softmax_cross_entropy(logits, labels, *, check_labels_range=True):
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     log_sum_exp = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
     log_probs = shifted - log_sum_exp
-    targets = one_hot(labels, n_classes, logits.dtype)
+    targets = _one_hot(labels, n_classes, logits.dtype)
     loss = xp.asarray(-xp.sum(log_probs * targets) / n)  # NumPy reductions return scalars; keep a 0-d array
     dlogits = (xp.exp(log_probs) - targets) / n
     return loss, dlogits

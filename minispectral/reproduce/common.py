@@ -465,6 +465,10 @@ def read_log(path: Path) -> dict:
 
 
 def _check_protocol(study: Study, log: dict, out_dir: Path, records: list) -> None:
+    """Runs on disk bind their folder to the settings they were made with, which run.json records."""
+    if records and "protocol" not in log:  # those settings are unknown
+        raise ValueError(f"{out_dir / 'runs.jsonl'} holds runs but {out_dir / 'run.json'}, which records their "
+                         "settings, is missing; restore it, or start afresh in another --out folder")
     previous = log.get("protocol")
     # Only runs on disk bind the folder to their settings: an invocation that trained nothing binds nothing.
     if records and previous is not None and previous != study.protocol:
@@ -493,9 +497,6 @@ def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_o
     log = read_log(log_path)
     records = load_records(runs_path, repair=not (plan_only or report_only), study=study)  # those two write no runs
     _check_protocol(study, log, out_dir, records)
-    if records and "protocol" not in log:  # the settings those runs were made with are unknown
-        raise ValueError(f"{runs_path} holds runs but {log_path}, which records their settings, is missing; "
-                         "restore it, or start afresh in another --out folder")
     done = {r["run_id"] for r in records}
     grid = study.runs()
     todo = [] if report_only else [s for s in grid if s["run_id"] not in done]

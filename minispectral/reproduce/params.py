@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..atomic import write_text
 from ..experiment import RunConfig, run
+from ..train import improves
 from ..nn import MODELS
 from .common import DATASETS_OPTION, FULL_R_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, network_label, positive_int, pyplot, save_figure
 
@@ -126,7 +127,7 @@ class ParamsStudy(Study):
             return False
         best, waited = -math.inf, 0
         for epoch in record["history"]:
-            if epoch["val_accuracy"] > best + s["min_delta"]:
+            if improves(epoch["val_accuracy"], best, s["min_delta"]):  # fit's own test
                 best, waited = epoch["val_accuracy"], 0
             else:
                 waited += 1
