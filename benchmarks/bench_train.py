@@ -438,7 +438,7 @@ def net_list(text: str) -> list:
 
 
 def batch_size_list(text: str) -> list:
-    sizes = [positive_int(t) for t in text.split(",") if t.strip()]
+    sizes = parse_list(text, positive_int)
     if not sizes:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
     return sizes
@@ -556,6 +556,9 @@ def measure(args) -> dict:
     if torch is not None:
         x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     rows = []
+    # written after every row, atomically: a late crash of a 30-minute grid keeps the rows already timed
+    result = {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0], "results": rows,
+              "finished": False}
     for sizes in args.nets:
         for model_name in args.models:
             for batch_size in args.batch_sizes:
@@ -584,12 +587,9 @@ def measure(args) -> dict:
                                loss_rel_diff=abs(res["loss"][0] - tres["loss"][0]) / abs(tres["loss"][0]))
                 rows.append(row)
                 print(_line(row), flush=True)
-                # after every row, atomically: a late crash of a 30-minute grid keeps the rows already timed
-                write_json(args.out, {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0],
-                                      "results": rows, "finished": False})
+                write_json(args.out, result)
     info["load_average_at_end"] = os.getloadavg()
-    result = {"machine": info, "nominal_flops": nominal_flops.__doc__.split("\n\n")[0], "results": rows,
-              "finished": True}
+    result["finished"] = True
     write_json(args.out, result)
     print(f"wrote {args.out}")
     if args.markdown:
@@ -604,6 +604,7 @@ def versus_dense(args, info, x, y, rss) -> dict:
     over minutes; interleaving puts the two sides of each ratio under the same conditions.
     """
     rows = []
+    result = {"machine": info, "versus_dense": rows, "finished": False}  # written after every row
     for sizes in args.nets:
         for model_name in (m for m in args.models if m != "dense"):
             for batch_size in args.batch_sizes:
@@ -618,9 +619,9 @@ def versus_dense(args, info, x, y, rss) -> dict:
                 rows.append(row)
                 print(f"{row['net']:>15} {model_name:>8} bs={batch_size:<5} {model_s:7.3f} s/epoch, dense "
                       f"{dense_s:7.3f} s/epoch, ratio {row['ratio_to_dense']:.2f}", flush=True)
-                write_json(args.out, {"machine": info, "versus_dense": rows, "finished": False})
+                write_json(args.out, result)
     info["load_average_at_end"] = os.getloadavg()
-    result = {"machine": info, "versus_dense": rows, "finished": True}
+    result["finished"] = True
     write_json(args.out, result)
     print(f"wrote {args.out}")
     if args.markdown:

@@ -308,13 +308,8 @@ def test_module_to_cupy_and_back(cupy_backend, model):
 
 
 def test_a_bad_backend_in_the_environment_names_the_variable():
-    import subprocess
-    import sys
-
     code = "import minispectral as ms; ms.mlp((3, 2), 'dense')"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**__import__("os").environ, "MINISPECTRAL_BACKEND": "gpu"})
+    done = run_python(code, MINISPECTRAL_BACKEND="gpu")
     assert "MINISPECTRAL_BACKEND='gpu' in the environment: unknown backend 'gpu'" in done.stderr
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**__import__("os").environ, "MINISPECTRAL_BACKEND": ""})
+    done = run_python(code, MINISPECTRAL_BACKEND="")
     assert done.returncode == 0, done.stderr  # set but empty: the default

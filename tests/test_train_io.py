@@ -350,7 +350,6 @@ def test_saved_files_get_the_permissions_of_a_new_file(tmp_path):
 
 
 def test_an_atomic_rewrite_keeps_the_files_permissions_and_writes_through_a_link(tmp_path):
-    from minispectral.atomic import write_text
 
     private = tmp_path / "RUN.md"
     private.write_text("old")
@@ -574,13 +573,8 @@ def test_text_is_written_as_utf8_whatever_the_locale(tmp_path):
 
 # ------------------------------------------------------------------ found by mutation testing (2026-12-01)
 
-def _small_data(n=40, d=6, classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, d)).astype(np.float32), rng.integers(0, classes, size=n)
-
-
 def test_each_epoch_draws_a_new_order():
-    x, y = _small_data()
+    x, y = small_data()
     net = mlp((6, 5, 3), "spectral")
     seen, forward = [], net.forward
     net.forward = lambda xb: (seen.append(np.array(xb)), forward(xb))[1]
@@ -590,7 +584,7 @@ def test_each_epoch_draws_a_new_order():
 
 
 def test_early_stopping_counts_a_tie_as_no_gain():
-    x, y = _small_data()
+    x, y = small_data()
     net = mlp((6, 5, 3), "spectral")
     h = fit(net, x, y, epochs=20, batch_size=10, optimizer=SGD(net, lr=1e-12), x_val=x, y_val=y, early_stopping=2)
     assert len(set(h["val_accuracy"])) == 1  # the weights did not move
@@ -625,14 +619,14 @@ def test_a_pruned_qr_model_loads_with_its_own_mask_and_trains(tmp_path):
     loaded = io.load(io.save(pruned, tmp_path / "p.npz"))
     np.testing.assert_array_equal(loaded.layers[0].params["R"].mask, pruned.layers[0].params["R"].mask)
     assert loaded.num_parameters() == pruned.num_parameters()
-    x, y = _small_data(d=6)
+    x, y = small_data(d=6)
     fit(loaded, x.astype(np.float64), y % 4, epochs=1, batch_size=20)
 
 
 # ------------------------------------------------------------------ found by a review of 2026-12-01
 
 def test_fit_refuses_an_optimizer_of_another_model_or_of_no_kind():
-    x, y = _small_data()
+    x, y = small_data()
     a = mlp((6, 5, 3), "dense")
     b = a.copy()
     with pytest.raises(ValueError, match="built on another model's parameters"):
@@ -648,19 +642,19 @@ def test_fit_refuses_an_optimizer_of_another_model_or_of_no_kind():
                                                   (1.5, TypeError, "seed must be an int"),
                                                   (-1, ValueError, "seed must be a non-negative integer")])
 def test_fit_checks_its_seed(seed, error, message):
-    x, y = _small_data()
+    x, y = small_data()
     with pytest.raises(error, match=message):
         fit(mlp((6, 3), "dense"), x, y, epochs=1, seed=seed)
 
 
 def test_seed_none_is_seed_zero():
-    x, y = _small_data()
+    x, y = small_data()
     losses = [fit(mlp((6, 3), "dense", seed=0), x, y, epochs=2, batch_size=7, seed=s)["loss"] for s in (None, None, 0)]
     assert losses[0] == losses[1] == losses[2]
 
 
 def test_validation_data_is_checked_before_any_training():
-    x, y = _small_data()
+    x, y = small_data()
     net = mlp((6, 5, 3), "dense")
     before = host(net.layers[0].params["W"].value)
     with pytest.raises(ValueError, match=r"y_val: labels must lie in \[0, 2\]"):
@@ -671,14 +665,14 @@ def test_validation_data_is_checked_before_any_training():
 
 
 def test_a_divergence_in_the_last_step_is_caught_by_the_validation_pass():
-    x, y = _small_data()
+    x, y = small_data()
     net = mlp((6, 5, 3), "dense")
     with pytest.raises(NonFiniteError, match="validation loss is"), np.errstate(over="ignore", invalid="ignore"):
         fit(net, x, y, epochs=1, batch_size=40, optimizer=SGD(net, lr=1e38), x_val=x, y_val=y)
 
 
 def test_stopped_early_only_when_epochs_were_left():
-    x, y = _small_data()
+    x, y = small_data()
     net = mlp((6, 5, 3), "spectral")
     h = fit(net, x, y, epochs=3, batch_size=10, x_val=x, y_val=y, early_stopping=2, min_delta=1.0)
     assert len(h.epochs) == 3 and h.stopped_early is False
@@ -710,7 +704,7 @@ def test_keep_freed_memory_refuses_a_bool_and_takes_numpy_integers():
 
 
 def test_fit_keeps_its_optimizer_after_a_parameter_is_frozen():
-    x, y = _small_data()
+    x, y = small_data()
     net = mlp((6, 5, 3), "spectral")
     opt = SGD(net, lr=0.1)
     fit(net, x, y, epochs=1, batch_size=10, optimizer=opt)
