@@ -70,6 +70,23 @@ def test_compare_prints_table_writes_figure_and_json(tmp_path, capsys):
     assert f"{records[1]['trainable_parameters'] / dense:.4f}" in text
 
 
+def test_compare_figure_names_every_model_in_a_legend(tmp_path, monkeypatch):
+    # labels printed beside the points overlapped (dense and full sit at nearly the same place)
+    import minispectral.cli as cli
+
+    figures = []
+    monkeypatch.setattr(cli, "save_figure", lambda fig, path: figures.append(fig) or path)
+    records = [{"model": m, "trainable_parameters": n, "test_accuracy": a}
+               for m, n, a in [("dense", 7510, 0.98), ("full", 7784, 0.97), ("nc", 220, 0.71)]]
+    cli.plot_compare(records, tmp_path / "c.png", "title")
+    (ax,) = figures[0].axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["dense", "full", "nc"]
+    assert not ax.texts  # no labels beside the points
+    low, high = ax.get_xlim()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+    assert len(ticks) >= 3 and "1,000" in ticks  # more than one labelled tick on a short log axis
+
+
 @pytest.mark.parametrize("argv", [
     ["train", "--model", "transformer"],
     ["train", "--hidden", "ten"],
