@@ -486,3 +486,16 @@ def test_softmax_cross_entropy_shifts_each_row_by_its_own_max():
     loss, dlogits = F.softmax_cross_entropy(z, np.array([0, 1]))
     assert float(loss) == pytest.approx(np.log1p(np.exp(-1.0)) / 2, rel=1e-12)
     assert np.all(np.isfinite(dlogits))
+
+
+def test_sigmoid_keeps_its_relative_precision_in_both_tails():
+    # (1 + tanh(x/2)) / 2 rounded sigma(-20) to 0 in float32, and sigma(x)(1 - sigma(x)) the slope at 20
+    x = np.array([-80.0, -40.0, -20.0, -16.0, 0.0, 16.0, 20.0, 40.0, 80.0], dtype=np.float32)
+    out, cache = F.sigmoid_forward(x)
+    dx = F.sigmoid_backward(np.ones_like(x), cache)
+    x64 = x.astype(np.float64)
+    sigma = lambda v: np.exp(np.minimum(v, 0)) / (1 + np.exp(-np.abs(v)))  # noqa: E731
+    assert out.dtype == dx.dtype == np.float32
+    np.testing.assert_allclose(out, sigma(x64), rtol=1e-6)
+    np.testing.assert_allclose(dx, sigma(x64) * sigma(-x64), rtol=1e-6)
+    assert dx[0] > 0 and dx[-1] > 0
