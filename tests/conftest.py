@@ -1,4 +1,5 @@
 """Shared fixtures for the engine tests: the backend matrix, array helpers, and the hypothesis profile."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -56,6 +57,16 @@ def _restore_current_backend():
     saved = list(backend_module._stack), backend_module._base
     yield
     backend_module._stack[:], backend_module._base = saved
+
+
+@contextlib.contextmanager
+def umask(mask: int):
+    """The process's umask set to ``mask`` inside the block, and restored after it, even on error."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def make(backend, a, dtype="float64"):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import skip_without_data
+from conftest import skip_without_data, umask
 import minispectral
 from minispectral import datasets
 from minispectral.datasets import (
@@ -506,12 +506,9 @@ def test_dataset_constructor_checks_its_contract():
 
 
 def test_downloaded_file_gets_ordinary_permissions(serve, site, tmp_path):
-    old = os.umask(0o022)
-    try:
+    with umask(0o022):
         url, _ = serve(site)
         path = fetch("mnist", LABELS, data_dir=tmp_path / "shared", mirrors=url, progress=False)
-    finally:
-        os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644  # not a temporary file's private 0600
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from minispectral import mlp
 from minispectral.cli import main
+from minispectral.experiment import RunFailed
 from minispectral.pruning import keep_indices, node_scores, prune, silence
 from minispectral.reproduce import STUDIES, load_records, run_study
 from minispectral.reproduce.common import REQUIRED_KEYS, Study, positive_int
@@ -387,8 +388,6 @@ class FailingProbe(EnvironmentProbe):
 
 
 def test_a_failing_run_is_named_and_the_runs_before_it_are_kept(tmp_path):
-    from minispectral.experiment import RunFailed
-
     with pytest.raises(RunFailed, match="run probe/1 failed: FloatingPointError: diverged"):
         run_study(FailingProbe({"seeds": 3}), tmp_path, echo=lambda _: None)  # settings without "quick" too
     assert [r["run_id"] for r in load_records(tmp_path / "runs.jsonl")] == ["probe/0"]
@@ -489,8 +488,6 @@ def test_a_bug_in_a_study_keeps_its_traceback_on_the_command_line(monkeypatch, t
     def typo(self, spec):
         raise KeyError("typo_in_a_key")
 
-    from minispectral.experiment import RunFailed
-
     monkeypatch.setattr(STUDIES["params"], "train", typo)
     with pytest.raises(RunFailed) as raised:  # raised through main, not turned into "error: ..." and exit 1
         reproduce("params", tmp_path)
@@ -498,8 +495,6 @@ def test_a_bug_in_a_study_keeps_its_traceback_on_the_command_line(monkeypatch, t
 
 
 def test_an_invocation_that_trained_nothing_does_not_bind_the_folder(tmp_path):
-    from minispectral.experiment import RunFailed
-
     class FailsFirst(EnvironmentProbe):
         OPTIONS = ()
 

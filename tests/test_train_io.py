@@ -17,7 +17,7 @@ from minispectral.datasets import load_digits
 from minispectral.optim import SGD
 from minispectral.train import History, NonFiniteError, evaluate, find_nonfinite, fit
 
-from conftest import dtype_name, host, make, make_labels
+from conftest import dtype_name, host, make, make_labels, umask
 
 
 @pytest.fixture(scope="module")
@@ -339,13 +339,10 @@ def test_model_file_with_malformed_metadata_raises_value_error(tmp_path, meta, p
 def test_saved_files_get_the_permissions_of_a_new_file(tmp_path):
     from minispectral.experiment import write_json
 
-    old = os.umask(0o022)
-    try:
+    with umask(0o022):
         paths = [io.save(mlp((4, 3, 2), "spectral"), tmp_path / "m.npz"), write_json(tmp_path / "r.json", {"a": 1})]
-        os.umask(0o077)
+    with umask(0o077):
         paths.append(write_json(tmp_path / "private.json", {}))
-    finally:
-        os.umask(old)
     assert [stat.S_IMODE(p.stat().st_mode) for p in paths] == [0o644, 0o644, 0o600]
 
 
@@ -354,11 +351,8 @@ def test_an_atomic_rewrite_keeps_the_files_permissions_and_writes_through_a_link
     private = tmp_path / "RUN.md"
     private.write_text("old")
     private.chmod(0o600)
-    old = os.umask(0o022)  # a new file would get 0644: the rewrite must keep the file's own 0600
-    try:
+    with umask(0o022):  # a new file would get 0644: the rewrite must keep the file's own 0600
         write_text(private, "new")
-    finally:
-        os.umask(old)
     assert private.read_text() == "new" and stat.S_IMODE(private.stat().st_mode) == 0o600
     target, link = tmp_path / "table.md", tmp_path / "link.md"
     target.write_text("old")
