@@ -79,6 +79,9 @@ def test_compare_figure_names_every_model_in_a_legend(tmp_path, monkeypatch):
     records = [{"model": m, "trainable_parameters": n, "test_accuracy": a}
                for m, n, a in [("dense", 7510, 0.98), ("full", 7784, 0.97), ("nc", 220, 0.71)]]
     cli.plot_compare(records, tmp_path / "c.png", "title")
+    import matplotlib.pyplot as plt
+
+    plt.close(figures[0])  # save_figure, replaced here, would have closed it
     (ax,) = figures[0].axes
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["dense", "full", "nc"]
     assert not ax.texts  # no labels beside the points
