@@ -131,6 +131,33 @@ def test_one_hot_and_accuracy(backend):
     assert F.accuracy(logits, labels) == pytest.approx(2 / 3)
 
 
+def test_softmax_cross_entropy_is_finite_where_a_log_probability_is_minus_infinity(backend):
+    # a gap of 6e38 between two float32 logits overflows to -inf; -inf * 0 (the one-hot) made the loss NaN
+    big = float(np.finfo(np.float32).max)
+    for rows, labels, expected in [([[3e38, -3e38]], [0], 0.0), ([[big, -big, 0.0]], [2], big)]:
+        z = make(backend, np.array(rows), "float32")
+        with np.errstate(over="ignore"):  # the gap itself overflows, as it should
+            loss, dlogits = F.softmax_cross_entropy(z, make_labels(backend, labels))
+        assert float(loss) == pytest.approx(expected, rel=1e-6)
+        assert np.all(np.isfinite(host(dlogits)))
+
+
+def test_one_hot_and_accuracy_check_the_label_range_and_the_class_count(backend):
+    labels = make_labels(backend, [0, 5, -1])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes, got values in \[-1, 5\]"):
+        F.one_hot(labels, 3)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        F.accuracy(make(backend, np.zeros((3, 3))), labels)
+    for n_classes in (2.5, -1, 0, True):
+        with pytest.raises(ValueError, match=f"n_classes must be an integer >= 1, got {n_classes!r}"):
+            F.one_hot(make_labels(backend, [0]), n_classes)
+    targets = F.one_hot(make_labels(backend, [1]), 2, "float64")  # a dtype by name works on every backend
+    assert dtype_name(targets) == "float64" and host(targets).tolist() == [[0.0, 1.0]]
+    assert dtype_name(F.one_hot(make_labels(backend, [1]), 2)) == "float32"
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        F.one_hot(make_labels(backend, [1]), 2, "int64")
+
+
 def test_one_hot_of_narrow_labels_does_not_wrap(backend):
     # class indices past 255 in a uint8 label array's own dtype would wrap: 300 classes, label 3
     labels = minispectral.from_numpy(np.array([3, 255], dtype=np.uint8), backend=backend)
@@ -437,9 +464,9 @@ def test_magnitude_mask_checks_W_and_always_leaves_a_weight(backend):
 
 def test_one_hot_refuses_float_and_2d_labels(backend):
     with pytest.raises(TypeError, match="labels must be integers"):
-        F.one_hot(make(backend, np.array([0.7, 1.2])), 3, None)
+        F.one_hot(make(backend, np.array([0.7, 1.2])), 3)
     with pytest.raises(ValueError, match=r"labels must be a 1-D array of class indices, got shape \(2, 1\)"):
-        F.one_hot(make_labels(backend, np.array([[0], [1]])), 3, None)
+        F.one_hot(make_labels(backend, np.array([[0], [1]])), 3)
 
 
 @pytest.mark.parametrize("label_dtype", [np.uint8, np.uint64, np.int16])
@@ -488,14 +515,28 @@ def test_softmax_cross_entropy_shifts_each_row_by_its_own_max():
     assert np.all(np.isfinite(dlogits))
 
 
-def test_sigmoid_keeps_its_relative_precision_in_both_tails():
-    # (1 + tanh(x/2)) / 2 rounded sigma(-20) to 0 in float32, and sigma(x)(1 - sigma(x)) the slope at 20
-    x = np.array([-80.0, -40.0, -20.0, -16.0, 0.0, 16.0, 20.0, 40.0, 80.0], dtype=np.float32)
-    out, cache = F.sigmoid_forward(x)
-    dx = F.sigmoid_backward(np.ones_like(x), cache)
+EXACT_SLOPES = {  # float64 references that need no cancelling subtraction
+    "sigmoid": (lambda v: np.exp(np.minimum(v, 0)) / (1 + np.exp(-np.abs(v))),
+                lambda v: np.exp(-np.abs(v)) / (1 + np.exp(-np.abs(v))) ** 2),
+    "tanh": (np.tanh, lambda v: 1 / np.cosh(v) ** 2),
+    "elu": (lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0))), lambda v: np.where(v > 0, 1.0, np.exp(v))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXACT_SLOPES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations_keep_their_relative_precision_in_the_tails(name, dtype):
+    # 1 - tanh(x)^2, sigma(x)(1 - sigma(x)) and elu's out + alpha cancel there: the slope rounded to 0
+    # (float32: tanh from |x| = 10, elu from x = -17.5, sigma from 17.5), and sigma itself did from -20
+    x = np.array([-80.0, -40.0, -20.0, -16.0, -1e-3, 0.0, 1e-3, 16.0, 20.0, 40.0, 80.0], dtype=dtype)
+    forward, backward = F.ACTIVATIONS[name]
+    out, cache = forward(x)
+    dx = backward(np.ones_like(x), cache)
+    f, slope = EXACT_SLOPES[name]
     x64 = x.astype(np.float64)
-    sigma = lambda v: np.exp(np.minimum(v, 0)) / (1 + np.exp(-np.abs(v)))  # noqa: E731
-    assert out.dtype == dx.dtype == np.float32
-    np.testing.assert_allclose(out, sigma(x64), rtol=1e-6)
-    np.testing.assert_allclose(dx, sigma(x64) * sigma(-x64), rtol=1e-6)
-    assert dx[0] > 0 and dx[-1] > 0
+    assert out.dtype == dx.dtype == dtype
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    tiny = np.finfo(dtype).tiny  # below it a float has fewer digits, and tanh's slope at 80 is 1e-69
+    np.testing.assert_allclose(out, f(x64), rtol=rtol, atol=tiny)
+    np.testing.assert_allclose(dx, slope(x64), rtol=rtol, atol=tiny)
+    assert np.all(dx[np.abs(x) <= 20] > 0)

@@ -2,27 +2,35 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from array_api_compat import device
 
-from ..backend import namespace
+from ..backend import namespace, resolve_dtype
 from ._checks import check_matrix, is_integer_dtype
 
 
-def one_hot(labels, n_classes, dtype):
-    """(N,) integer labels -> (N, C) one-hot matrix, built by comparison (no scatter, so it ports)."""
+def one_hot(labels, n_classes, dtype="float32"):
+    """(N,) integer labels in [0, n_classes) -> (N, n_classes) float one-hot matrix ``[c = y_n]``.
+
+    Built by comparison (no scatter, so it ports to every backend).  ``dtype``: "float32" or
+    "float64", or a library's float dtype.
+    """
     if not hasattr(labels, "ndim") or labels.ndim != 1:
         raise ValueError(f"labels must be a 1-D array of class indices, got {_describe_shape(labels)}")
-    check_labels(labels, labels.shape[0], n_classes, check_range=False)  # integers: a float would truncate
-    return _one_hot(labels, n_classes, dtype)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
+        raise ValueError(f"n_classes must be an integer >= 1, got {n_classes!r}")
+    check_labels(labels, labels.shape[0], int(n_classes))  # integers (a float would truncate), in range
+    xp = namespace(labels)
+    return xp.astype(_hits(labels, int(n_classes)), getattr(xp, resolve_dtype(dtype).name))
 
 
-def _one_hot(labels, n_classes, dtype):
-    """``one_hot`` on labels already checked (``softmax_cross_entropy`` checks them first)."""
+def _hits(labels, n_classes):
+    """The boolean (N, C) matrix ``[c = y_n]`` of labels already checked."""
     xp = namespace(labels)
     # int64 on both sides: class indices in a narrow label dtype (uint8) would wrap past its range
     classes = xp.arange(n_classes, dtype=xp.int64, device=device(labels))
-    return xp.astype(xp.astype(labels, xp.int64)[:, None] == classes[None, :], dtype)
+    return xp.astype(labels, xp.int64)[:, None] == classes[None, :]
 
 
 def _describe_shape(labels) -> str:
@@ -83,16 +91,19 @@ def softmax_cross_entropy(logits, labels, *, check_labels_range=True):
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     log_sum_exp = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
     log_probs = shifted - log_sum_exp
-    targets = _one_hot(labels, n_classes, logits.dtype)
-    loss = xp.asarray(-xp.sum(log_probs * targets) / n)  # NumPy reductions return scalars; keep a 0-d array
-    dlogits = (xp.exp(log_probs) - targets) / n
+    hits = _hits(labels, n_classes)
+    # picked by where, not by a product with the one-hot: a logit far below the row's maximum gives a
+    # log-probability of −inf (in float32 from a gap of 3.4e38), and −inf · 0 would make the loss NaN
+    picked = xp.where(hits, log_probs, xp.zeros_like(log_probs))
+    loss = xp.asarray(-xp.sum(picked) / n)  # NumPy reductions return scalars; keep a 0-d array
+    dlogits = (xp.exp(log_probs) - xp.astype(hits, logits.dtype)) / n
     return loss, dlogits
 
 
 def accuracy(logits, labels) -> float:
-    """Fraction of rows whose arg-max equals the label; logits (N, C), labels (N,) integers."""
+    """Fraction of rows whose arg-max equals the label; logits (N, C), labels (N,) integers in [0, C)."""
     check_matrix(logits, "logits")
-    check_labels(labels, logits.shape[0], logits.shape[1], check_range=False)
+    check_labels(labels, logits.shape[0], logits.shape[1])  # a label out of range would count as a miss
     xp = namespace(logits, labels)
     hits = xp.argmax(logits, axis=1) == xp.astype(labels, xp.int64)  # strict does not compare int64 with uint64
     return float(xp.mean(xp.astype(hits, logits.dtype))) if math.prod(labels.shape) else 0.0
