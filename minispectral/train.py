@@ -98,6 +98,8 @@ def _to_model(model, x, y, name: str = "x", *, check_finite: bool = True):
     backend, dtype = model.backend, model.dtype
     x = to_backend(x, backend)
     xp = namespace(x)
+    if not xp.isdtype(x.dtype, ("bool", "integral", "real floating")):  # NumPy would drop an imaginary part
+        raise TypeError(f"{name} must hold real numbers (integers or floats), got dtype {x.dtype}")
     if x.dtype != getattr(xp, dtype.name):
         x = xp.astype(x, getattr(xp, dtype.name))
     # min and max propagate NaN and show ±inf, and unlike isfinite(x) allocate nothing the size of x

@@ -444,12 +444,19 @@ def test_cupy_kernels_agree_with_numpy(cupy_backend, name):
 
 def test_qr_backward_checks_its_mask(backend):
     dphi, Q = randn(backend, (5, 4)), randn(backend, (3, 4), seed=1)
+    cache = (Q, 5)  # qr_forward's cache for an R of 5 rows
     with pytest.raises(ValueError, match=r"R_mask must have shape \(5, 3\), got \(1, 3\)"):
-        F.qr_backward(dphi, Q, randn(backend, (1, 3)))  # would broadcast over every row
+        F.qr_backward(dphi, cache, randn(backend, (1, 3)))  # would broadcast over every row
     with pytest.raises(ValueError, match="R_mask must be 2-D"):
-        F.qr_backward(dphi, Q, randn(backend, (3,)))
+        F.qr_backward(dphi, cache, randn(backend, (3,)))
     with pytest.raises(TypeError, match="R_mask has dtype .*float32 but Q has dtype .*float64"):
-        F.qr_backward(dphi, Q, randn(backend, (5, 3), dtype="float32"))
+        F.qr_backward(dphi, cache, randn(backend, (5, 3), dtype="float32"))
+
+
+def test_qr_backward_checks_dphi_against_R_without_a_mask(backend):
+    _, cache = F.qr_forward(randn(backend, (3, 2)), randn(backend, (2, 4), seed=1))
+    with pytest.raises(ValueError, match=r"dphi must have shape \(3, 4\), got \(5, 4\)"):
+        F.qr_backward(randn(backend, (5, 4)), cache)  # would return a (5, 2) dR for a (3, 2) R
 
 
 def test_magnitude_mask_checks_W_and_always_leaves_a_weight(backend):

@@ -436,3 +436,11 @@ def test_triangular_flag_is_checked_and_one_counts_as_true():
     with pytest.raises(ValueError, match="triangular must be True or False, got 'no'"):
         Spectral(3, 2, variant="qr", triangular="no")
     assert Spectral(3, 2, variant="qr", triangular=1, bias=0).triangular is True
+
+
+@pytest.mark.parametrize("layer_class", [minispectral.Dense, minispectral.Spectral])
+def test_a_layer_refuses_a_dtype_of_none(layer_class):
+    # None kept the initial values' float64 where the documented default is float32
+    with pytest.raises(ValueError, match=r"dtype must be one of \('float32', 'float64'\), got None"):
+        layer_class(3, 2, dtype=None)
+    assert layer_class(3, 2).params["lam_out" if layer_class is minispectral.Spectral else "W"].value.dtype == np.float32

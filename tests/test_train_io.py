@@ -715,3 +715,13 @@ def test_a_trainable_flag_set_to_1_or_a_numpy_bool_saves_a_file_that_loads(tmp_p
     net.layers[2].params["phi"].trainable = np.True_
     loaded = io.load(io.save(net, tmp_path / "m.npz"))
     assert loaded.layers[0].params["phi"].trainable is True and loaded.layers[2].params["phi"].trainable is True
+
+
+def test_fit_and_evaluate_refuse_complex_inputs(backend):
+    # NumPy cast them to real with only a ComplexWarning, and training went on without the imaginary part
+    model = mlp((4, 3, 2), "dense", backend=backend.name)
+    x, y = np.ones((5, 4), dtype=complex), np.zeros(5, dtype=np.int64)
+    with pytest.raises(TypeError, match="x_train must hold real numbers .*, got dtype .*complex128"):
+        fit(model, x, y, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="x must hold real numbers"):
+        evaluate(model, x, y)

@@ -63,13 +63,13 @@ def qr_forward(R, Q):
     Returns
     -------
     phi : (n_out, n_in) array, ``phi = R Q``
-    cache : Q
+    cache : (Q, n_out)
     """
     check_matrix(R, "R")
     check_matrix(Q, "Q", (R.shape[1], None))
     check_same_dtype("R", R, Q=Q)
     namespace(R, Q)
-    return R @ Q, Q
+    return R @ Q, (Q, R.shape[0])
 
 
 def qr_backward(dphi, cache, R_mask=None):
@@ -85,10 +85,10 @@ def qr_backward(dphi, cache, R_mask=None):
     -------
     dR : (n_out, m) array, ``dR = dphi Qᵀ`` (⊙ R_mask)
     """
-    Q = cache
-    check_matrix(dphi, "dphi", (None, Q.shape[1]))
+    Q, n_out = cache
+    check_matrix(dphi, "dphi", (n_out, Q.shape[1]))
     if R_mask is not None:  # a (1, m) or (m,) mask would broadcast over every row
-        check_matrix(R_mask, "R_mask", (dphi.shape[0], Q.shape[0]))
+        check_matrix(R_mask, "R_mask", (n_out, Q.shape[0]))
     check_same_dtype("Q", Q, dphi=dphi, R_mask=R_mask)
     dR = dphi @ Q.T
     if R_mask is not None:

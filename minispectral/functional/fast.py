@@ -75,7 +75,7 @@ def spectral_forward(x, phi, lam_in, lam_out, b=None, *, lam_in_zero=False, W_ou
     check_vector(b, "b", n_out)
     check_same_dtype("phi", phi, x=x, lam_in=lam_in, lam_out=lam_out, b=b)
     namespace(x, phi, lam_in, lam_out, b)  # raises on mixed backends
-    check_buffer(W_out, "W_out", phi)
+    check_buffer(W_out, "W_out", phi, x=x, lam_in=lam_in, lam_out=lam_out, b=b)
     if lam_in_zero:
         z = x @ phi.T
         y = z * (-lam_out)
@@ -116,7 +116,7 @@ def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=T
     x, phi, lam_in, lam_out, W, z, has_bias = cache
     check_matrix(dy, "dy", (x.shape[0], phi.shape[0]))
     check_same_dtype("x", x, dy=dy)
-    check_buffer(dW_out, "dW_out", phi)
+    check_buffer(dW_out, "dW_out", phi, dy=dy, x=x, lam_in=lam_in, lam_out=lam_out, W=W, z=z)
     xp = namespace(dy, x)
     db = xp.sum(dy, axis=0) if has_bias else None
     dx = dphi = dlam_in = dlam_out = None
@@ -172,13 +172,26 @@ def eigenvalue_differences(lam_in, lam_out, *, out=None):
     return left @ right if out is None else matmul_into(left, right, out=out)
 
 
-def check_buffer(buffer, name: str, phi) -> None:
-    """Raise unless a caller's buffer (``W_out``, ``dW_out``) is None or an array of phi's shape and dtype."""
-    if buffer is not None:
-        check_matrix(buffer, name, tuple(phi.shape))
-        check_same_dtype("phi", phi, **{name: buffer})
-        if buffer is phi:  # the kernel overwrites its buffer: phi itself would be destroyed
-            raise ValueError(f"{name} must be a buffer of its own, got phi itself")
+def check_buffer(buffer, name: str, phi, **inputs) -> None:
+    """Raise unless a caller's buffer (``W_out``, ``dW_out``) is None or an array of phi's shape and
+    dtype that shares no memory with phi or with any of ``inputs`` (the kernel overwrites it).
+
+    The overlap check runs on NumPy and CuPy (a cheap comparison of memory bounds); the Array API
+    has no way to ask, so elsewhere only ``buffer is phi`` is refused.
+    """
+    if buffer is None:
+        return
+    check_matrix(buffer, name, tuple(phi.shape))
+    check_same_dtype("phi", phi, **{name: buffer})
+    inputs = {"phi": phi, **inputs}
+    if is_numpy_array(buffer) or is_cupy_array(buffer):
+        library = _library(buffer)
+        shared = [k for k, a in inputs.items() if a is not None and type(a) is type(buffer)
+                  and library.may_share_memory(buffer, a)]
+    else:
+        shared = [k for k, a in inputs.items() if a is buffer]
+    if shared:  # writing W or dW there would destroy what the kernel is still reading
+        raise ValueError(f"{name} must be a buffer of its own, got one that shares memory with {', '.join(shared)}")
 
 
 def forms_weight_gradient(cache, *, need_dphi, need_dlam_in, need_dlam_out) -> bool:
@@ -198,11 +211,15 @@ def matmul_into(a, b, *, out):
     the product straight into ``out``.  Elsewhere the product is computed, then copied in.
     """
     if is_numpy_array(out) or is_cupy_array(out):
-        library = sys.modules[type(out).__module__.partition(".")[0]]  # numpy or cupy itself
-        library.matmul(a, b, out=out)
+        _library(out).matmul(a, b, out=out)
     else:
         out[...] = a @ b
     return out
+
+
+def _library(a):
+    """numpy or cupy itself, for an array of either: the module its class comes from."""
+    return sys.modules[type(a).__module__.partition(".")[0]]
 
 
 def write_into(fn, *args, out):

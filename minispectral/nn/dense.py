@@ -1,7 +1,7 @@
 """The Dense layer: a thin stateful wrapper around ``dense_forward`` / ``dense_backward``."""
 from __future__ import annotations
 
-from ..backend import get_backend
+from ..backend import get_backend, resolve_dtype
 from ..functional import dense_backward, dense_forward, masked_dense_backward, masked_dense_forward
 from .init import as_rng, draw, glorot_uniform
 from .module import Module, Parameter
@@ -27,6 +27,7 @@ class Dense(Module):
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
         self.bias = check_flag("bias", bias)
+        dtype = resolve_dtype(dtype)  # None would keep the initial values' float64, silently
         rng = as_rng(seed)
         be = get_backend(backend)
         self.params["W"] = Parameter(be.asarray(draw(W_init, glorot_uniform, rng, (n_out, n_in), "W"), dtype))

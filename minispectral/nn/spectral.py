@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..backend import get_backend, namespace
+from ..backend import get_backend, namespace, resolve_dtype
 from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_backward, qr_forward,
                           ssvd_backward, ssvd_forward)
 # Training runs on the optimised twins of functional.spectral_forward/backward: the same results
@@ -88,6 +88,7 @@ class Spectral(Module):
                 raise ValueError(f"variant {variant!r} can train only {sorted(flags)}, got {name!r}")
             flags[name] = check_flag(f"trainable[{name!r}]", value)  # "no" would be a true string
         self._buffers = {}  # work arrays reused from step to step (see _buffer)
+        dtype = resolve_dtype(dtype)  # None would keep the initial values' float64, silently
         rng = as_rng(seed)
         be = get_backend(backend)
         add = lambda name, value, train, mask=None: self.params.__setitem__(  # noqa: E731
