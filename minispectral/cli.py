@@ -163,7 +163,8 @@ def cmd_train(args) -> int:
     print(data.summary())
     record, model = run(_config(args, args.model), data)
     for e in record["history"]:
-        val = f"  val acc {e['val_accuracy']:.4f}" if e["val_accuracy"] is not None else ""
+        val = (f"  val loss {e['val_loss']:.4f}  val acc {e['val_accuracy']:.4f}" if e["val_accuracy"] is not None
+               else "")
         print(f"epoch {e['epoch']:3d}  loss {e['loss']:.4f}  train acc {e['train_accuracy']:.4f}{val}"
               f"  {e['seconds']:.2f} s")
     print(f"{record['model']}: {record['trainable_parameters']:,} trainable parameters, "

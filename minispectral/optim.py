@@ -51,8 +51,9 @@ import numbers
 import numpy as np
 from array_api_compat import device, is_cupy_array
 
-from .backend import backend_of, namespace
+from .backend import backend_of, namespace, resolve_dtype
 from .functional.fast import write_into
+from .nn.module import Parameter
 
 # A decaying state entry is zeroed below FLUSH_BELOW × the dtype's smallest normal number.  The
 # factor leaves 2^40 of room: 2^22 for the decay between two flushes, a factor of 2 for rounding,
@@ -74,9 +75,7 @@ class Optimizer:
     block_entries = 2 ** 17  # most entries per block of a large parameter's update (None: update whole)
 
     def __init__(self, params, lr: float, *, pack_vectors: bool = True, flush_subnormals: bool = True):
-        if hasattr(params, "trainable_parameters"):
-            params = params.trainable_parameters()
-        self.params = [(name, p) for name, p in params if p.trainable]
+        self.params = [(name, p) for name, p in _named_parameters(params) if p.trainable]
         lr = _check_real("lr", lr)
         if not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a positive finite number, got {lr}")
@@ -293,6 +292,11 @@ class Adam(Optimizer):
             raise ValueError(f"eps must be a finite number > 0, got {eps}")
         self.eps = float(eps)
         super().__init__(params, lr, pack_vectors=pack_vectors, flush_subnormals=flush_subnormals)
+        for name, p in self.params:
+            dtype = resolve_dtype(p.value.dtype)
+            if dtype.type(eps) == 0:  # added to a state of that dtype, it would vanish: the same 0/0
+                raise ValueError(f"eps must stay above 0 in {name}'s dtype {dtype.name}, got {eps}, which rounds "
+                                 f"to 0 there (the smallest {dtype.name} above 0 is {np.finfo(dtype).smallest_subnormal})")
 
     def decaying_state(self) -> dict[str, float]:
         return {"m": self.beta1, "v": self.beta2}
@@ -348,6 +352,25 @@ class Adamax(Adam):
         step = write_into(xp.divide, m, u, out=tmp)
         step *= per_step(lambda t: self.lr / (1.0 - self.beta1 ** t), t)
         return step
+
+
+def _named_parameters(params) -> list:
+    """A model, (name, Parameter) pairs or bare Parameters (as ``model.parameters()`` gives them,
+    named by position) -> a list of (name, Parameter) pairs."""
+    if hasattr(params, "trainable_parameters"):
+        return params.trainable_parameters()
+    if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"params must be a model or an iterable of parameters, got {type(params).__name__}")
+    pairs = []
+    for i, item in enumerate(params):
+        if isinstance(item, Parameter):
+            pairs.append((f"parameters[{i}]", item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], Parameter):
+            pairs.append(item)
+        else:
+            raise TypeError(f"params must be a model, (name, Parameter) pairs such as model.trainable_parameters(), "
+                            f"or Parameters such as model.parameters(); item {i} is {item!r}")
+    return pairs
 
 
 def _describe(a) -> str:

@@ -25,7 +25,8 @@ class NonFiniteError(FloatingPointError):
 
 @dataclass
 class History:
-    """One dict per epoch: epoch, loss, train_accuracy, val_accuracy (or None), seconds."""
+    """One dict per epoch: epoch, loss, train_accuracy, val_loss and val_accuracy (None without
+    validation data), seconds."""
 
     epochs: list[dict] = field(default_factory=list)
     stopped_early: bool = False
@@ -73,11 +74,15 @@ def _count_nonfinite(x) -> int:
     return int(xp.sum(xp.astype(xp.logical_not(xp.isfinite(x)), xp.int64)))
 
 
-def _nonfinite_input(xb) -> str:
-    """Why a step's loss is non-finite when every parameter is finite: the batch, or the arithmetic."""
+def _nonfinite_input(xb, updated: bool) -> str:
+    """Why a step's loss is non-finite when every parameter is finite: the batch, or the arithmetic
+    (``updated``: whether the optimizer has moved the parameters yet; if not, no learning rate is to blame)."""
     n_bad = _count_nonfinite(xb)
     if n_bad:
         return f"x_train, {n_bad} NaN or infinite entr{'y' if n_bad == 1 else 'ies'} in this step's batch"
+    if not updated:
+        return ("none in the parameters or the batch (an overflow before any update: the inputs or the initial "
+                "weights are too large; scale x to about [0, 1])")
     return f"none in the parameters or the batch ({_OVERFLOW})"
 
 
@@ -164,7 +169,7 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
 
     Returns
     -------
-    History, with per-epoch loss, train_accuracy, val_accuracy and seconds (training only).
+    History, with per-epoch loss, train_accuracy, val_loss, val_accuracy and seconds (training only).
     """
     epochs, batch_size = _check_positive_int("epochs", epochs), _check_positive_int("batch_size", batch_size)
     if early_stopping is not None:
@@ -189,6 +194,11 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         if any(id(p) not in ours for _, p in optimizer.params):  # it would step another model, silently
             raise ValueError("the optimizer was built on another model's parameters (model.copy(), prune() and "
                              "io.load make new ones): build it on this model")
+        stepped = {id(p) for _, p in optimizer.params}
+        missing = [name for name, p in model.trainable_parameters() if id(p) not in stepped]
+        if missing:  # their gradients would be computed at every step, and thrown away
+            raise ValueError(f"the optimizer does not train {', '.join(missing)}, trainable now (unfrozen after the "
+                             f"optimizer was built?): build the optimizer after setting the trainable flags")
     rng = as_rng(seed)  # checked like mlp's seed: an int, a Generator, or None for 0
     x, y = _to_model(model, x_train, y_train, "x_train", check_finite=check_finite)
     if x_val is not None:
@@ -228,7 +238,7 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
             loss_value = float(loss)
             if not math.isfinite(loss_value):
                 raise NonFiniteError(f"loss is {loss_value} at epoch {epoch}, step {step + 1}; first non-finite: "
-                                     f"{find_nonfinite(model) or _nonfinite_input(xb)}")
+                                     f"{find_nonfinite(model) or _nonfinite_input(xb, optimizer.t > 0)}")
             model.backward(dlogits)
             optimizer.step()
             loss_sum += loss_value * yb.shape[0]
@@ -241,7 +251,7 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
             raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; first non-finite: "
                                  f"{find_nonfinite(model) or f'none in the parameters ({_OVERFLOW})'}")
         history.epochs.append({"epoch": epoch, "loss": loss_sum / n, "train_accuracy": float(hits) / n,
-                               "val_accuracy": val_acc, "seconds": seconds})
+                               "val_loss": val_loss, "val_accuracy": val_acc, "seconds": seconds})
         bar.set_postfix(loss=f"{loss_sum / n:.4f}", val=f"{val_acc:.4f}" if val_acc is not None else "-")
         if early_stopping is not None:
             if improves(val_acc, best, min_delta):

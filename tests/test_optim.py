@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import minispectral
-from minispectral import SGD, Adam, Adamax, make_optimizer
+from minispectral import SGD, Adam, Adamax, make_optimizer, mlp
 from minispectral.nn import Parameter
 from minispectral.optim import FLUSH_BELOW
 
@@ -480,3 +480,21 @@ def test_a_pack_stays_one_update_after_a_member_skipped_a_step(monkeypatch):
     monkeypatch.setattr(opt, "rule", lambda grad, *state, t: calls.append(t) or rule(grad, *state, t=t))
     opt.step()
     assert len(calls) == 1 and opt.counts == [4, 3, 4]
+
+
+def test_an_optimizer_takes_bare_parameters_as_model_parameters_gives_them():
+    model = mlp((4, 3, 2), "spectral")
+    opt = Adam(model.parameters(), lr=0.01)  # what a PyTorch user writes; frozen ones are left out
+    assert [p for _, p in opt.params] == [p for _, p in model.trainable_parameters()]
+    assert opt.params[0][0] == "parameters[1]"  # named by position (parameters[0] is a frozen phi)
+    for bad, message in [([1, 2], "item 0 is 1"), ("abc", "got str"), ([("a", 1)], r"item 0 is \('a', 1\)")]:
+        with pytest.raises(TypeError, match=message):
+            Adam(bad, lr=0.01)
+
+
+@pytest.mark.parametrize("optimizer", [Adam, Adamax])
+def test_an_eps_that_rounds_to_zero_in_the_parameters_dtype_is_refused(optimizer):
+    # float32(1e-46) is 0: an entry whose gradient stayed 0 then stepped by 0/0 = NaN
+    with pytest.raises(ValueError, match="eps must stay above 0 in 0.lam_in's dtype float32, got 1e-46"):
+        optimizer(mlp((4, 3, 2), "spectral"), lr=0.01, eps=1e-46)
+    optimizer(mlp((4, 3, 2), "spectral", dtype="float64"), lr=0.01, eps=1e-46)  # a float64 number

@@ -725,3 +725,32 @@ def test_fit_and_evaluate_refuse_complex_inputs(backend):
         fit(model, x, y, epochs=1, progress=False)
     with pytest.raises(TypeError, match="x must hold real numbers"):
         evaluate(model, x, y)
+
+
+def test_fit_refuses_an_optimizer_that_misses_a_parameter_unfrozen_after_it_was_built():
+    # phi's gradient was computed at every step and thrown away, and phi never moved
+    x, y = small_data()
+    net = mlp((6, 5, 3), "spectral")
+    opt = SGD(net, lr=0.1)
+    net.layers[0].params["phi"].trainable = True
+    with pytest.raises(ValueError, match=r"the optimizer does not train 0\.phi, trainable now"):
+        fit(net, x, y, epochs=1, batch_size=10, optimizer=opt)
+    fit(net, x, y, epochs=1, batch_size=10, optimizer=SGD(net, lr=0.1))  # built after the change: fine
+
+
+def test_history_records_the_validation_loss():
+    x, y = small_data()
+    net = mlp((6, 5, 3), "spectral")
+    history = fit(net, x, y, epochs=2, batch_size=10, x_val=x[:20], y_val=y[:20])
+    loss, accuracy = evaluate(net, x[:20], y[:20])
+    assert history["val_loss"][-1] == pytest.approx(loss, rel=1e-12)
+    assert history["val_accuracy"][-1] == accuracy
+    assert fit(net, x, y, epochs=1)["val_loss"] == [None]
+
+
+def test_an_overflow_before_any_update_blames_the_inputs_not_the_learning_rate():
+    x, y = small_data()
+    net = mlp((6, 5, 3), "dense")
+    with pytest.raises(NonFiniteError, match="before any update: the inputs or the initial weights are too large"), \
+            np.errstate(over="ignore", invalid="ignore"):
+        fit(net, x * 1e38, y, epochs=1, batch_size=10)
