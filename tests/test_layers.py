@@ -8,6 +8,7 @@ from minispectral import functional as F
 from minispectral.backend import backend_of
 from minispectral.nn import from_config
 from minispectral.optim import Adam, make_optimizer
+from minispectral.train import fit
 
 from conftest import dtype_name, host, make, make_labels, randn, spectral_kwargs, unit_scale
 
@@ -145,8 +146,33 @@ def test_trainable_overrides(variant, override):
 def test_first_layer_gets_no_input_gradient_but_others_do():
     net = mlp((4, 3, 2), "spectral")
     dx = net.backward(net.forward(randn("numpy", (2, 4), "float32")))
-    assert dx is None
-    assert net.layers[0].input_grad is False and net.layers[2].input_grad is True
+    assert dx is None and net.input_grad is False
+    assert all(layer.input_grad is True for layer in net.layers)  # decided per pass, not stored in the layers
+    net.input_grad = True
+    assert net.backward(net.forward(randn("numpy", (2, 4), "float32"))).shape == (2, 4)
+
+
+def test_a_model_built_from_another_models_layers_leaves_it_working():
+    # Sequential used to switch off its first layer's dx for good: slicing a model broke the model
+    from minispectral import Dense, ReLU, Sequential
+
+    x, y = randn("numpy", (6, 4), "float32"), np.array([0, 1, 0, 1, 1, 0])
+    base = mlp((4, 3, 2), "spectral")
+    head = Sequential(*base.layers[2:])
+    stacked = Sequential(Dense(5, 4), ReLU(), base)  # a whole model as a layer
+    fit(base, x, y, epochs=1, batch_size=3, progress=False)
+    fit(stacked, np.ones((6, 5), np.float32), y, epochs=1, batch_size=3, progress=False)
+    assert head.forward(randn("numpy", (2, 3), "float32")).shape == (2, 2)
+    assert minispectral.check_model(stacked, np.ones((2, 5)), np.array([0, 1])).passed
+
+
+def test_sequential_refuses_what_is_not_a_layer():
+    from minispectral import Dense, ReLU, Sequential
+
+    for bad, message in [(ReLU, r"got <class .*ReLU'> at position 1; write ReLU\(\)"), ("relu", "got 'relu' at position 1"),
+                         ([Dense(3, 2)], "got \\[Dense")]:
+        with pytest.raises(TypeError, match=message):
+            Sequential(Dense(4, 3), bad) if not isinstance(bad, list) else Sequential(bad)
 
 
 def test_qr_triangular_r_stays_triangular_through_training():
@@ -219,7 +245,7 @@ def test_layers_keep_dtype_and_do_not_mutate_inputs(backend, model, dtype):
     dy = randn(backend, (2, 3), dtype, seed=1)
     x_before, dy_before = host(x).tobytes(), host(dy).tobytes()
     out = net.forward(x)
-    net.layers[0].input_grad = True
+    net.input_grad = True
     dx = net.backward(dy)
     assert dtype_name(out) == dtype and dtype_name(dx) == dtype
     for name, p in net.trainable_parameters():
@@ -232,7 +258,7 @@ def test_copy_is_independent():
     twin = net.copy()
     twin.layers[0].params["phi"].value[...] = 0.0
     assert np.any(host(net.layers[0].params["phi"].value) != 0)
-    assert twin.layers[0].input_grad is False
+    assert twin.input_grad is False
 
 
 def test_from_config_rebuilds_the_architecture():

@@ -46,7 +46,7 @@ class Module:
 
     def __init__(self):
         self.params: dict[str, Parameter] = {}
-        self.input_grad = True  # False on a first layer: its input needs no gradient
+        self.input_grad = True  # whether backward returns dx (a Sequential sets it per pass for its first layer)
         self._cache = None
 
     # --- computation -------------------------------------------------------------------

@@ -15,25 +15,20 @@ MODELS = ("dense",) + VARIANTS
 class Sequential(Module):
     """Layers applied in order; backward runs them in reverse.
 
-    The first layer is told that its input needs no gradient, which saves one matrix
-    product per step (the same thing frameworks do for inputs that do not require grad).
+    The input of a Sequential is data: by default (``input_grad = False``) its first layer skips
+    dx, which saves one matrix product per step (what frameworks do for inputs that do not
+    require grad).  The choice is made at each backward pass, not stored in the layers, so the
+    same layer objects can sit in several models (a slice of a trained model, a new head).
     """
 
     def __init__(self, *layers: Module):
         super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                hint = f"; write {layer.__name__}()" if isinstance(layer, type) and issubclass(layer, Module) else ""
+                raise TypeError(f"Sequential takes layers (Module instances), got {layer!r} at position {i}{hint}")
         self.layers = list(layers)
-        if self.layers:
-            self.layers[0].input_grad = False
-
-    @property
-    def input_grad(self) -> bool:
-        """Whether backward returns dx; it is the first layer's flag."""
-        return self.layers[0].input_grad if getattr(self, "layers", None) else True
-
-    @input_grad.setter
-    def input_grad(self, value: bool) -> None:
-        if getattr(self, "layers", None):
-            self.layers[0].input_grad = value
+        self.input_grad = False
 
     def children(self) -> list[Module]:
         return self.layers
@@ -44,8 +39,8 @@ class Sequential(Module):
         return x
 
     def backward(self, dy):
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
+        for i in range(len(self.layers) - 1, -1, -1):
+            dy = _backward(self.layers[i], dy, need_dx=self.input_grad if i == 0 else True)
         return dy
 
     def named_parameters(self, prefix: str = ""):
@@ -58,12 +53,9 @@ class Sequential(Module):
         return self
 
     def copy(self) -> "Sequential":
-        return Sequential(*[layer.copy() for layer in self.layers])._keep_input_grad(self)
-
-    def _keep_input_grad(self, other) -> "Sequential":
-        for mine, theirs in zip(self.layers, other.layers):
-            mine.input_grad = theirs.input_grad
-        return self
+        twin = Sequential(*[layer.copy() for layer in self.layers])
+        twin.input_grad = self.input_grad
+        return twin
 
     def predict(self, x):
         """Class predictions (N,) for inputs x (N, n_in)."""
@@ -81,6 +73,17 @@ class Sequential(Module):
 
     def __repr__(self) -> str:
         return "Sequential(\n" + "".join(f"  ({i}) {l!r}\n" for i, l in enumerate(self.layers)) + ")"
+
+
+def _backward(layer: Module, dy, *, need_dx: bool):
+    """``layer.backward(dy)``, returning dx only if ``need_dx``; the layer's own flag is left as it was."""
+    if layer.input_grad == need_dx:
+        return layer.backward(dy)
+    saved, layer.input_grad = layer.input_grad, need_dx
+    try:
+        return layer.backward(dy)
+    finally:
+        layer.input_grad = saved
 
 
 _LAYER_TYPES = {"Dense": Dense, "Spectral": Spectral}
