@@ -18,6 +18,7 @@ from hypothesis import settings  # noqa: E402
 import minispectral  # noqa: E402
 from minispectral import backend as backend_module  # noqa: E402
 from minispectral.backend import namespace  # noqa: E402
+from minispectral.nn.init import manual_seed  # noqa: E402
 
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -57,6 +58,13 @@ def _restore_current_backend():
     saved = list(backend_module._stack), backend_module._base
     yield
     backend_module._stack[:], backend_module._base = saved
+
+
+@pytest.fixture(autouse=True)
+def _restart_the_layer_generator():
+    """Layers built without a seed draw from a shared generator: each test starts it afresh, so that
+    its values do not depend on which tests ran before."""
+    manual_seed(0)
 
 
 @contextlib.contextmanager

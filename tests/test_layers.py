@@ -470,3 +470,17 @@ def test_a_layer_refuses_a_dtype_of_none(layer_class):
     with pytest.raises(ValueError, match=r"dtype must be one of \('float32', 'float64'\), got None"):
         layer_class(3, 2, dtype=None)
     assert layer_class(3, 2).params["lam_out" if layer_class is minispectral.Spectral else "W"].value.dtype == np.float32
+
+
+@pytest.mark.parametrize("layer_class", [Dense, Spectral])
+def test_layers_built_without_a_seed_differ_and_repeat_from_run_to_run(layer_class):
+    # every unseeded layer used to draw with seed 0: two 30 -> 30 layers started identical
+    from minispectral.nn.init import manual_seed
+
+    name = "W" if layer_class is Dense else "phi"
+    first, second = (host(layer_class(30, 30).params[name].value) for _ in range(2))
+    assert not np.array_equal(first, second) and abs(np.corrcoef(first.ravel(), second.ravel())[0, 1]) < 0.1
+    manual_seed(0)
+    assert np.array_equal(host(layer_class(30, 30).params[name].value), first)  # the same order, the same values
+    assert np.array_equal(host(layer_class(30, 30, seed=3).params[name].value),
+                          host(layer_class(30, 30, seed=3).params[name].value))

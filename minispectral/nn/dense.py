@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..backend import get_backend, resolve_dtype
 from ..functional import dense_backward, dense_forward, masked_dense_backward, masked_dense_forward
-from .init import as_rng, draw, glorot_uniform
+from .init import layer_rng, draw, glorot_uniform
 from .module import Module, Parameter
 from .shapes import check_flag, check_input, check_layer_args
 
@@ -17,7 +17,8 @@ class Dense(Module):
     bias : train a bias b (n_out,)
     sparsity : fraction of the smallest |W| zeroed at every forward pass (paper.md §6); 0 = off
     W_init, b_init : initialiser specs (see ``minispectral.nn.init``); default Glorot-uniform and 0
-    seed : int or numpy Generator for the initial values
+    seed : int or numpy Generator for the initial values; None draws from the generator that every
+        layer built without a seed shares, in turn (``minispectral.nn.init.layer_rng``)
     dtype, backend : where the parameters live (default float32 on the current backend)
     """
 
@@ -28,7 +29,7 @@ class Dense(Module):
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
         self.bias = check_flag("bias", bias)
         dtype = resolve_dtype(dtype)  # None would keep the initial values' float64, silently
-        rng = as_rng(seed)
+        rng = layer_rng(seed)
         be = get_backend(backend)
         self.params["W"] = Parameter(be.asarray(draw(W_init, glorot_uniform, rng, (n_out, n_in), "W"), dtype))
         if self.bias:

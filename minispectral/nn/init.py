@@ -30,6 +30,25 @@ def as_rng(seed_or_rng) -> np.random.Generator:
     return np.random.default_rng(int(seed_or_rng))
 
 
+_LAYER_RNG = [np.random.default_rng(0)]  # layers built without a seed draw from it, in turn
+
+
+def layer_rng(seed_or_rng) -> np.random.Generator:
+    """The Generator a layer draws its initial values from: ``as_rng`` of its seed, or, for None,
+    one generator shared by every layer built without a seed.
+
+    The shared generator advances with each layer, so two such layers differ (with seed 0 each
+    they started identical, and stacked, perfectly correlated), and a program that builds its
+    layers in the same order gets the same values at every run.  ``manual_seed`` restarts it.
+    """
+    return _LAYER_RNG[0] if seed_or_rng is None else as_rng(seed_or_rng)
+
+
+def manual_seed(seed: int) -> None:
+    """Restart the generator of layers built without a seed (``layer_rng``) from ``seed``."""
+    _LAYER_RNG[0] = as_rng(seed)
+
+
 def uniform(lo: float, hi: float) -> Callable:
     return lambda rng, shape: rng.uniform(lo, hi, size=shape)
 

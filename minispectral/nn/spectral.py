@@ -26,7 +26,7 @@ from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_
 # with fewer temporaries, and one matrix product fewer for the "nc" variant (functional/fast.py).
 from ..functional.fast import forms_weight_gradient, spectral_backward, spectral_forward
 from ..functional.spectral import spectral_weight_forward
-from .init import as_rng, draw, qr_factors, ssvd_factors
+from .init import layer_rng, draw, qr_factors, ssvd_factors
 from .module import Module, Parameter
 from .shapes import check_flag, check_input, check_layer_args
 
@@ -89,7 +89,7 @@ class Spectral(Module):
             flags[name] = check_flag(f"trainable[{name!r}]", value)  # "no" would be a true string
         self._buffers = {}  # work arrays reused from step to step (see _buffer)
         dtype = resolve_dtype(dtype)  # None would keep the initial values' float64, silently
-        rng = as_rng(seed)
+        rng = layer_rng(seed)
         be = get_backend(backend)
         add = lambda name, value, train, mask=None: self.params.__setitem__(  # noqa: E731
             name, Parameter(be.asarray(value, dtype), train, None if mask is None else be.asarray(mask, dtype)))
