@@ -484,3 +484,49 @@ def test_layers_built_without_a_seed_differ_and_repeat_from_run_to_run(layer_cla
     assert np.array_equal(host(layer_class(30, 30).params[name].value), first)  # the same order, the same values
     assert np.array_equal(host(layer_class(30, 30, seed=3).params[name].value),
                           host(layer_class(30, 30, seed=3).params[name].value))
+
+
+@pytest.mark.parametrize("layer_class", [Dense, Spectral])
+def test_layer_arguments_that_would_be_ignored_or_misread_are_refused(layer_class):
+    with pytest.raises(ValueError, match="b_init is given, but bias=False"):
+        layer_class(3, 2, bias=False, b_init=0.5)
+    with pytest.raises(ValueError, match="sparsity must be a number in \\[0, 1\\), got '0.5'"):
+        layer_class(3, 2, sparsity="0.5")
+    init, n = ("W_init", 6) if layer_class is Dense else ("lam_out_init", 2)
+    with pytest.raises(ValueError, match=f"initial value of .* must be finite, got {n} NaN or infinite entries of {n}"):
+        layer_class(3, 2, **{init: float("nan")})
+
+
+@pytest.mark.parametrize("model", minispectral.MODELS)
+def test_weight_and_phi_are_snapshots_that_training_leaves_alone(model):
+    # Dense.weight() and the phi() of nc/spectral/full were the live parameters, the rest copies
+    net = mlp((6, 5, 3), model, **({"trainable": {"phi": True}} if model in ("nc", "spectral") else {}))
+    layer = net.layers[0]
+    before = {"weight": layer.weight()}
+    if model != "dense":
+        before["phi"] = layer.phi()
+    saved = {k: host(v).copy() for k, v in before.items()}
+    rng = np.random.default_rng(0)
+    fit(net, rng.random((40, 6)).astype(np.float32), rng.integers(0, 3, 40), epochs=2, batch_size=10, lr=0.05,
+        progress=False)
+    for k, v in before.items():
+        np.testing.assert_array_equal(host(v), saved[k], err_msg=k)
+    assert not np.array_equal(host(layer.weight()), saved["weight"])  # the layer itself did train
+
+
+def test_spectral_trainable_is_read_only():
+    layer = Spectral(6, 4)
+    with pytest.raises(TypeError):
+        layer.trainable["phi"] = True  # used to be a fresh dict: the edit vanished without a word
+    layer.params["phi"].trainable = True
+    assert layer.trainable["phi"] is True
+
+
+def test_from_config_rebuilds_activation_layers_as_their_own_class():
+    from minispectral import ELU, ReLU, Sequential, Sigmoid, Tanh
+
+    net = Sequential(Dense(4, 3), ReLU(), Dense(3, 3), Tanh(), Dense(3, 3), ELU(), Dense(3, 3), Sigmoid(),
+                     Dense(3, 2), Activation("relu"))
+    rebuilt = from_config(net.config())
+    assert [type(layer) for layer in rebuilt.layers] == [type(layer) for layer in net.layers]
+    assert repr(rebuilt) == repr(net)

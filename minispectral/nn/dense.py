@@ -1,7 +1,7 @@
 """The Dense layer: a thin stateful wrapper around ``dense_forward`` / ``dense_backward``."""
 from __future__ import annotations
 
-from ..backend import get_backend, resolve_dtype
+from ..backend import get_backend, namespace, resolve_dtype
 from ..functional import dense_backward, dense_forward, masked_dense_backward, masked_dense_forward
 from .init import layer_rng, draw, glorot_uniform
 from .module import Module, Parameter
@@ -28,6 +28,8 @@ class Dense(Module):
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
         self.bias = check_flag("bias", bias)
+        if b_init is not None and not self.bias:  # it would be ignored, silently
+            raise ValueError("b_init is given, but bias=False: the layer has no bias to initialise")
         dtype = resolve_dtype(dtype)  # None would keep the initial values' float64, silently
         rng = layer_rng(seed)
         be = get_backend(backend)
@@ -36,8 +38,10 @@ class Dense(Module):
             self.params["b"] = Parameter(be.asarray(draw(b_init, 0.0, rng, (n_out,), "b"), dtype))
 
     def weight(self):
-        """The direct-space weights W (n_out, n_in)."""
-        return self.params["W"].value
+        """A copy of the direct-space weights W (n_out, n_in): a snapshot, as ``Spectral.weight()`` is,
+        which the optimizer's in-place updates leave alone."""
+        W = self.params["W"].value
+        return namespace(W).asarray(W, copy=True)
 
     def forward(self, x):
         check_input(self, x)

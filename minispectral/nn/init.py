@@ -77,6 +77,9 @@ def draw(spec, default, rng, shape, name: str) -> np.ndarray:
     value = np.array(value, dtype=np.float64)  # a copy: training updates in place, never the caller's array
     if value.shape != tuple(shape):
         raise ValueError(f"initial value of {name} must have shape {tuple(shape)}, got {value.shape}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"initial value of {name} must be finite, got {int(np.sum(~np.isfinite(value)))} NaN or "
+                         f"infinite entries of {value.size}")
     return value
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..backend import namespace
-from .activation import Activation
+from .activation import ELU, Activation, ReLU, Sigmoid, Tanh
 from .dense import Dense
 from .init import as_rng
 from .module import Module, Parameter
@@ -123,7 +123,8 @@ def from_config(config: dict, *, dtype="float32", backend=None) -> Sequential:
             if set(spec) != {"name"} or (kind != "Activation" and spec["name"] != kind.lower()):
                 expected = "an activation's name" if kind == "Activation" else repr(kind.lower())
                 raise ValueError(f"{kind} layer description {spec}: expected only its name, {expected}")
-            layers.append(Activation(spec["name"]))
+            kinds = {"ReLU": ReLU, "Tanh": Tanh, "ELU": ELU, "Sigmoid": Sigmoid}  # the class it was saved as
+            layers.append(kinds[kind]() if kind in kinds else Activation(spec["name"]))
         else:
             raise ValueError(f"unknown layer type {kind!r} in the model description")
     return Sequential(*layers)

@@ -1,6 +1,8 @@
 """A layer-level input check, so a wrong width names the layer instead of a matmul."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..backend import backend_of
@@ -17,6 +19,8 @@ def check_layer_args(n_in, n_out, sparsity) -> tuple[int, int, float]:
         if not ok:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
         widths.append(int(value))
+    if isinstance(sparsity, (bool, np.bool_)) or not isinstance(sparsity, numbers.Real):  # float("0.5") works
+        raise ValueError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
     sparsity = float(sparsity)
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")

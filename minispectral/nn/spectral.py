@@ -16,6 +16,7 @@ whose eigenvectors are trained too, as in Sci. Rep. 2022).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -79,6 +80,8 @@ class Spectral(Module):
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
         self.variant, self.bias = variant, check_flag("bias", bias)
+        if b_init is not None and not self.bias:  # it would be ignored, silently
+            raise ValueError("b_init is given, but bias=False: the layer has no bias to initialise")
         self.triangular = check_flag("triangular", triangular)
         flags = dict(_TRAINABLE[variant])
         if trainable is not None and not isinstance(trainable, Mapping):
@@ -114,10 +117,10 @@ class Spectral(Module):
             add("b", draw(b_init, 0.0, rng, (n_out,), "b"), True)
 
     @property
-    def trainable(self) -> dict:
-        """{name: trained?} for the variant's parameters, read from the Parameters themselves,
-        so that ``layer.params["phi"].trainable = True`` really unfreezes phi."""
-        return {name: bool(self.params[name].trainable) for name in _TRAINABLE[self.variant]}
+    def trainable(self) -> Mapping[str, bool]:
+        """{name: trained?} for the variant's parameters, read from the Parameters themselves, and
+        read-only: ``layer.params["phi"].trainable = True`` is what unfreezes phi."""
+        return MappingProxyType({name: bool(self.params[name].trainable) for name in _TRAINABLE[self.variant]})
 
     # --- the eigenvector block -------------------------------------------------------------
     def _phi_forward(self):
@@ -130,12 +133,15 @@ class Spectral(Module):
         return p["phi"].value, None
 
     def phi(self):
-        """The eigenvector block phi (n_out, n_in)."""
-        return self._phi_forward()[0]
+        """A copy of the eigenvector block phi (n_out, n_in): a snapshot for every variant (for
+        "ssvd" and "qr" it is built from the factors anyway), which training leaves alone."""
+        phi, cache = self._phi_forward()
+        return phi if cache is not None else namespace(phi).asarray(phi, copy=True)
 
     def weight(self):
         """The direct-space weights W (n_out, n_in), ``W_ij = phi_ij (lam_in_j − lam_out_i)``."""
-        W, _ = spectral_weight_forward(self.phi(), self.params["lam_in"].value, self.params["lam_out"].value)
+        W, _ = spectral_weight_forward(self._phi_forward()[0], self.params["lam_in"].value,
+                                       self.params["lam_out"].value)
         return W
 
     def transfer_operator(self):
@@ -144,7 +150,7 @@ class Spectral(Module):
         Φ = [[I, 0], [phi, I]] and, because the off-diagonal block squares to zero, Φ⁻¹ = 2I − Φ.
         Its eigenvalues are (lam_in, lam_out) and its lower-left block is W.
         """
-        phi = self.phi()
+        phi = self._phi_forward()[0]
         xp = namespace(phi)
         n_in, n_out, dt = self.n_in, self.n_out, phi.dtype
         eye = xp.eye(n_in + n_out, dtype=dt)
