@@ -120,11 +120,14 @@ def unit_scale(model):
     return model
 
 
-def spectral_kwargs(variant):
-    """Unit-scale initialiser specs a Spectral ``variant`` accepts (no phi_init for ssvd/qr)."""
+def spectral_kwargs(variant, bias=True):
+    """Unit-scale initialiser specs a Spectral ``variant`` accepts (no phi_init for ssvd/qr, no
+    b_init without a bias)."""
     kw = dict(UNIT_INIT)
     if variant in ("ssvd", "qr"):
         del kw["phi_init"]
+    if not bias:
+        del kw["b_init"]
     return kw
 
 

@@ -103,7 +103,8 @@ LAYER_IDS = [f"{v}-{'-'.join(f'{k}={val}' for k, val in kw.items()) or 'default'
 
 
 def spectral_layer(variant, kw, n_in, n_out, seed, backend="numpy"):
-    layer = Spectral(n_in, n_out, variant=variant, seed=seed, backend=backend, **spectral_kwargs(variant), **kw)
+    layer = Spectral(n_in, n_out, variant=variant, seed=seed, backend=backend,
+                     **spectral_kwargs(variant, kw.get("bias", True)), **kw)
     return unit_scale(layer)
 
 
@@ -125,7 +126,8 @@ def test_spectral_layer_gradients(variant, kw, shape, seed):
 @given(shape=shapes, seed=st.integers(0, 10**6))
 def test_dense_layer_gradients(kw, shape, seed):
     n, n_in, n_out = shape
-    layer = Dense(n_in, n_out, seed=seed, W_init=(-1.0, 1.0), b_init=(-0.5, 0.5), **kw)
+    b_init = (-0.5, 0.5) if kw.get("bias", True) else None
+    layer = Dense(n_in, n_out, seed=seed, W_init=(-1.0, 1.0), b_init=b_init, **kw)
     report = check_layer(layer, randn("numpy", (n, n_in), seed=seed))
     assert_passed(report)
     assert [r.name for r in report.rows] == ["x", "W"] + (["b"] if kw.get("bias", True) else [])
