@@ -33,7 +33,10 @@ def atomic_write(path, mode: str = "w"):
         permissions = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         permissions = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # its message would name the temporary file, which the caller never asked for
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}", str(path)) from exc
     try:
         # UTF-8 whatever the locale: the studies' tables hold →, ± and ρ
         with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None) as f:

@@ -30,6 +30,7 @@ def save(model: Sequential, path, metadata: dict | None = None) -> Path:
     path = Path(path).expanduser()
     if not isinstance(model, Sequential):
         raise TypeError(f"save expects a Sequential model, got {type(model).__name__}")
+    _check_loadable(model)
     arrays, params = {}, {}
     for name, p in model.named_parameters():
         arrays[f"param/{name}"] = to_numpy(p.value)
@@ -43,6 +44,21 @@ def save(model: Sequential, path, metadata: dict | None = None) -> Path:
     with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
     return path
+
+
+def _check_loadable(model: Sequential) -> None:
+    """Raise ValueError unless ``load`` can rebuild ``model`` from its description: checked before
+    anything is written, so that a save never replaces a good file with one that cannot be read
+    (a nested Sequential, a layer class of the user's own, widths that do not chain)."""
+    try:
+        rebuilt = from_config(model.config(), dtype=model.dtype or "float32", backend="numpy")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"cannot save this model: load could not rebuild it from its description ({exc})") from exc
+    names = [name for name, _ in model.named_parameters()]
+    rebuilt_names = [name for name, _ in rebuilt.named_parameters()]
+    if names != rebuilt_names:
+        raise ValueError(f"cannot save this model: its parameters {names} are not those its description "
+                         f"rebuilds, {rebuilt_names}")
 
 
 def read_metadata(path) -> dict:
@@ -117,10 +133,18 @@ def _check_factor_ranks(model) -> None:
 @contextlib.contextmanager
 def _open(path):
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     # We open the file ourselves: np.load leaves its own handle open when the zip is corrupt.
     with open(path, "rb") as f:
+        start = f.read(6)
+        f.seek(0)
+        if start[:4] not in (b"PK\x03\x04", b"PK\x05\x06") and start != b"\x93NUMPY":
+            # np.load would read it as a pickle and say so, suggesting allow_pickle: no advice for a model file
+            raise ValueError(f"{path} is not a valid minispectral model file: not an .npz archive "
+                             f"(it starts with {start!r})")
         try:
             data = np.load(f, allow_pickle=False)
         except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:

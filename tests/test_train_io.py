@@ -754,3 +754,51 @@ def test_an_overflow_before_any_update_blames_the_inputs_not_the_learning_rate()
     with pytest.raises(NonFiniteError, match="before any update: the inputs or the initial weights are too large"), \
             np.errstate(over="ignore", invalid="ignore"):
         fit(net, x * 1e38, y, epochs=1, batch_size=10)
+
+
+def test_save_refuses_a_model_load_could_not_rebuild_and_keeps_the_old_file(tmp_path):
+    from minispectral import Dense, ReLU, Sequential
+
+    path = tmp_path / "model.npz"
+    io.save(mlp((6, 5, 3)), path)
+    good = path.read_bytes()
+    for model, problem in [(Sequential(Sequential(Dense(6, 5), ReLU()), Dense(5, 3)), "unknown layer type 'Sequential'"),
+                           (Sequential(Dense(6, 5), Dense(4, 3)), "takes 4 inputs, but the layer before gives 5"),
+                           (Sequential(), "non-empty list of layers")]:
+        with pytest.raises(ValueError, match=f"cannot save this model: .*{problem}"):
+            io.save(model, path)
+    assert path.read_bytes() == good and io.load(path).layers[0].n_in == 6
+
+
+def test_load_names_a_folder_and_a_file_that_is_no_archive(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder, not a model file"):
+        io.load(tmp_path)
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match=r"not an .npz archive \(it starts with b'hello'\)") as info:
+        io.load(text)
+    assert "pickle" not in str(info.value)  # np.load's advice to unpickle, for a library that never pickles
+
+
+def test_a_write_into_a_folder_that_refuses_it_names_the_target_not_the_temporary(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def read_only(**kw):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".m.npz.x1y2.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError, match=r"cannot write .*m\.npz: Read-only file system") as info:
+        io.save(mlp((4, 3, 2)), tmp_path / "m.npz")
+    assert info.value.errno == errno.EROFS and ".tmp" not in str(info.value)
+
+
+def test_save_and_load_leave_the_generator_of_unseeded_layers_alone(tmp_path):
+    from minispectral import Dense
+    from minispectral.nn.init import manual_seed
+
+    manual_seed(0)
+    expected = host(Dense(5, 4).params["W"].value)
+    manual_seed(0)
+    io.load(io.save(mlp((4, 3, 2)), tmp_path / "m.npz"))
+    np.testing.assert_array_equal(host(Dense(5, 4).params["W"].value), expected)

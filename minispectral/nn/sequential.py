@@ -117,7 +117,9 @@ def from_config(config: dict, *, dtype="float32", backend=None) -> Sequential:
                                  f"non-boolean flags {bad}")
             if width is not None and spec.get("n_in") != width:
                 raise ValueError(f"{kind} layer takes {spec.get('n_in')} inputs, but the layer before gives {width}")
-            layers.append(_LAYER_TYPES[kind](**spec, dtype=dtype, backend=backend))
+            # seed 0: the values are placeholders, and drawing them must not advance the shared generator
+            # of unseeded layers (nn.init.layer_rng), which save and load would otherwise do
+            layers.append(_LAYER_TYPES[kind](**spec, seed=0, dtype=dtype, backend=backend))
             width = layers[-1].n_out
         elif kind in ("Activation", "ReLU", "Tanh", "ELU", "Sigmoid"):
             if set(spec) != {"name"} or (kind != "Activation" and spec["name"] != kind.lower()):
