@@ -113,7 +113,11 @@ print("dlam_out library:", np.round(grads_lib["dlam_out"], 6))
 # %% [markdown]
 # The gradient check nudges each input by $h = 10^{-6}$. As long as no $|W_{ij}|$ sits within
 # about $h$ of $\tau$ the mask does not flip, and the numerical gradient sees the same piecewise-linear
-# function as the analytic one:
+# function as the analytic one. The kernel check below relies on that. A check of a whole layer or
+# model (`gradcheck(layer, x)`, `gradcheck(model, x, labels)`) does not have to: it holds each sparse
+# layer's mask fixed at its unperturbed weights (`layer.held_mask`), since the mask is a constant
+# of the forward pass, and so checks exactly the gradient the backward pass computes, wherever the
+# weights sit.
 
 # %%
 report = ms.gradcheck(masked_spectral_forward, masked_spectral_backward,

@@ -303,8 +303,8 @@ def test_a_correct_model_passes_on_inputs_in_0_1_whose_gradients_are_tiny(model)
     assert all(r.max_abs_diff <= r.roundoff < 1e-8 for r in report.rows)
 
 
-def test_the_roundoff_floor_does_not_pass_a_gradient_wrong_by_one_part_in_ten_thousand(monkeypatch):
-    # the eigenvalue gradients here are ~1e-4: an error of 1e-4 of them (~1e-8) is still above the floor (~1e-9)
+def test_the_roundoff_bound_does_not_pass_a_gradient_wrong_by_one_part_in_ten_thousand(monkeypatch):
+    # the eigenvalue gradients here are ~1e-4: an error of 1e-4 of them (~1e-8) is still above the bound (~1e-9)
     import minispectral.nn.spectral as spectral_module
 
     right = spectral_module.spectral_backward
@@ -318,3 +318,46 @@ def test_the_roundoff_floor_does_not_pass_a_gradient_wrong_by_one_part_in_ten_th
     net, x, labels = mlp((8, 5, 3), "spectral", seed=0), rng.random((4, 8)), rng.integers(0, 3, 4)
     report = gradcheck(net, x, labels)
     assert not report["0.lam_out"].passed and report["0.lam_out"].max_abs_diff > report["0.lam_out"].roundoff
+
+
+def test_a_wrong_gradient_of_a_tiny_function_fails():
+    # sigma(x) near x = -25 is ~1e-11: the round-off bound had a floor of 1, ~7e-9, and passed a zero gradient
+    x = {"x": np.array([[-25.0, -30.0, -22.0]])}
+    assert not check_kernel(F.sigmoid_forward, lambda dout, cache: 0 * dout, x).passed
+    assert check_kernel(F.sigmoid_forward, F.sigmoid_backward, x).passed
+
+
+def test_large_inputs_are_nudged_in_proportion_and_a_wrong_gradient_fails():
+    # 1e10 + 1e-6 is 1e10 in float64: with a fixed step the quotient was noise, and a round-off pass
+    x = {"x": np.random.default_rng(0).standard_normal((3, 2)) + 1e10}
+    report = check_kernel(F.relu_forward, F.relu_backward, x)
+    assert report.passed and report.max_rel_error < DEFAULT_TOL
+    assert not check_kernel(F.relu_forward, lambda dout, cache: 0.5 * dout, x).passed
+
+
+def test_numerical_gradient_steps_in_proportion_and_divides_by_the_step_actually_taken():
+    big = np.array([1e10])  # a fixed step of 1e-6 left it where it was: gradient 0
+    np.testing.assert_allclose(numerical_gradient(lambda: float(big[0]) ** 2 / 2, big), big, rtol=1e-9)
+    x32 = np.array([0.1], dtype=np.float32)  # 0.1 ± 1e-3 rounds in float32: dividing by 2h was off by ~4e-6
+    grad = numerical_gradient(lambda: float(x32[0]) ** 2 / 2, x32, h=1e-3)
+    np.testing.assert_allclose(grad, float(x32[0]), rtol=1e-12)
+
+
+def test_a_sparse_layer_is_checked_with_its_mask_held_fixed():
+    # two weights 1e-6 apart straddle the magnitude threshold: a nudge moved the mask, and the check
+    # reported a correct backward pass as wrong (max |a - n| 3e3)
+    layer = Dense(4, 1, sparsity=0.5, dtype="float64", W_init=np.array([[0.5, -0.5000005, 0.1, 0.9]]))
+    report = check_layer(layer, np.ones((2, 4)))
+    assert report.passed, str(report)
+    assert layer.held_mask is None  # the check held the mask of its own copy
+    net = minispectral.Sequential(layer, minispectral.ReLU(), Dense(1, 2, dtype="float64"))
+    assert check_model(net, np.ones((2, 4)), np.array([0, 1])).passed
+
+
+def test_check_model_takes_numpy_labels_for_a_model_on_another_backend_and_says_when_nothing_was_checked():
+    net = mlp((4, 3, 2), "spectral", backend="strict")
+    assert check_model(net, np.ones((2, 4)), np.array([0, 1])).passed  # fit and evaluate take them too
+    for _, p in net.named_parameters():
+        p.trainable = False
+    report = check_model(net, np.ones((2, 4)), np.array([0, 1]))
+    assert not report.passed and str(report) == "FAILED: nothing was checked (no trainable parameters)"

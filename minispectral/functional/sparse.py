@@ -12,7 +12,7 @@ gradients still reach every eigenvalue and phi, so a pruned weight can come back
 from __future__ import annotations
 
 from ..backend import kth_smallest, namespace
-from ._checks import check_matrix
+from ._checks import check_matrix, check_same_dtype
 from .dense import dense_backward, dense_forward
 from .spectral import spectral_weight_backward, spectral_weight_forward
 
@@ -48,13 +48,15 @@ def magnitude_mask(W, sparsity: float):
     return xp.astype(magnitude > tau, W.dtype)
 
 
-def masked_dense_forward(x, W, b, sparsity):
+def masked_dense_forward(x, W, b, sparsity, *, mask=None):
     """Dense layer with dynamic magnitude pruning.
 
-    x (N, D_in), W (D_out, D_in), b (D_out,) or None, sparsity in [0, 1).
+    x (N, D_in), W (D_out, D_in), b (D_out,) or None, sparsity in [0, 1); mask (D_out, D_in) 0/1
+    or None: a mask to use instead of ``magnitude_mask(W, sparsity)`` (a gradient check holds it
+    fixed, so that a nudge across the magnitude threshold does not move it).
     Returns y (N, D_out) = x (W ⊙ mask)ᵀ + b, and the cache.
     """
-    mask = magnitude_mask(W, sparsity)
+    mask = _given_or_magnitude_mask(mask, W, sparsity)
     y, dense_cache = dense_forward(x, W * mask, b)
     return y, (dense_cache, mask)
 
@@ -66,14 +68,15 @@ def masked_dense_backward(dy, cache, *, need_dx=True):
     return dx, dW_masked * mask, db
 
 
-def masked_spectral_forward(x, phi, lam_in, lam_out, b, sparsity):
+def masked_spectral_forward(x, phi, lam_in, lam_out, b, sparsity, *, mask=None):
     """Spectral layer with dynamic magnitude pruning of W = phi ⊙ (lam_in_j − lam_out_i).
 
-    x (N, n_in), phi (n_out, n_in), lam_in (n_in,), lam_out (n_out,), b (n_out,) or None.
+    x (N, n_in), phi (n_out, n_in), lam_in (n_in,), lam_out (n_out,), b (n_out,) or None;
+    mask (n_out, n_in) 0/1 or None, as in ``masked_dense_forward``.
     Returns y (N, n_out) = x (W ⊙ mask)ᵀ + b, and the cache.
     """
     W_full, weight_cache = spectral_weight_forward(phi, lam_in, lam_out)
-    mask = magnitude_mask(W_full, sparsity)
+    mask = _given_or_magnitude_mask(mask, W_full, sparsity)
     y, dense_cache = dense_forward(x, W_full * mask, b)
     return y, (dense_cache, weight_cache, mask)
 
@@ -87,3 +90,12 @@ def masked_spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dl
     dphi, dlam_in, dlam_out = spectral_weight_backward(dW_full, weight_cache, need_dphi=need_dphi,
                                                        need_dlam=need_dlam)
     return dx, dphi, dlam_in, dlam_out, db
+
+
+def _given_or_magnitude_mask(mask, W, sparsity: float):
+    """``mask``, checked against W, or, when it is None, ``magnitude_mask(W, sparsity)``."""
+    if mask is None:
+        return magnitude_mask(W, sparsity)
+    check_matrix(mask, "mask", tuple(W.shape))
+    check_same_dtype("W", W, mask=mask)
+    return mask

@@ -27,6 +27,7 @@ class Dense(Module):
         super().__init__()
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
+        self.held_mask = None  # with sparsity: a mask to use instead of recomputing it (gradient checks)
         self.bias = check_flag("bias", bias)
         if b_init is not None and not self.bias:  # it would be ignored, silently
             raise ValueError("b_init is given, but bias=False: the layer has no bias to initialise")
@@ -48,7 +49,7 @@ class Dense(Module):
         W, b = self.params["W"].value, self.params.get("b")
         b = None if b is None else b.value
         if self.sparsity:
-            y, self._cache = masked_dense_forward(x, W, b, self.sparsity)
+            y, self._cache = masked_dense_forward(x, W, b, self.sparsity, mask=self.held_mask)
         else:
             y, self._cache = dense_forward(x, W, b)
         return y

@@ -79,6 +79,7 @@ class Spectral(Module):
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         n_in, n_out, sparsity = check_layer_args(n_in, n_out, sparsity)  # the checked values from here on
         self.n_in, self.n_out, self.sparsity = n_in, n_out, sparsity
+        self.held_mask = None  # with sparsity: a mask to use instead of recomputing it (gradient checks)
         self.variant, self.bias = variant, check_flag("bias", bias)
         if b_init is not None and not self.bias:  # it would be ignored, silently
             raise ValueError("b_init is given, but bias=False: the layer has no bias to initialise")
@@ -168,7 +169,8 @@ class Spectral(Module):
         phi, phi_cache = self._phi_forward()
         b = p["b"].value if self.bias else None
         if self.sparsity:
-            y, cache = masked_spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, self.sparsity)
+            y, cache = masked_spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, self.sparsity,
+                                               mask=self.held_mask)
         else:
             lam_in_zero = self._lam_in_zero()
             y, cache = spectral_forward(x, phi, p["lam_in"].value, p["lam_out"].value, b, lam_in_zero=lam_in_zero,
