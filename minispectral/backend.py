@@ -250,6 +250,8 @@ def from_numpy(a, dtype=None, backend: str | Backend | None = None):
 def to_backend(x, backend: str | Backend | None = None):
     """Move an array of any backend to ``backend`` (through the host when they differ)."""
     target = get_backend(backend)
+    if hasattr(x, "named_parameters"):  # a model or a layer: it moves its own parameters, in place
+        raise TypeError(f"to_backend moves arrays; to move a {type(x).__name__}, call its .to({target.name!r})")
     if x is None or target.owns(x):
         return x
     return target.asarray(to_numpy(x))

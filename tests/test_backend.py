@@ -312,3 +312,8 @@ def test_a_bad_backend_in_the_environment_names_the_variable():
     assert "MINISPECTRAL_BACKEND='gpu' in the environment: unknown backend 'gpu'" in done.stderr
     done = run_python(code, MINISPECTRAL_BACKEND="")
     assert done.returncode == 0, done.stderr  # set but empty: the default
+
+
+def test_to_backend_points_a_model_to_its_own_to_method():
+    with pytest.raises(TypeError, match=r"to move a Sequential, call its .to\('strict'\)"):
+        minispectral.to_backend(minispectral.mlp((4, 3, 2)), "strict")

@@ -802,3 +802,29 @@ def test_save_and_load_leave_the_generator_of_unseeded_layers_alone(tmp_path):
     manual_seed(0)
     io.load(io.save(mlp((4, 3, 2)), tmp_path / "m.npz"))
     np.testing.assert_array_equal(host(Dense(5, 4).params["W"].value), expected)
+
+
+def test_fit_refuses_a_model_with_nothing_to_train():
+    x, y = small_data()
+    net = mlp((6, 5, 3), "spectral")
+    for _, p in net.named_parameters():
+        p.trainable = False
+    with pytest.raises(ValueError, match="no trainable parameters: nothing to train"):
+        fit(net, x, y, epochs=1)
+
+
+def test_restore_best_ends_with_the_parameters_of_the_best_validation_epoch():
+    x, y = small_data()
+    rng = np.random.default_rng(1)
+    x_val, y_val = rng.random((30, 6)).astype(np.float32), rng.integers(0, 3, 30)
+    net = mlp((6, 5, 3), "dense", seed=0)
+    history = fit(net, x, y, epochs=8, batch_size=10, lr=0.05, x_val=x_val, y_val=y_val, restore_best=True)
+    accuracies = history["val_accuracy"]
+    assert history.best_epoch == 1 + accuracies.index(max(accuracies))
+    assert history.best_epoch < len(accuracies)  # not the last epoch: the model was really rolled back
+    assert evaluate(net, x_val, y_val)[1] == max(accuracies)
+    assert history.to_dict()["best_epoch"] == history.best_epoch
+    with pytest.raises(ValueError, match="restore_best needs validation data"):
+        fit(net, x, y, epochs=1, restore_best=True)
+    with pytest.raises(ValueError, match="restore_best must be True or False"):
+        fit(net, x, y, epochs=1, x_val=x_val, y_val=y_val, restore_best="yes")

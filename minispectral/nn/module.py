@@ -13,8 +13,9 @@ class Parameter:
     """A value, its gradient, and whether the optimizer trains it.
 
     ``mask`` (optional, 0/1, same shape) marks the entries that are free parameters; the
-    others stay fixed (the upper triangle of a triangular R).  Frozen parameters never get a
-    gradient and never get optimizer state.
+    others stay fixed (the upper triangle of a triangular R).  A frozen parameter gets no
+    gradient from a backward pass and no optimizer state; one frozen after a backward pass keeps
+    the gradient it had (until ``zero_grad``), which the optimizer ignores.
     """
 
     __slots__ = ("value", "grad", "trainable", "mask")
