@@ -243,8 +243,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The two panels are the PRE paper's figure in miniature: relative accuracy against the parameter
-# ratio $\rho$. S-SVD adds 110 numbers and closes part of the gap; QR adds about 5,000 — still
+# The right panel puts the PRE paper's two quantities, the relative accuracy and the parameter ratio
+# $\rho$ (both plotted there against $N_2$), into one point per model at $N_2 = 100$. S-SVD adds 110 numbers and closes part of the gap; QR adds about 5,000 — still
 # under 8 % of dense — and closes most of it.
 #
 # ## 5. What the factors learned

@@ -102,7 +102,8 @@ for name in backends:
 
 # %% [markdown]
 # The results agree across backends. They need not agree *bit for bit*: a GPU sums in a different
-# order (and its reductions are not even deterministic run to run), and a hundred optimizer steps let
+# order from NumPy's (its libraries choose their summation order by the GPU and the array shapes), and a
+# hundred optimizer steps let
 # those last-digit differences grow, so the comparison uses a tolerance. (`"strict"` runs NumPy
 # underneath and agrees exactly.) Every comparison goes through `ms.to_numpy`, the explicit copy to the
 # host.
@@ -240,8 +241,8 @@ if gpu_ok:
 #
 # $t_0$ is whatever a step costs regardless of the batch: the Python overhead of its few dozen array
 # operations (on a GPU, one kernel launch each, several microseconds apiece), plus the work on the
-# parameters alone — here building $\phi = RQ$ and $W$, about eight million multiply-adds, and the
-# optimizer update. $c$ is the arithmetic per sample. On a GPU, $c$ is tiny and $t_0$ dominates small
+# parameters alone — here building $\phi = RQ$ and $W$, and $dR = d\phi\,Q^\top$ in the backward pass,
+# about sixteen million multiply-adds, and the optimizer update. $c$ is the arithmetic per sample. On a GPU, $c$ is tiny and $t_0$ dominates small
 # batches, which is why GPUs want big batches. A least-squares fit of the measured times gives both
 # numbers (on a GPU, $c$ can come out as noise around zero).
 
