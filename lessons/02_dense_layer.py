@@ -140,11 +140,15 @@ assert report_mine.passed and report_lib.passed
 #
 # The backward pass never recomputes the forward pass: it reads $x$ and $W$ from the cache.
 # The price is memory — every layer keeps its input batch alive until its backward pass has run,
-# which for a deep network is most of the memory used by training.
+# which for a deep network is most of the memory used by training. What a kernel caches is a
+# choice between memory and precision: `tanh_backward` could rebuild its slope $1 - t^2$ from the
+# output $t$, which the next layer keeps anyway, but $1 - t^2$ rounds to 0 once $t$ rounds to
+# $\pm 1$ ($|x| \ge 10$ in float32), so it keeps its input $x$ instead and computes the slope as
+# $4e/(1+e)^2$ with $e = e^{-2|x|}$: one more batch-sized array held, and every digit kept.
 #
 # One gradient is often not needed: the first layer's $dx$ is the gradient with respect to the
 # *data*, which nobody trains. The library's `dense_backward(..., need_dx=False)` skips that
-# matrix product, and `Sequential` sets it for its first layer.
+# matrix product, and a `Sequential` asks it of its first layer (unless `model.input_grad` is True).
 
 # %%
 dx_skipped, dW_again, db_again = dense_backward(dy, cache_lib, need_dx=False)

@@ -59,6 +59,13 @@ def _check_loadable(model: Sequential) -> None:
     if names != rebuilt_names:
         raise ValueError(f"cannot save this model: its parameters {names} are not those its description "
                          f"rebuilds, {rebuilt_names}")
+    try:  # every check load makes of the file's arrays, made of the arrays about to be written
+        for (name, p), (_, expected) in zip(model.named_parameters(), rebuilt.named_parameters()):
+            mask = None if p.mask is None else to_numpy(p.mask)
+            _check_parameter(rebuilt, name, expected, to_numpy(p.value), mask, bool(p.trainable))
+        _check_factor_ranks(model)
+    except ValueError as exc:
+        raise ValueError(f"cannot save this model: load would refuse it ({exc})") from exc
 
 
 def read_metadata(path) -> dict:
@@ -75,25 +82,31 @@ def load(path, *, backend=None, dtype=None) -> Sequential:
             model = from_config(meta["architecture"], dtype=meta["dtype"], backend="numpy")
             for name, p in model.named_parameters():
                 value = data[f"param/{name}"]
-                if tuple(value.shape) != p.shape and not _rank_changed(model, name, p.shape, value.shape):
-                    raise ValueError(f"parameter {name} has shape {value.shape}, expected {p.shape}")
-                if value.dtype != p.value.dtype:
-                    raise ValueError(f"parameter {name} has dtype {value.dtype}, expected {p.value.dtype}")
                 mask = data[f"mask/{name}"] if f"mask/{name}" in data.files else None
-                if (mask is None) != (p.mask is None) or (mask is not None and (
-                        mask.shape != value.shape or mask.dtype != value.dtype or not np.isin(mask, (0, 1)).all())):
-                    raise ValueError(f"parameter {name}: the mask does not fit the architecture (expected "
-                                     f"{'none' if p.mask is None else f'0s and 1s of shape {value.shape}, {value.dtype}'})")
-                p.value, p.mask = value, mask
-                p.trainable = _flag(meta["parameters"][name]["trainable"], f"parameter {name}'s trainable flag")
-                if p.trainable and name.split(".", 1)[1] in ("U", "V", "Q"):
-                    raise ValueError(f"parameter {name} is marked trainable, but S-SVD's U, V and QR's Q are frozen")
+                trainable = _flag(meta["parameters"][name]["trainable"], f"parameter {name}'s trainable flag")
+                _check_parameter(model, name, p, value, mask, trainable)
+                p.value, p.mask, p.trainable = value, mask, trainable
             _check_factor_ranks(model)
             model.input_grad = _flag(meta.get("input_grad", False), "input_grad")  # absent in files of before 2026-12-01
         except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError, EOFError, zlib.error,
                 NotImplementedError) as exc:  # the last three: a damaged archive member
             raise ValueError(f"{path} is not a valid minispectral model file: {exc}") from exc
     return model.to(backend=get_backend(backend), dtype=dtype)
+
+
+def _check_parameter(model, name: str, expected, value, mask, trainable: bool) -> None:
+    """Raise ValueError unless a parameter's host ``value``, ``mask`` and flag fit ``expected``, the
+    same parameter of ``model`` rebuilt from the saved architecture."""
+    if tuple(value.shape) != expected.shape and not _rank_changed(model, name, expected.shape, value.shape):
+        raise ValueError(f"parameter {name} has shape {value.shape}, expected {expected.shape}")
+    if value.dtype != expected.value.dtype:
+        raise ValueError(f"parameter {name} has dtype {value.dtype}, expected {expected.value.dtype}")
+    if (mask is None) != (expected.mask is None) or (mask is not None and (
+            mask.shape != value.shape or mask.dtype != value.dtype or not np.isin(mask, (0, 1)).all())):
+        raise ValueError(f"parameter {name}: the mask does not fit the architecture (expected "
+                         f"{'none' if expected.mask is None else f'0s and 1s of shape {value.shape}, {value.dtype}'})")
+    if trainable and name.split(".", 1)[1] in ("U", "V", "Q"):
+        raise ValueError(f"parameter {name} is marked trainable, but S-SVD's U, V and QR's Q are frozen")
 
 
 def _flag(value, what: str) -> bool:

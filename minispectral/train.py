@@ -157,15 +157,16 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     optimizer : "sgd", "adam", "adamax" or an Optimizer built on ``model``
     lr : learning rate of an optimizer given by name (default: ``DEFAULT_LR[optimizer]``); an Optimizer
         object carries its own, and an ``lr`` beside one is a ValueError. The Optimizer must be built
-        on this ``model``: one built on ``model.copy()``, a pruned or a loaded model is refused
+        on this ``model``: one built on ``model.copy()``, a pruned or a loaded model is refused, and
+        so is one that leaves a trainable parameter out (freeze what it should not train)
     seed : the shuffling order (an int >= 0, a NumPy Generator, or None for 0); the same seed on the
         same backend gives the same numbers. Calling fit one epoch at a time with one seed repeats
         the same order every epoch: pass ``seed=epoch``
     x_val, y_val : validation data, evaluated after each epoch
     early_stopping : stop after this many (>= 1) epochs without a val-accuracy gain above ``min_delta``
     restore_best : at the end, put back the parameters of the epoch with the best validation accuracy
-        (the first, on a tie; needs validation data). Off by default, as in the papers' recipe
-        (paper.md §7), which keeps the last epoch's
+        (the first, on a tie; needs validation data). Off by default: the PRE recipe stops early
+        without restoring the best weights (paper.md §6)
     progress : show a progress bar (default: only on a terminal)
     check_finite : refuse NaN and infinite values in x_train before training (its min and max: two
         passes over 188 MB for MNIST's 60,000 × 784 float32); False skips them, e.g. when calling fit one epoch at a time
@@ -205,8 +206,10 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         stepped = {id(p) for _, p in optimizer.params}
         missing = [name for name, p in model.trainable_parameters() if id(p) not in stepped]
         if missing:  # their gradients would be computed at every step, and thrown away
-            raise ValueError(f"the optimizer does not train {', '.join(missing)}, trainable now (unfrozen after the "
-                             f"optimizer was built?): build the optimizer after setting the trainable flags")
+            raise ValueError(f"the optimizer does not train {', '.join(missing)}, which "
+                             f"{'is' if len(missing) == 1 else 'are'} trainable: to train part "
+                             f"of the model, freeze the rest (p.trainable = False); after unfreezing a parameter, "
+                             f"build the optimizer again")
     if not model.trainable_parameters():
         raise ValueError("the model has no trainable parameters: nothing to train")
     rng = as_rng(seed)  # checked like mlp's seed: an int, a Generator, or None for 0

@@ -32,11 +32,13 @@ def test_train_writes_json_record_and_model(tmp_path, capsys):
     assert evaluate(load(model_path), data.x_test, data.y_test)[1] == pytest.approx(record["test_accuracy"])
 
 
-def test_train_two_hidden_layers_and_early_stopping(tmp_path):
+def test_train_two_hidden_layers_and_early_stopping(tmp_path, capsys):
     out = tmp_path / "run.json"
     assert main(["train", "--model", "dense", "--hidden", "16,8", "--activation", "tanh", "--epochs", "40",
                  "--val-split", "0.2", "--early-stopping", "2", "--json", str(out)]) == 0
     record = json.loads(out.read_text())
+    first = record["history"][0]
+    assert f"val loss {first['val_loss']:.4f}  val acc {first['val_accuracy']:.4f}" in capsys.readouterr().out
     assert record["hidden"] == [16, 8]
     assert all(e["val_accuracy"] is not None for e in record["history"])
     assert record["stopped_early"] is True and record["epochs_run"] < 40  # it fires on this seed

@@ -361,3 +361,7 @@ def test_check_model_takes_numpy_labels_for_a_model_on_another_backend_and_says_
         p.trainable = False
     report = check_model(net, np.ones((2, 4)), np.array([0, 1]))
     assert not report.passed and str(report) == "FAILED: nothing was checked (no trainable parameters)"
+
+
+def test_check_layer_takes_x_from_another_backend():
+    assert check_layer(Dense(4, 3, backend="strict"), np.ones((2, 4))).passed  # fit and evaluate take it too

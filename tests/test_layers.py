@@ -530,3 +530,25 @@ def test_from_config_rebuilds_activation_layers_as_their_own_class():
     rebuilt = from_config(net.config())
     assert [type(layer) for layer in rebuilt.layers] == [type(layer) for layer in net.layers]
     assert repr(rebuilt) == repr(net)
+
+
+def test_mlp_with_seed_none_draws_from_the_shared_generator_as_a_layer_does():
+    a, b = mlp((6, 5, 3), seed=None), mlp((6, 5, 3), seed=None)
+    assert not np.array_equal(host(a.layers[0].params["phi"].value), host(b.layers[0].params["phi"].value))
+    assert np.array_equal(host(mlp((6, 5, 3)).layers[0].params["phi"].value),
+                          host(mlp((6, 5, 3)).layers[0].params["phi"].value))  # the default, seed 0, repeats
+
+
+def test_fit_names_both_ways_out_when_an_optimizer_trains_part_of_a_model():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 6)).astype(np.float32), rng.integers(0, 3, 20)
+    net = mlp((6, 5, 3), "dense")
+    head_only = Adam(net.layers[2], lr=0.01)
+    with pytest.raises(ValueError, match=r"does not train 0.W, 0.b, which are trainable: to train part of the model, "
+                                         r"freeze the rest"):
+        fit(net, x, y, epochs=1, optimizer=head_only, progress=False)
+    for p in net.layers[0].params.values():
+        p.trainable = False
+    before = host(net.layers[0].params["W"].value).copy()
+    fit(net, x, y, epochs=1, optimizer=head_only, progress=False)
+    np.testing.assert_array_equal(host(net.layers[0].params["W"].value), before)

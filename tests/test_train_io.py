@@ -733,7 +733,7 @@ def test_fit_refuses_an_optimizer_that_misses_a_parameter_unfrozen_after_it_was_
     net = mlp((6, 5, 3), "spectral")
     opt = SGD(net, lr=0.1)
     net.layers[0].params["phi"].trainable = True
-    with pytest.raises(ValueError, match=r"the optimizer does not train 0\.phi, trainable now"):
+    with pytest.raises(ValueError, match=r"the optimizer does not train 0\.phi, which is trainable: .* build the optimizer again"):
         fit(net, x, y, epochs=1, batch_size=10, optimizer=opt)
     fit(net, x, y, epochs=1, batch_size=10, optimizer=SGD(net, lr=0.1))  # built after the change: fine
 
@@ -828,3 +828,32 @@ def test_restore_best_ends_with_the_parameters_of_the_best_validation_epoch():
         fit(net, x, y, epochs=1, restore_best=True)
     with pytest.raises(ValueError, match="restore_best must be True or False"):
         fit(net, x, y, epochs=1, x_val=x_val, y_val=y_val, restore_best="yes")
+
+
+def test_save_makes_every_check_load_makes_before_it_writes(tmp_path):
+    path = tmp_path / "model.npz"
+    io.save(mlp((6, 5, 3)), path)
+    good = path.read_bytes()
+    mixed = mlp((6, 5, 3))
+    mixed.layers[2].to(dtype="float64")
+    qr = mlp((6, 5, 3), "qr")
+    qr.layers[0].params["Q"].trainable = True
+    reshaped = mlp((4, 3, 2), "dense")
+    reshaped.layers[0].params["W"].value = np.zeros((3, 5), np.float32)
+    for model, problem in [(mixed, "parameter 2.phi has dtype float64, expected float32"),
+                           (qr, "parameter 0.Q is marked trainable"),
+                           (reshaped, r"parameter 0.W has shape \(3, 5\), expected \(3, 4\)")]:
+        with pytest.raises(ValueError, match=f"cannot save this model: load would refuse it \\({problem}"):
+            io.save(model, path)
+    assert path.read_bytes() == good
+
+
+def test_to_converts_a_held_mask_with_the_parameters():
+    from minispectral import Dense
+    from minispectral.functional import magnitude_mask
+
+    layer = Dense(6, 4, sparsity=0.5)
+    layer.held_mask = magnitude_mask(layer.weight(), 0.5)
+    twin = layer.copy().to(dtype="float64")
+    assert twin.held_mask.dtype == np.float64
+    assert twin.forward(np.ones((2, 6))).dtype == np.float64

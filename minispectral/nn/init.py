@@ -18,7 +18,11 @@ import numpy as np
 
 
 def as_rng(seed_or_rng) -> np.random.Generator:
-    """A NumPy Generator from a seed, a Generator, or None (seed 0, so runs are reproducible)."""
+    """A NumPy Generator from a seed, a Generator, or None (seed 0, so runs are reproducible).
+
+    For the shuffling order of ``fit``; a layer's or ``mlp``'s seed of None means ``layer_rng``'s
+    shared generator instead, so that two models built without a seed differ.
+    """
     if isinstance(seed_or_rng, np.random.Generator):
         return seed_or_rng
     if seed_or_rng is None:

@@ -109,6 +109,8 @@ class Module:
             p.grad = None
         for m in [self, *self.children()]:
             m._cache = None
+            if getattr(m, "held_mask", None) is not None:  # a gradient check's fixed mask, W's dtype
+                m.held_mask = _convert(m.held_mask, backend, dtype)
             if hasattr(m, "_buffers"):
                 m._buffers.clear()  # work arrays of the old backend or dtype: not kept alive on a GPU
         return self

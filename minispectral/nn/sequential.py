@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..backend import namespace
 from .activation import ELU, Activation, ReLU, Sigmoid, Tanh
 from .dense import Dense
-from .init import as_rng
+from .init import layer_rng
 from .module import Module, Parameter
 from .shapes import check_layer_args
 from .spectral import VARIANTS, Spectral
@@ -18,7 +18,8 @@ class Sequential(Module):
     The input of a Sequential is data: by default (``input_grad = False``) its first layer skips
     dx, which saves one matrix product per step (what frameworks do for inputs that do not
     require grad).  The choice is made at each backward pass, not stored in the layers, so the
-    same layer objects can sit in several models (a slice of a trained model, a new head).
+    same layer objects can sit in several models (a slice of a trained model, a new head).  Set
+    ``model.input_grad = True`` for dx; inside a Sequential the layers' own flags are not read.
     """
 
     def __init__(self, *layers: Module):
@@ -141,7 +142,9 @@ def mlp(sizes, model: str = "spectral", *, activation: str = "relu", bias: bool 
     sizes : widths, e.g. (784, 100, 10)
     model : "dense" or a Spectral variant (``VARIANTS``)
     activation : hidden activation (the output layer stays linear: the loss applies softmax)
-    seed : one NumPy Generator draws every layer's initial values in order
+    seed : one NumPy Generator draws every layer's initial values in order: an int or a Generator;
+        None draws from the generator that layers built without a seed share (``nn.init.layer_rng``),
+        as a layer's own ``seed=None`` does
     layer_kw : passed to every layer (``sparsity``, ``triangular``, initialiser specs, ...)
     """
     if model not in MODELS:
@@ -155,7 +158,7 @@ def mlp(sizes, model: str = "spectral", *, activation: str = "relu", bias: bool 
         except ValueError:
             raise ValueError(f"sizes must hold positive integer widths, got {sizes!r}") from None
     sizes = [int(s) for s in sizes]
-    rng = as_rng(seed)
+    rng = layer_rng(seed)
     layers: list[Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         if model == "dense":
