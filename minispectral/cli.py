@@ -206,10 +206,10 @@ def plot_compare(records, path: Path, title: str) -> Path:
     for r in records:
         ax.scatter(r["trainable_parameters"], r["test_accuracy"], s=40, label=r["model"])
     ax.set_xscale("log")
-    # 1, 2 and 5 per decade, written out in full: the counts span one to two decades, where the default
-    # would label a single power of ten
+    # 1, 2 and 5 per decade, written short (500, 1k, 20k): the counts span one to two and a half
+    # decades, where the default would label a single power of ten, and "50,000" would touch "100,000"
     ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: _short_count(value)))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel("test accuracy")
@@ -219,6 +219,14 @@ def plot_compare(records, path: Path, title: str) -> Path:
     fig.tight_layout()
     save_figure(fig, path)
     return path
+
+
+def _short_count(value: float) -> str:
+    """A parameter count as a tick label: 500, 2k, 50k, 1.2M."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
 
 
 def model_list(text: str) -> list:
@@ -278,7 +286,9 @@ def main(argv=None) -> int:
     except RUNTIME_ERRORS as exc:
         if isinstance(exc, RunFailed) and not isinstance(exc.error, (*RUNTIME_ERRORS, *RUN_CONDITIONS)):
             raise  # a bug in a study's code, not a condition to report: keep its traceback
-        print(f"minispectral: error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, no traceback
+        # no traceback; one line, except a data file's error, whose lines say where to put the file by hand
+        text = str(exc).strip() if isinstance(exc, DatasetError) else " ".join(str(exc).split())
+        print(f"minispectral: error: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("minispectral: interrupted", file=sys.stderr)

@@ -262,6 +262,9 @@ def gradcheck(target, *args, **kwargs) -> GradcheckReport:
     ``gradcheck(forward, backward, inputs)``."""
     if callable(target) and not hasattr(target, "backward"):
         return check_kernel(target, *args, **kwargs)
+    if not args:
+        raise TypeError(f"gradcheck of a {type(target).__name__} needs its inputs: gradcheck(layer, x) or "
+                        f"gradcheck(model, x, labels)")
     if len(args) >= 2:
         return check_model(target, *args, **kwargs)
     return check_layer(target, *args, **kwargs)

@@ -365,3 +365,8 @@ def test_check_model_takes_numpy_labels_for_a_model_on_another_backend_and_says_
 
 def test_check_layer_takes_x_from_another_backend():
     assert check_layer(Dense(4, 3, backend="strict"), np.ones((2, 4))).passed  # fit and evaluate take it too
+
+
+def test_gradcheck_of_a_model_without_inputs_says_how_to_call_it():
+    with pytest.raises(TypeError, match=r"needs its inputs: gradcheck\(layer, x\) or gradcheck\(model, x, labels\)"):
+        gradcheck(mlp((4, 3, 2)))
