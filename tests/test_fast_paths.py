@@ -675,6 +675,7 @@ def test_the_hot_path_benchmark_runs_every_section_and_restores_the_switches(tmp
     saved = json.loads(out.read_text())
     assert set(bench.SECTIONS) <= set(saved)
     assert set(saved["adamax"]) == {"blocks", "whole"} and set(saved["layout"]) == {"C-ordered", "Fortran-ordered"}
+    assert len(saved["transposes"]) == 6 and all(us > 0 for us in saved["transposes"].values())
     assert set(saved["lam_diff"]) == {"8x784", "64x784"}
     assert set(saved["lam_diff"]["64x784"]) == {"product", "subtraction"}
     assert len(result["epochs"]) == 6 and {case["net"] for case in result["epochs"].values()} == {"784-8-10", "784-64-10"}
@@ -716,3 +717,25 @@ def test_the_fast_kernels_refuse_a_buffer_that_shares_memory_with_an_input(backe
     np.testing.assert_array_equal(host(phi), 1.0)
     np.testing.assert_array_equal(host(x), 1.0)
     np.testing.assert_array_equal(host(dy), 1.0)
+
+
+def test_every_input_a_fast_kernel_reads_is_guarded_against_its_buffers():
+    from minispectral.functional import fast
+
+    rng = np.random.default_rng(0)
+    x, phi = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    buf = np.zeros((4, 4))
+    with pytest.raises(ValueError, match="shares memory with b"):
+        fast.spectral_forward(x, phi, np.ones(4), np.zeros(4), buf[0], W_out=buf)
+    lam_in = buf[0]  # read by dphi after dW is written
+    _, cache = fast.spectral_forward(x, phi, lam_in, np.zeros(4))
+    with pytest.raises(ValueError, match="shares memory with lam_in"):
+        fast.spectral_backward(np.ones((4, 4)), cache, dW_out=buf)
+    _, cache = fast.spectral_forward(x, phi, np.zeros(4), np.ones(4), lam_in_zero=True)  # keeps z = x phiᵀ (4, 4)
+    z = cache[5]
+    with pytest.raises(ValueError, match="shares memory with z"):
+        fast.spectral_backward(np.ones((4, 4)), cache, need_dlam_in=False, dW_out=z.T)
+    a = rng.standard_normal((4, 4))
+    _, cache = fast.spectral_forward(a, phi, np.ones(4), np.zeros(4))
+    with pytest.raises(ValueError, match="shares memory with dy, x"):  # every overlap named
+        fast.spectral_backward(a, cache, dW_out=a)

@@ -370,3 +370,38 @@ def test_check_layer_takes_x_from_another_backend():
 def test_gradcheck_of_a_model_without_inputs_says_how_to_call_it():
     with pytest.raises(TypeError, match=r"needs its inputs: gradcheck\(layer, x\) or gradcheck\(model, x, labels\)"):
         gradcheck(mlp((4, 3, 2)))
+
+
+def test_the_roundoff_bound_is_32_eps_times_the_size_over_h():
+    from minispectral.gradient_check import ROUNDOFF_FACTOR
+
+    x = np.array([[0.3, -0.7, 0.5]])
+    row = check_kernel(F.relu_forward, F.relu_backward, {"x": x}, h=1e-6)["x"]
+    dout = np.random.default_rng(0).standard_normal(x.shape)  # the check's own draw, seed 0
+    size = np.sum(np.abs(F.relu_forward(x)[0] * dout))
+    assert row.roundoff == pytest.approx(ROUNDOFF_FACTOR * np.finfo(np.float64).eps * size / 1e-6, rel=1e-6)
+
+
+def _straddling(layer_class, **kw):
+    """A sparse layer whose two largest-but-one |W| entries sit 5e-7 apart, across the threshold."""
+    W = np.array([[0.5, -0.5000005, 0.1, 0.9]])
+    if layer_class is Dense:
+        return Dense(4, 1, sparsity=0.5, dtype="float64", W_init=W, **kw)
+    # full variant, lam_in = 1, lam_out = 0: W = phi
+    return Spectral(4, 1, variant="full", sparsity=0.5, dtype="float64", phi_init=W, lam_in_init=1.0,
+                    lam_out_init=0.0, **kw)
+
+
+@pytest.mark.parametrize("layer_class", [Dense, Spectral])
+def test_sparse_layers_of_both_kinds_are_checked_with_their_masks_held(layer_class):
+    from minispectral.functional import magnitude_mask
+    from minispectral.gradient_check import _hold_masks
+
+    layer = _straddling(layer_class)
+    assert check_layer(layer, np.ones((2, 4))).passed
+    held = _hold_masks(layer.copy()).held_mask
+    np.testing.assert_array_equal(held, magnitude_mask(layer.weight(), 0.5))
+    assert np.count_nonzero(held == 0) == 2
+    nested = minispectral.Sequential(minispectral.Sequential(_straddling(layer_class)), minispectral.ReLU(),
+                                     Dense(1, 2, dtype="float64"))
+    assert check_model(nested, np.ones((2, 4)), np.array([0, 1])).passed  # masks held inside a nested model

@@ -547,3 +547,20 @@ def test_activations_keep_their_relative_precision_in_the_tails(name, dtype):
     np.testing.assert_allclose(out, f(x64), rtol=rtol, atol=tiny)
     np.testing.assert_allclose(dx, slope(x64), rtol=rtol, atol=tiny)
     assert np.all(dx[np.abs(x) <= 20] > 0)
+
+
+# ------------------------------------------------------------------ mutants that survived a review of 2026-12-01
+
+def test_elu_with_an_alpha_below_one():
+    x = np.array([-2.0, -0.5, 0.0, 1.5])
+    out, cache = F.elu_forward(x, alpha=0.5)
+    np.testing.assert_allclose(out, np.where(x > 0, x, 0.5 * np.expm1(x)), rtol=1e-15)
+    np.testing.assert_allclose(F.elu_backward(np.ones_like(x), cache), np.where(x > 0, 1.0, 0.5 * np.exp(x)), rtol=1e-15)
+
+
+def test_a_given_sparsity_mask_is_checked_against_W():
+    x, W = np.ones((2, 3)), np.ones((4, 3))
+    with pytest.raises(ValueError, match=r"mask must have shape \(4, 3\)"):
+        F.masked_dense_forward(x, W, None, 0.5, mask=np.ones((1, 3)))  # would broadcast over every row
+    with pytest.raises(TypeError, match="mask has dtype float32"):
+        F.masked_dense_forward(x, W, None, 0.5, mask=np.ones((4, 3), dtype=np.float32))

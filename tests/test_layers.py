@@ -552,3 +552,10 @@ def test_fit_names_both_ways_out_when_an_optimizer_trains_part_of_a_model():
     before = host(net.layers[0].params["W"].value).copy()
     fit(net, x, y, epochs=1, optimizer=head_only, progress=False)
     np.testing.assert_array_equal(host(net.layers[0].params["W"].value), before)
+
+
+def test_infinite_initial_values_and_a_boolean_sparsity_are_refused():
+    with pytest.raises(ValueError, match="must be finite"):
+        Dense(2, 1, W_init=np.array([[np.inf, 0.0]]))
+    with pytest.raises(ValueError, match="sparsity must be a number in \\[0, 1\\), got False"):
+        Dense(3, 2, sparsity=False)

@@ -857,3 +857,30 @@ def test_to_converts_a_held_mask_with_the_parameters():
     twin = layer.copy().to(dtype="float64")
     assert twin.held_mask.dtype == np.float64
     assert twin.forward(np.ones((2, 6))).dtype == np.float64
+
+
+def test_save_refuses_parameters_its_description_does_not_rebuild_and_factors_of_mixed_rank(tmp_path):
+    from minispectral.nn import Parameter
+
+    extra = mlp((4, 3, 2))
+    extra.layers[-1].params["extra"] = Parameter(np.zeros(2, np.float32))  # load would drop it, silently
+    with pytest.raises(ValueError, match="cannot save this model: its parameters"):
+        io.save(extra, tmp_path / "extra.npz")
+    ranks = mlp((4, 3, 2), "ssvd")
+    U = ranks.layers[0].params["U"]
+    U.value = U.value[:, :-1]
+    with pytest.raises(ValueError, match="disagree on their rank"):
+        io.save(ranks, tmp_path / "ranks.npz")
+    odd = mlp((4, 3, 2))
+    odd.layers[1].name = ["relu"]  # a description load cannot rebuild (an unhashable name)
+    with pytest.raises(ValueError, match="cannot save this model"):
+        io.save(odd, tmp_path / "odd.npz")
+    assert not list(tmp_path.iterdir())
+
+
+def test_restore_best_writes_into_the_parameters_own_arrays():
+    x, y = small_data()
+    net = mlp((6, 5, 3), "dense", seed=0)
+    arrays = [p.value for _, p in net.named_parameters()]
+    fit(net, x, y, epochs=3, batch_size=10, x_val=x[:20], y_val=y[:20], restore_best=True)
+    assert all(p.value is a for (_, p), a in zip(net.named_parameters(), arrays))  # the optimizer's, the layers'
