@@ -5,7 +5,8 @@
     minispectral reproduce params --quick     # the papers' studies (see minispectral.reproduce)
 
 Bad arguments exit with status 2 and a usage message; runtime errors (a missing dataset,
-an unavailable GPU) exit with status 1 and a one-line message.
+an unavailable GPU) exit with status 1 and a one-line message (a data file's error keeps its
+few lines, which say where to put the file by hand).
 """
 from __future__ import annotations
 

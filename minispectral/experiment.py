@@ -87,8 +87,9 @@ class RunFailed(RuntimeError):
 def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None):
     """Train and test one model; returns (record, model).
 
-    The record holds the config, ``trainable_parameters``, ``test_accuracy``,
-    ``epoch_seconds`` (training time only, one per epoch) and the per-epoch ``history``.
+    The record holds the config, ``trainable_parameters``, ``test_accuracy`` and ``test_loss``,
+    ``epochs_run``, ``epoch_seconds`` (training time only, one per epoch), ``wall_seconds`` (the
+    whole run), ``stopped_early`` and the per-epoch ``history``.
     """
     cfg = config.resolved()
     backend = get_backend(cfg.backend)

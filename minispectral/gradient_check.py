@@ -2,7 +2,8 @@
 
 The rules (CS231n's, and the reason float32 checks are meaningless, lesson 01):
   * work in float64, on a copy, so nothing the caller owns is touched;
-  * use the central difference (f(θ+h) − f(θ−h)) / 2h, error O(h²);
+  * use the central difference (f(θ+h_i) − f(θ−h_i)) / 2h_i, error O(h_i²), with the step h_i of
+    the next rule;
   * compare with the symmetric relative error ‖a − n‖ / (‖a‖ + ‖n‖);
   * check every entry of every parameter, not a sample;
   * step in proportion to the entry: θ_i ± h·max(1, |θ_i|), and divide by the step actually taken

@@ -24,7 +24,11 @@ FORMAT_VERSION = 1
 
 
 def save(model: Sequential, path, metadata: dict | None = None) -> Path:
-    """Write ``model`` (and optional JSON-able ``metadata``) to ``path`` atomically."""
+    """Write ``model`` (and optional JSON-able ``metadata``) to ``path`` atomically.
+
+    Raises TypeError for anything but a Sequential, and ValueError ("cannot save this model") for one
+    that ``load`` would refuse; both before anything is written.
+    """
     from . import __version__
 
     path = Path(path).expanduser()

@@ -329,7 +329,8 @@ class Adam(Optimizer):
 
 
 class Adamax(Adam):
-    """m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  θ ← θ − lr/(1−β₁ᵗ) · m / u   (Kingma & Ba, §7.1).
+    """m ← β₁m + (1−β₁)g;  u ← max(β₂u, |g| + ε);  θ ← θ − lr/(1−β₁ᵗ) · m / u   (Kingma & Ba, §7.1,
+    with ε inside the max as in PyTorch, so that an entry whose gradient stayed 0 never divides by 0).
 
     u is kept in the state array named ``v``.
     """

@@ -47,7 +47,7 @@ class Module:
 
     def __init__(self):
         self.params: dict[str, Parameter] = {}
-        self.input_grad = True  # whether backward returns dx (a Sequential sets it per pass for its first layer)
+        self.input_grad = True  # whether backward returns dx (inside a Sequential, set for each pass by it)
         self._cache = None
 
     # --- computation -------------------------------------------------------------------
