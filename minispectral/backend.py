@@ -18,6 +18,7 @@ Transfers are always explicit: ``to_numpy(x)`` brings an array to the host,
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 from dataclasses import dataclass
@@ -145,13 +146,17 @@ def available(name: str) -> tuple[bool, str]:
 
 
 _base: Backend | None = None  # the program's backend: set_backend, else MINISPECTRAL_BACKEND, else numpy
-_stack: list[Backend] = []  # one entry per open ``with use_backend(...)`` block, innermost last
+# The backend of the innermost open ``with use_backend(...)`` block, or None: a context variable, so
+# that a block in one thread (or one asyncio task) never changes another's backend, and each block
+# restores exactly what was there when it began, whatever order blocks in other threads end in.
+_block: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("minispectral_backend", default=None)
 
 
 def _current() -> Backend:
     global _base
-    if _stack:
-        return _stack[-1]
+    block = _block.get()
+    if block is not None:
+        return block
     if _base is None:
         env = os.environ.get("MINISPECTRAL_BACKEND") or "numpy"  # set but empty: unset
         try:
@@ -172,20 +177,20 @@ def set_backend(name: str) -> Backend:
     backend = get_backend(name)
     # Not through _current(): an unusable MINISPECTRAL_BACKEND must not block choosing another one.
     _base = backend
-    if _stack:
-        _stack[-1] = backend
+    if _block.get() is not None:
+        _block.set(backend)
     return backend
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[Backend]:
-    """Context manager: switch the current backend inside a ``with`` block."""
+    """Context manager: switch the current backend inside a ``with`` block, in this thread only."""
     backend = get_backend(name)
-    _stack.append(backend)
+    token = _block.set(backend)
     try:
         yield backend
     finally:
-        _stack.pop()
+        _block.reset(token)
 
 
 def backend_of(x) -> Backend:
@@ -275,5 +280,6 @@ def kth_smallest(a, k: int):
     b = backend_of(a)
     if b.name in ("numpy", "cupy"):
         module = np if b.name == "numpy" else __import__("cupy")
-        return module.partition(a, k - 1)[k - 1]
+        # a slice reshaped to 0-d: indexing would give NumPy a scalar, which is no array of any backend
+        return module.reshape(module.partition(a, k - 1)[k - 1:k], ())
     return namespace(a).sort(a)[k - 1]

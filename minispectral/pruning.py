@@ -32,10 +32,21 @@ def _weight_layers(model: Sequential, layer_index: int) -> tuple[int, int]:
     layer_index = int(layer_index) % len(layers)  # -1 would search for the next weight layer from layer 0
     if not isinstance(layers[layer_index], (Dense, Spectral)):
         raise ValueError(f"layer {layer_index} is {type(layers[layer_index]).__name__}, not a weight layer")
-    following = next((i for i in range(layer_index + 1, len(layers))
-                      if isinstance(layers[i], (Dense, Spectral))), None)
+    # between the two weight layers only parameter-free layers (activations) may sit: anything else (a
+    # nested Sequential) would take node i's output, and pruning the next top-level layer would be wrong
+    following = None
+    for i in range(layer_index + 1, len(layers)):
+        if isinstance(layers[i], (Dense, Spectral)):
+            following = i
+            break
+        if layers[i].parameters() or hasattr(layers[i], "layers"):
+            raise ValueError(f"layer {i} ({type(layers[i]).__name__}) sits between layer {layer_index} and the next "
+                             f"weight layer; pruning works on a flat Sequential of Dense, Spectral and activations")
     if following is None:
         raise ValueError(f"layer {layer_index} is the output layer; only hidden nodes can be pruned")
+    if layers[following].n_in != layers[layer_index].n_out:
+        raise ValueError(f"layer {following} takes {layers[following].n_in} inputs, but layer {layer_index} gives "
+                         f"{layers[layer_index].n_out}")
     return layer_index, following
 
 

@@ -55,9 +55,11 @@ def cupy_backend():
 @pytest.fixture(autouse=True)
 def _restore_current_backend():
     """A test that switches the current backend must not leak the switch into the next test."""
-    saved = list(backend_module._stack), backend_module._base
+    saved = backend_module._base
+    token = backend_module._block.set(None)
     yield
-    backend_module._stack[:], backend_module._base = saved
+    backend_module._block.reset(token)
+    backend_module._base = saved
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,6 @@ def run_python(code, **env):
 
 def test_default_backend_is_numpy(monkeypatch):
     monkeypatch.delenv("MINISPECTRAL_BACKEND", raising=False)
-    monkeypatch.setattr(backend_module, "_stack", [])
     monkeypatch.setattr(backend_module, "_base", None)
     assert get_backend().name == "numpy"
 
@@ -74,7 +73,6 @@ def test_backend_names_are_case_insensitive_and_backend_objects_pass_through():
 
 def test_env_variable_selects_the_backend(monkeypatch):
     monkeypatch.setenv("MINISPECTRAL_BACKEND", "strict")
-    monkeypatch.setattr(backend_module, "_stack", [])
     monkeypatch.setattr(backend_module, "_base", None)
     assert get_backend().name == "strict"
     assert backend_of(from_numpy([1.0, 2.0])).name == "strict"
@@ -82,7 +80,6 @@ def test_env_variable_selects_the_backend(monkeypatch):
 
 def test_env_variable_with_unknown_name_raises(monkeypatch):
     monkeypatch.setenv("MINISPECTRAL_BACKEND", "tpu")
-    monkeypatch.setattr(backend_module, "_stack", [])
     monkeypatch.setattr(backend_module, "_base", None)
     with pytest.raises(ValueError, match="tpu"):
         get_backend()
@@ -90,7 +87,6 @@ def test_env_variable_with_unknown_name_raises(monkeypatch):
 
 def test_an_unusable_env_backend_does_not_block_choosing_another(monkeypatch):
     monkeypatch.setenv("MINISPECTRAL_BACKEND", "tpu")
-    monkeypatch.setattr(backend_module, "_stack", [])
     monkeypatch.setattr(backend_module, "_base", None)
     with use_backend("strict"):
         assert get_backend().name == "strict"
@@ -317,3 +313,38 @@ def test_a_bad_backend_in_the_environment_names_the_variable():
 def test_to_backend_points_a_model_to_its_own_to_method():
     with pytest.raises(TypeError, match=r"to move a Sequential, call its .to\('strict'\)"):
         minispectral.to_backend(minispectral.mlp((4, 3, 2)), "strict")
+
+
+def test_use_backend_in_one_thread_leaves_the_others_alone():
+    # the blocks shared one stack: a block in one thread switched every thread, and blocks ending out of
+    # order restored the wrong backend
+    import threading
+
+    entered, leave = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with use_backend("strict"):
+            entered.set()
+            leave.wait(5)
+            seen["worker"] = get_backend().name
+        seen["worker after"] = get_backend().name
+
+    set_backend("numpy")
+    thread = threading.Thread(target=worker)
+    thread.start()
+    entered.wait(5)
+    with use_backend("numpy"):
+        seen["main inside"] = get_backend().name
+        leave.set()
+        thread.join(5)
+        seen["main after the worker left"] = get_backend().name
+    assert seen == {"worker": "strict", "worker after": "numpy", "main inside": "numpy",
+                    "main after the worker left": "numpy"}
+
+
+def test_kth_smallest_returns_a_0d_array_on_every_backend(backend):
+    from minispectral.backend import kth_smallest
+
+    r = kth_smallest(from_numpy(np.array([3.0, 1.0, 2.0]), backend=backend), 2)
+    assert r.shape == () and backend_of(r).name == backend.name and float(to_numpy(r)) == 2.0

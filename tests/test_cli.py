@@ -194,7 +194,6 @@ def test_the_environment_chooses_the_backend_of_train_and_the_studies(tmp_path, 
     import minispectral.backend as backend_module
 
     monkeypatch.setenv("MINISPECTRAL_BACKEND", "strict")
-    monkeypatch.setattr(backend_module, "_stack", [])
     monkeypatch.setattr(backend_module, "_base", None)  # the current backend is read from the environment again
     out = tmp_path / "r.json"
     assert main(["train", "--hidden", "8", "--epochs", "1", "--json", str(out)]) == 0

@@ -385,6 +385,23 @@ def test_download_goes_to_cache_when_env_dir_read_only(serve, site, tmp_path, mo
     assert _only_entries(read_only) == []
 
 
+def test_download_goes_to_cache_when_the_env_variable_names_a_file(serve, site, tmp_path, monkeypatch):
+    # the file passed as a writable folder: the download failed, and the hint named an impossible path
+    not_a_folder = tmp_path / "afile"
+    not_a_folder.write_text("x")
+    monkeypatch.setenv("MINISPECTRAL_DATA", str(not_a_folder))
+    url, _ = serve(site)
+    path = fetch("mnist", LABELS, mirrors=url, progress=False)
+    assert path == tmp_path / "xdg-cache" / "minispectral" / "mnist" / LABELS
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch):
+    # downloads landed under the working directory and were not found from another one
+    monkeypatch.delenv("MINISPECTRAL_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relcache")
+    assert data_dir_candidates() == [Path.home() / ".cache" / "minispectral"]
+
+
 def test_fetch_unknown_names():
     with pytest.raises(ValueError, match="mnist"):
         fetch("cifar", LABELS)
@@ -568,3 +585,26 @@ def test_dataset_labels_out_of_range_are_refused():
 
     with pytest.raises(DatasetError, match=r"labels span 0\.\.10, expected 0\.\.9"):
         _check_labels(np.array([0, 10]), 10, "labels.gz")
+
+
+@pytest.mark.parametrize("seed", [None, True, [1, 2], -1, 1.5])
+def test_a_dataset_seed_is_an_integer(seed):
+    # None gave a new validation split at every call; True and [1, 2] passed as seeds
+    from minispectral.datasets import load_digits, make_spirals, synthetic_dataset
+
+    for load in (lambda: load_digits(val_split=0.2, seed=seed), lambda: make_spirals(seed=seed),
+                 lambda: synthetic_dataset("spirals", val_split=0.2, seed=seed)):
+        with pytest.raises(ValueError, match=f"seed must be an integer >= 0, got {re.escape(repr(seed))}"):
+            load()
+
+
+def test_a_hand_built_dataset_keeps_the_documented_contract():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 4)).astype(np.float32), np.array([0, 1, 2, 0, 1, 2])
+    data = Dataset("t", np.asfortranarray(x), y.astype(np.uint8), x, y)
+    assert data.x_train.flags.c_contiguous and data.y_train.dtype == np.int64
+    np.testing.assert_array_equal(data.x_train, x)
+    for bad in (dict(x_train=x.astype(np.float16), x_test=x.astype(np.float16)), dict(x_test=x.astype(np.float64))):
+        args = {"x_train": x, "x_test": x, **bad}
+        with pytest.raises(TypeError, match="expected float32 or float64 features, the same in every split"):
+            Dataset("t", args["x_train"], y, args["x_test"], y)

@@ -577,3 +577,15 @@ def test_a_run_whose_patience_ran_out_at_the_last_epoch_was_not_cut_by_the_cap()
     assert study.cut_by_cap(record([0.5, 0.6, 0.7, 0.8]))  # still improving at the cap
     assert not study.cut_by_cap(record([0.5, 0.8, 0.8, 0.805]))  # two epochs without a gain: stopped there anyway
     assert not study.cut_by_cap(record([0.5, 0.6, 0.7]))  # stopped before the cap
+
+
+def test_pruning_refuses_a_nested_sequential_between_the_weight_layers():
+    # it pruned the next top-level layer instead of the nested one: silence gave wrong outputs, silently
+    from minispectral import Dense, ReLU, Sequential
+
+    nested = Sequential(Dense(4, 5), ReLU(), Sequential(Dense(5, 6), ReLU()), Dense(6, 3))
+    for operation in (prune, silence):
+        with pytest.raises(ValueError, match="layer 2 \\(Sequential\\) sits between layer 0 and the next weight layer"):
+            operation(nested, 0, [0, 1, 2])
+    with pytest.raises(ValueError, match="sits between"):  # it said "the output layer"
+        prune(Sequential(Dense(4, 5), ReLU(), Sequential(Dense(5, 3))), 0, [0, 1])

@@ -56,6 +56,13 @@ class Dataset:
                 raise ValueError(f"{split} split: expected x of shape (N, {n_features}) and y of "
                                  f"shape (N,), got {x.shape} and {y.shape}")
             _check_labels(y, self.n_classes, f"{split} split", error=ValueError)
+            if x.dtype not in (np.float32, np.float64) or x.dtype != self.x_train.dtype:
+                raise TypeError(f"{split} split: expected float32 or float64 features, the same in every split, "
+                                f"got {x.dtype} (the train split's are {self.x_train.dtype})")
+            # the contract above, kept for hand-built datasets too: C order and int64 labels (copies only
+            # where the given arrays differ)
+            object.__setattr__(self, f"x_{split}", np.ascontiguousarray(x))
+            object.__setattr__(self, f"y_{split}", y.astype(np.int64, copy=False))
 
     @property
     def n_features(self) -> int:
@@ -91,8 +98,16 @@ def _check_fraction(name: str, value, *, zero_allowed: bool) -> None:
         raise ValueError(f"{name} must be a number in {low}, 1), got {value!r}")
 
 
-def _check_val_split(val_split: float) -> None:
+def _check_val_split(val_split: float, seed=0) -> None:
+    """The validation fraction, and the seed that chooses it: an int >= 0 (None would give a new split
+    at every call, and NumPy would take a bool or a list of ints as a seed as well)."""
     _check_fraction("val_split", val_split, zero_allowed=True)
+    _check_seed(seed)
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
 
 
 def _check_labels(y: np.ndarray, n_classes: int, source, error=DatasetError) -> None:

@@ -85,7 +85,9 @@ def data_dir_candidates(data_dir: str | os.PathLike | None = None) -> list[Path]
     """
     _check_data_dir(data_dir)
     dirs = [Path(d).expanduser() for d in (data_dir, os.environ.get("MINISPECTRAL_DATA")) if d]
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    cache = os.environ.get("XDG_CACHE_HOME")
+    if not cache or not Path(cache).expanduser().is_absolute():  # the XDG spec: a relative value is ignored
+        cache = Path.home() / ".cache"
     dirs.append(Path(cache).expanduser() / "minispectral")
     return list(dict.fromkeys(dirs))
 
@@ -104,8 +106,9 @@ def _writable(path: Path) -> bool:
             return False
         path = path.parent
     # root passes os.access everywhere; a directory marked read-only
-    # (like a shared data folder) should still be left alone.
-    return os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
+    # (like a shared data folder) should still be left alone. A file on the way (a data variable
+    # naming a file) can hold no folder at all.
+    return path.is_dir() and os.access(path, os.W_OK) and bool(path.stat().st_mode & stat.S_IWUSR)
 
 
 def _download_root(dataset: str, data_dir) -> Path:

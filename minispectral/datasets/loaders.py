@@ -58,7 +58,7 @@ def load_digits(*, val_split: float = 0.0, seed: int = 0, dtype="float32") -> Da
         x arrays of shape (N, 64).
     """
     dtype = _float_dtype(dtype)
-    _check_val_split(val_split)
+    _check_val_split(val_split, seed)
     pixels, labels = _digits_arrays()
     test = _stratified_test_mask(labels, _DIGITS_TEST_FRACTION, _DIGITS_SPLIT_SEED)
     return _build("digits", _to_float(pixels[~test], 16, dtype), labels[~test],
@@ -82,7 +82,7 @@ def _read_pair(name: str, prefix: str, data_dir, download: bool) -> tuple[np.nda
 
 def _load_idx_dataset(name, *, data_dir, val_split, seed, download, dtype) -> Dataset:
     dtype = _float_dtype(dtype)
-    _check_val_split(val_split)
+    _check_val_split(val_split, seed)
     (x, y), (x_test, y_test) = (_read_pair(name, prefix, data_dir, download)
                                 for prefix in ("train", "t10k"))
     return _build(name, _to_float(x, 255, dtype), y.astype(np.int64),

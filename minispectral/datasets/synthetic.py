@@ -6,7 +6,8 @@ import numbers
 
 import numpy as np
 
-from .dataset import Dataset, _build, _check_fraction, _check_val_split, _float_dtype, _stratified_test_mask
+from .dataset import (Dataset, _build, _check_fraction, _check_seed, _check_val_split, _float_dtype,
+                      _stratified_test_mask)
 
 
 def _check_counts(**counts: int) -> None:
@@ -41,6 +42,7 @@ def make_spirals(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2,
     dtype = _float_dtype(dtype)
     _check_counts(n_per_class=n_per_class, n_classes=n_classes)
     _check_scale("noise", noise)
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
     radius = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
@@ -72,6 +74,7 @@ def make_blobs(n_per_class: int = 100, n_classes: int = 3, n_features: int = 2,
     dtype = _float_dtype(dtype)
     _check_counts(n_per_class=n_per_class, n_classes=n_classes, n_features=n_features)
     _check_scale("spread", spread)
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     centres = rng.uniform(-5.0, 5.0, size=(n_classes, n_features))
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
@@ -106,7 +109,7 @@ def synthetic_dataset(kind: str = "spirals", *, val_split: float = 0.0, seed: in
         raise ValueError(f"unknown synthetic dataset {kind!r}; "
                          f"expected one of {', '.join(_GENERATORS)}")
     _check_fraction("test_fraction", test_fraction, zero_allowed=False)
-    _check_val_split(val_split)
+    _check_val_split(val_split, seed)
     X, y = _GENERATORS[kind](seed=seed, **kw)
     test = _stratified_test_mask(y, test_fraction, seed)
     if test.all() or not test.any():
