@@ -412,6 +412,14 @@ def import_torch(args):
     return torch, device
 
 
+def torch_device(text: str) -> str:
+    """An argparse type: 'cpu', 'cuda', 'cuda:N' or 'auto' (checked here, before any data is loaded)."""
+    name, _, index = text.partition(":")
+    if text in ("auto", "cpu", "cuda") or (name == "cuda" and index.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or auto, got {text!r}")
+
+
 # --- the grid -----------------------------------------------------------------------------------
 def parse_list(text: str, cast=str) -> list:
     return [cast(t) for t in text.split(",") if t.strip()]
@@ -467,7 +475,8 @@ def parse_args(argv=None):
     p.add_argument("--versus-dense", action="store_true",
                    help="instead of the grid: time each model against dense of the same shape, their epochs "
                         "interleaved, and report model/dense (the spectral-against-dense target)")
-    p.add_argument("--torch-device", default="auto", help="cpu, cuda, or auto (cuda with --backend cupy)")
+    p.add_argument("--torch-device", type=torch_device, default="auto",
+                   help="cpu, cuda, cuda:N, or auto (cuda with --backend cupy)")
     p.add_argument("--threads", type=non_negative_int, default=0,
                    help="threads of PyTorch and of NumPy's OpenBLAS (default: all cores)")
     p.add_argument("--clock", default="wall", choices=("wall", "cpu"),

@@ -559,6 +559,7 @@ def test_the_interleaved_sides_take_turns_to_go_first_each_after_a_pause(monkeyp
     (["--max-seconds", "nan"], "argument --max-seconds: expected a positive number of seconds"),
     (["--epochs", "0"], "argument --epochs: expected a positive integer"),
     (["--out", "."], "--out must name a file, got the folder ."),
+    (["--torch-device", "foo"], "argument --torch-device: expected cpu, cuda, cuda:N or auto, got 'foo'"),
 ])
 def test_bad_benchmark_arguments_are_usage_errors_naming_the_option(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
