@@ -608,3 +608,16 @@ def test_a_hand_built_dataset_keeps_the_documented_contract():
         args = {"x_train": x, "x_test": x, **bad}
         with pytest.raises(TypeError, match="expected float32 or float64 features, the same in every split"):
             Dataset("t", args["x_train"], y, args["x_test"], y)
+
+
+def test_read_idx_tells_a_missing_file_and_an_empty_one_from_a_corrupt_one(tmp_path):
+    from minispectral.datasets.idx import read_idx
+
+    with pytest.raises(DatasetError, match="nope.gz: cannot read it \\(No such file or directory\\)"):
+        read_idx(tmp_path / "nope.gz")
+    with pytest.raises(DatasetError, match="cannot read it \\(Is a directory\\)"):
+        read_idx(tmp_path)
+    empty = tmp_path / "empty.gz"
+    empty.write_bytes(gzip.compress(b""))
+    with pytest.raises(DatasetError, match="empty after decompression"):  # it said "IDX magic number is None"
+        read_idx(empty)

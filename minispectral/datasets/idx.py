@@ -38,8 +38,12 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:  # not the file's content
+        raise DatasetError(f"{path}: cannot read it ({exc.strerror})") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path}: cannot decompress ({exc})") from exc
+    if not raw:
+        raise DatasetError(f"{path}: empty after decompression, expected an IDX header and data")
     magic = struct.unpack_from(">I", raw)[0] if len(raw) >= 4 else None
     if magic not in _IDX_NDIM:
         raise DatasetError(f"{path}: IDX magic number is {magic}, expected 2049 (labels) "
