@@ -621,3 +621,15 @@ def test_read_idx_tells_a_missing_file_and_an_empty_one_from_a_corrupt_one(tmp_p
     empty.write_bytes(gzip.compress(b""))
     with pytest.raises(DatasetError, match="empty after decompression"):  # it said "IDX magic number is None"
         read_idx(empty)
+
+
+def test_a_download_folder_that_cannot_be_made_is_reported_once_not_per_mirror(serve, site, tmp_path):
+    # the same local error was listed under every mirror URL, as if the servers had failed
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    url, _ = serve(site)
+    with pytest.raises(DatasetError) as info:
+        fetch("mnist", LABELS, data_dir=blocker / "data", mirrors=[url, url], progress=False)
+    message = str(info.value)
+    assert message.startswith(f"cannot write the download into {blocker / 'data' / 'mnist'}: Not a directory")
+    assert url not in message and "To install it by hand" in message

@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import os
 import stat
+import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -222,6 +223,14 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
     # The folders a download creates; if every mirror fails they are removed again, so that a
     # failed download leaves no empty data folder that looks like a dataset that is there.
     created = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]
+    try:  # a folder we cannot write in fails every mirror alike: say so once, as our own problem
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=dest.parent):
+            pass
+    except OSError as exc:
+        _remove_empty(created)
+        raise DatasetError(f"cannot write the download into {dest.parent}: {exc.strerror or exc}\n"
+                           + _by_hand(dest, spec)) from exc
     errors = []
     for url in urls:
         try:
@@ -229,13 +238,19 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
             return dest
         except (OSError, ValueError, http.client.HTTPException, DatasetError) as exc:
             errors.append(f"  {url}: {exc}")
-    for folder in created:  # deepest first
+    _remove_empty(created)
+    raise DatasetError(f"could not download {dataset_name}/{filename}:\n" + "\n".join(errors)
+                       + "\n" + _by_hand(dest, spec))
+
+
+def _remove_empty(created: list) -> None:
+    """Remove the folders a failed download created (deepest first), so that no empty data folder
+    looks like a dataset that is there."""
+    for folder in created:
         try:
             folder.rmdir()
         except OSError:  # not empty (another file arrived meanwhile) or already gone
             break
-    raise DatasetError(f"could not download {dataset_name}/{filename}:\n" + "\n".join(errors)
-                       + "\n" + _by_hand(dest, spec))
 
 
 def _download(url: str, dest: Path, spec: FileSpec, progress: bool | None) -> None:
