@@ -633,3 +633,27 @@ def test_a_download_folder_that_cannot_be_made_is_reported_once_not_per_mirror(s
     message = str(info.value)
     assert message.startswith(f"cannot write the download into {blocker / 'data' / 'mnist'}: Not a directory")
     assert url not in message and "To install it by hand" in message
+
+
+def test_an_xdg_cache_home_under_the_home_folder_counts_as_absolute(monkeypatch):
+    monkeypatch.delenv("MINISPECTRAL_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "~/xc")
+    assert data_dir_candidates()[-1] == Path.home() / "xc" / "minispectral"
+
+
+def test_a_folder_that_refuses_files_is_reported_before_any_mirror_and_left_as_found(tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(**kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(datasets.download, "_download", lambda *a, **k: pytest.fail("tried a mirror"))
+    with pytest.raises(DatasetError, match="cannot write the download into .*: Permission denied"):
+        fetch("mnist", LABELS, data_dir=tmp_path / "new", mirrors="http://127.0.0.1:9/", progress=False)
+    assert not (tmp_path / "new").exists()  # the folders the attempt made are gone again
+
+
+def test_make_blobs_checks_its_seed():
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got True"):
+        make_blobs(seed=True)

@@ -560,6 +560,7 @@ def test_the_interleaved_sides_take_turns_to_go_first_each_after_a_pause(monkeyp
     (["--epochs", "0"], "argument --epochs: expected a positive integer"),
     (["--out", "."], "--out must name a file, got the folder ."),
     (["--torch-device", "foo"], "argument --torch-device: expected cpu, cuda, cuda:N or auto, got 'foo'"),
+    (["--torch-device", "cuda:x"], "argument --torch-device: expected cpu, cuda, cuda:N or auto, got 'cuda:x'"),
 ])
 def test_bad_benchmark_arguments_are_usage_errors_naming_the_option(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -740,3 +741,9 @@ def test_every_input_a_fast_kernel_reads_is_guarded_against_its_buffers():
     _, cache = fast.spectral_forward(a, phi, np.ones(4), np.zeros(4))
     with pytest.raises(ValueError, match="shares memory with dy, x"):  # every overlap named
         fast.spectral_backward(a, cache, dW_out=a)
+
+
+def test_the_benchmark_takes_every_torch_device_it_names():
+    bench = load_bench()
+    assert [bench.parse_args(["--torch-device", d]).torch_device for d in ("auto", "cpu", "cuda", "cuda:1")] == \
+        ["auto", "cpu", "cuda", "cuda:1"]

@@ -589,3 +589,18 @@ def test_pruning_refuses_a_nested_sequential_between_the_weight_layers():
             operation(nested, 0, [0, 1, 2])
     with pytest.raises(ValueError, match="sits between"):  # it said "the output layer"
         prune(Sequential(Dense(4, 5), ReLU(), Sequential(Dense(5, 3))), 0, [0, 1])
+
+
+def test_pruning_refuses_any_layer_with_parameters_or_layers_between_and_widths_that_do_not_chain():
+    from minispectral import Dense, Module, Parameter, ReLU, Sequential
+
+    class Scale(Module):  # a layer of the user's own, holding a parameter
+        def __init__(self):
+            super().__init__()
+            self.params["a"] = Parameter(np.ones(5, np.float32))
+
+    for between in (Scale(), Sequential(ReLU())):
+        with pytest.raises(ValueError, match="sits between layer 0 and the next weight layer"):
+            prune(Sequential(Dense(4, 5), between, Dense(5, 3)), 0, [0, 1])
+    with pytest.raises(ValueError, match="layer 2 takes 6 inputs, but layer 0 gives 5"):
+        prune(Sequential(Dense(4, 5), ReLU(), Dense(6, 3)), 0, [0, 1])
