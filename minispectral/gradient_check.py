@@ -164,9 +164,14 @@ def _compare(report, name, analytic, numeric, roundoff=None):
                                err, err <= report.tol or within, bound))
 
 
-def _free_entries(p, numeric):
-    """Entries outside a parameter's mask are constants (not parameters), so they have no gradient."""
-    return numeric if p.mask is None else numeric * p.mask
+def _check_against_differences(report, name, analytic, loss, x, h: float, size: float, mask=None) -> None:
+    """Add the row of the gradient ``analytic`` of ``loss()`` with respect to ``x``: central differences,
+    their round-off bound for a loss of size ``size``, and the comparison. Entries outside a
+    parameter's ``mask`` are constants (not parameters), so they have no gradient."""
+    numeric, half_steps = _central_differences(loss, x, h)
+    if mask is not None:
+        numeric = numeric * mask
+    _compare(report, name, analytic, numeric, _roundoff(size, half_steps))
 
 
 def check_kernel(forward, backward, inputs: dict, *, wrt=None, seed: int = 0, h: float = 1e-6,
@@ -199,8 +204,7 @@ def check_kernel(forward, backward, inputs: dict, *, wrt=None, seed: int = 0, h:
         if args[name] is None:  # an absent input (b=None) has no gradient
             continue
         loss = lambda: xp.sum(forward(*args.values(), **kwargs)[0] * dout)  # noqa: E731
-        numeric, half_steps = _central_differences(loss, args[name], h)
-        _compare(report, name, grad, numeric, _roundoff(size, half_steps))
+        _check_against_differences(report, name, grad, loss, args[name], h, size)
     return report
 
 
@@ -217,11 +221,9 @@ def check_layer(layer, x, *, seed: int = 0, h: float = 1e-6, tol: float = DEFAUL
     loss = lambda: xp.sum(layer.forward(x) * dout)  # noqa: E731
     report = GradcheckReport(tol=tol)
     size = _size_of_sum(out * dout)
-    numeric, half_steps = _central_differences(loss, x, h)
-    _compare(report, "x", dx, numeric, _roundoff(size, half_steps))
+    _check_against_differences(report, "x", dx, loss, x, h, size)
     for name, p in layer.trainable_parameters():
-        numeric, half_steps = _central_differences(loss, p.value, h)
-        _compare(report, name, p.grad, _free_entries(p, numeric), _roundoff(size, half_steps))
+        _check_against_differences(report, name, p.grad, loss, p.value, h, size, p.mask)
     return report
 
 
@@ -241,8 +243,7 @@ def check_model(model, x, labels, *, h: float = 1e-5, tol: float = DEFAULT_TOL) 
     xp = namespace(logits)
     size = abs(float(loss_value)) + float(xp.max(xp.abs(logits)))
     for name, p in model.trainable_parameters():
-        numeric, half_steps = _central_differences(loss, p.value, h)
-        _compare(report, name, p.grad, _free_entries(p, numeric), _roundoff(size, half_steps))
+        _check_against_differences(report, name, p.grad, loss, p.value, h, size, p.mask)
     return report
 
 
