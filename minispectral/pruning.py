@@ -96,8 +96,7 @@ def prune(model: Sequential, layer_index: int, keep) -> Sequential:
     layer_index, following = _weight_layers(model, layer_index)
     keep = _check_keep(keep, model.layers[layer_index].n_out)
     pruned = model.copy()
-    for p in pruned.parameters():
-        p.grad = None  # the unpruned network's, of the old shapes
+    pruned.zero_grad()  # the unpruned network's gradients, of the old shapes
     for index, axes in ((layer_index, _OUT_AXES), (following, _IN_AXES)):
         layer = pruned.layers[index]
         backend = layer.backend
@@ -119,8 +118,7 @@ def silence(model: Sequential, layer_index: int, keep) -> Sequential:
     """A same-size copy of ``model`` in which the hidden nodes not in ``keep`` send nothing on."""
     layer_index, following = _weight_layers(model, layer_index)
     silenced = model.copy()
-    for p in silenced.parameters():
-        p.grad = None  # the unsilenced network's
+    silenced.zero_grad()  # the unsilenced network's gradients
     layer = silenced.layers[following]
     alive = np.zeros(layer.n_in)
     alive[_check_keep(keep, layer.n_in)] = 1.0

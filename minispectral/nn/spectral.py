@@ -121,7 +121,11 @@ class Spectral(Module):
     def trainable(self) -> Mapping[str, bool]:
         """{name: trained?} for the variant's parameters, read from the Parameters themselves, and
         read-only: ``layer.params["phi"].trainable = True`` is what unfreezes phi."""
-        return MappingProxyType({name: bool(self.params[name].trainable) for name in _TRAINABLE[self.variant]})
+        return MappingProxyType(self._flags())
+
+    def _flags(self) -> dict[str, bool]:
+        """The trainable flags as a plain dict, for the layer's own use at every backward pass."""
+        return {name: bool(self.params[name].trainable) for name in _TRAINABLE[self.variant]}
 
     # --- the eigenvector block -------------------------------------------------------------
     def _phi_forward(self):
@@ -197,7 +201,7 @@ class Spectral(Module):
 
     def backward(self, dy):
         cache, phi_cache = self._forward_cache()
-        flags = self.trainable
+        flags = self._flags()
         frozen_by_design = [n for n in ("U", "V", "Q") if n in self.params and self.params[n].trainable]
         if frozen_by_design:  # no gradient path exists for them: training would silently skip them
             trained = "s" if self.variant == "ssvd" else "R"
