@@ -72,7 +72,7 @@ assert np.isclose(central - d1_hand, h**2 / 6 * d3_hand, rtol=0.02)
 
 # %% [markdown]
 # A computer adds a second error: each $f(x\pm h)$ is rounded, with a relative error of about
-# the unit round-off $u$ (lesson 00). Subtracting two nearly equal rounded numbers and dividing
+# the unit round-off $u$ (appendix A). Subtracting two nearly equal rounded numbers and dividing
 # by $h$ magnifies it to about $u|f|/h$. For the central difference the total is roughly
 # $$E(h) \approx \frac{h^2}{6}|f'''| + \frac{u\,|f|}{h}, \qquad\text{smallest at}\qquad h^\ast = \Big(\frac{3u|f|}{|f'''|}\Big)^{1/3} \sim u^{1/3}.$$
 # In float64 ($u \approx 10^{-16}$) that is $h^\ast \approx 10^{-5}$ and an error of $10^{-11}$ or less;

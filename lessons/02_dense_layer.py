@@ -17,7 +17,7 @@
 # # Lesson 02 — A dense layer
 #
 # **Why this lesson.** The dense (fully connected) layer is the building block of everything
-# that follows. The spectral layer of lessons 04–05 *is* a dense layer whose weight matrix is
+# that follows. The spectral layer of lessons 05–06 *is* a dense layer whose weight matrix is
 # computed from eigenvalues and eigenvectors, and its backward pass starts with the dense
 # layer's. Here we write the layer's forward pass, derive its three gradients $dx$, $dW$ and
 # $db$ index by index, write the backward pass with a *cache*, and check everything numerically.

@@ -267,7 +267,7 @@ plt.show()
 #   rows summing to zero, no division by a probability.
 # * The loss is computed through log-sum-exp, so huge logits are harmless.
 # * A training step is forward → loss → backward → optimizer step; `fit` wraps it.
-# * The dense $784\to100\to10$ baseline has 79,510 parameters; lesson 04 builds a layer with
+# * The dense $784\to100\to10$ baseline has 79,510 parameters; lesson 05 builds a layer with
 #   $n_\text{in} + n_\text{out}$ trainable parameters instead of $n_\text{in} n_\text{out}$.
 #
 # ## Exercises

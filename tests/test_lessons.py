@@ -18,8 +18,10 @@ from minispectral.datasets import REGISTRY, DatasetError, fetch
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS_DIR = REPO / "lessons"
-LESSONS = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
-SOLUTIONS = sorted((LESSONS_DIR / "solutions").glob("[0-9][0-9]_*.py"))
+# numbered lessons (01_*.py, ...) and appendices (A_*.py, ...)
+LESSONS = sorted([*LESSONS_DIR.glob("[0-9][0-9]_*.py"), *LESSONS_DIR.glob("[A-Z]_*.py")])
+SOLUTIONS = sorted([*(LESSONS_DIR / "solutions").glob("[0-9][0-9]_*.py"),
+                    *(LESSONS_DIR / "solutions").glob("[A-Z]_*.py")])
 MAX_NOTEBOOK_BYTES = 500_000
 
 
@@ -109,8 +111,8 @@ def test_notebook_committed_with_outputs(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=_ids(LESSONS))
 def test_lesson_has_solutions(lesson):
-    number = lesson.name[:2]
-    assert [s for s in SOLUTIONS if s.name[:2] == number], f"no lessons/solutions/{number}_*.py for {lesson.name}"
+    number = lesson.name.split("_")[0]
+    assert [s for s in SOLUTIONS if s.name.split("_")[0] == number], f"no lessons/solutions/{number}_*.py for {lesson.name}"
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_ids(SOLUTIONS))

@@ -5,7 +5,7 @@ QR:     phi = R Q           (Q frozen with orthonormal rows; R trained)
 
 Each is a forward/backward pair that maps the factors to phi and ∂L/∂phi back to the
 trained factor; the spectral layer chains them after ``spectral_weight_backward``.
-See paper.md §3, §5 and lesson 07.
+See paper.md §3, §5 and lesson 09.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Optimised twins of the spectral kernels, used by the ``Spectral`` layer on its training path.
 
 The textbook kernels in ``spectral.py`` follow the derivation step by step and are the ones to
-read (lessons 04–05).  The kernels here return the same arrays with less work, and
+read (lessons 05–06).  The kernels here return the same arrays with less work, and
 ``tests/test_fast_paths.py`` checks them against the textbook ones:
 
 * **No temporaries for W and its gradients.**  The textbook forward builds the matrix

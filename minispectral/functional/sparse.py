@@ -31,7 +31,7 @@ def magnitude_mask(W, sparsity: float):
 
     The threshold τ is the k-th smallest |W|; entries with |W| > τ survive.  This is the papers'
     rule (paper.md §6), and it zeroes exactly k entries unless several |W| tie at τ: then all of
-    them go, and more than k are zeroed (a constant W loses every entry).  Lesson 08, exercise 1.
+    them go, and more than k are zeroed (a constant W loses every entry).  Lesson 10, exercise 1.
     On a tiny layer the rounding could reach every entry (0.95 of 10 rounds to 10); k stops one
     short of that, so a sparsity below 1 always leaves the layer a weight to train.
     """

@@ -13,7 +13,7 @@ The forward pass is two steps with a named intermediate, and so is the backward 
     forward:  W = spectral_weight(phi, lam_in, lam_out);  y = x Wᵀ + b
     backward: (dx, dW, db) from the dense layer;  (dphi, dlam_in, dlam_out) from dW
 
-See paper.md §2–§3 and lessons 04–05 for the derivation.
+See paper.md §2–§3 and lessons 05–06 for the derivation.
 """
 from __future__ import annotations
 

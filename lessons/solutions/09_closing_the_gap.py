@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 07 (closing the gap: decomposing phi)."""
+"""Solutions to the exercises of lesson 09 (closing the gap: decomposing phi)."""
 import os
 
 import numpy as np

@@ -12,10 +12,10 @@
 # ---
 
 # %% [markdown]
-# # Lesson 10 — The same code on the GPU
+# # Lesson 12 — The same code on the GPU
 #
 # **Why this lesson.** Every kernel in `minispectral` asks its inputs for their array library
-# and calls that library's functions, so the code of lessons 02–09 runs unchanged on an NVIDIA GPU
+# and calls that library's functions, so the code of lessons 02–11 runs unchanged on an NVIDIA GPU
 # through CuPy. What changes is everything *around* the kernels: where the arrays live, when data
 # crosses between host and device, when the work actually happens, and therefore how to time it
 # without fooling yourself. This lesson covers
@@ -28,7 +28,7 @@
 # 6. the synchronisations you do not see.
 #
 # It runs on any machine. Without a GPU it runs the same code on `"numpy"` and `"strict"`
-# (array-api-strict, the CPU stand-in from lesson 00) and says what would differ on a GPU.
+# (array-api-strict, the CPU stand-in from appendix A) and says what would differ on a GPU.
 
 # %%
 import os
@@ -379,7 +379,7 @@ for name in backends:
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/10_gpu.py`.
+# Solutions: `lessons/solutions/12_gpu.py`.
 #
 # 1. **A better timer.** Extend `time_it` to return the median and the interquartile range, and use
 #    it to decide whether `"strict"` is significantly slower than `"numpy"` for a batch of 256.

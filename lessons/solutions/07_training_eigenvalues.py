@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 06 (training eigenvalues only)."""
+"""Solutions to the exercises of lesson 07 (training eigenvalues only)."""
 import os
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 09 (spectral pruning)."""
+"""Solutions to the exercises of lesson 11 (spectral pruning)."""
 import os
 
 import numpy as np

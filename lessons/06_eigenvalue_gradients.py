@@ -14,9 +14,9 @@
 # ---
 
 # %% [markdown]
-# # Lesson 05 — The gradients of the eigenvalues
+# # Lesson 06 — The gradients of the eigenvalues
 #
-# **Why this lesson.** Lesson 04 showed that a spectral layer is a dense layer whose weights are
+# **Why this lesson.** Lesson 05 showed that a spectral layer is a dense layer whose weights are
 # computed, $W_{ij} = \phi_{ij}(\lambda^\text{in}_j - \lambda^\text{out}_i)$. To train it we need
 # $\partial L/\partial\lambda^\text{in}$, $\partial L/\partial\lambda^\text{out}$ and (when the eigenvectors are
 # trained too) $\partial L/\partial\phi$. The derivation is short because $W$ is an intermediate: the
@@ -329,7 +329,7 @@ assert report_model.passed
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/05_eigenvalue_gradients.py`.
+# Solutions: `lessons/solutions/06_eigenvalue_gradients.py`.
 #
 # 1. **The one-set model.** With $\lambda^\text{in} \equiv 0$, derive $d\lambda^\text{out}$ and $d\phi$ and check them
 #    against an `ms.Spectral(..., variant="nc", trainable={"phi": True})` layer's gradients and with `gradcheck`.

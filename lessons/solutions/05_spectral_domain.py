@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 04 (the spectral domain)."""
+"""Solutions to the exercises of lesson 05 (the spectral domain)."""
 import numpy as np
 
 import minispectral as ms

@@ -12,9 +12,9 @@
 # ---
 
 # %% [markdown]
-# # Lesson 09 — Spectral pruning: ranking nodes by their eigenvalues
+# # Lesson 11 — Spectral pruning: ranking nodes by their eigenvalues
 #
-# **Why this lesson.** Lesson 08 zeroed individual *weights*. Removing whole hidden *nodes* is
+# **Why this lesson.** Lesson 10 zeroed individual *weights*. Removing whole hidden *nodes* is
 # better still: the matrices themselves shrink, so memory and compute drop without any sparse
 # kernels. The question is which nodes to remove. In a one-set spectral layer every incoming
 # weight of hidden node $i$ carries the factor $\lambda^\text{out}_i$, so $|\lambda^\text{out}_i|$ is a natural
@@ -48,7 +48,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## 1. Why $\lambda^\text{out}_i = 0$ removes node $i$ exactly
 #
-# SR uses the one-set layer of lesson 06 without a bias: $W = -\operatorname{diag}(\lambda^\text{out})\,\phi$, so
+# SR uses the one-set layer of lesson 07 without a bias: $W = -\operatorname{diag}(\lambda^\text{out})\,\phi$, so
 # hidden node $i$ computes
 #
 # $$h_i = f\big(-\lambda^\text{out}_i\,(\phi_{i:}\cdot x)\big).$$
@@ -290,7 +290,7 @@ assert acc["pre"][last] > acc["post"][last] and acc["pre"][last] > acc["direct"]
 #   of a dozen nodes can already reach a high MNIST accuracy. SR compares pre-training against
 #   post-training and direct pruning *without* retraining, which is a different question.
 # * Without retraining, the eigenvalue-only network ("pre, no retraining", printed above) starts low —
-#   eigenvalue-only networks are weak, lesson 06 — and loses more with every node removed: the small
+#   eigenvalue-only networks are weak, lesson 07 — and loses more with every node removed: the small
 #   network needs its $\phi$ trained.
 #
 # ## Summary
@@ -303,11 +303,11 @@ assert acc["pre"][last] > acc["post"][last] and acc["pre"][last] > acc["direct"]
 # * Post-training pruning needs no retraining; pre-training pruning trains only eigenvalues first,
 #   then a much smaller network — and deserves a random-selection control.
 #
-# Lesson 10 runs the same code on a GPU.
+# Lesson 12 runs the same code on a GPU.
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/09_spectral_pruning.py`.
+# Solutions: `lessons/solutions/11_spectral_pruning.py`.
 #
 # 1. **Two sets do not prune.** For a two-set layer (`variant="spectral"`, no bias), show numerically that
 #    setting $\lambda^\text{out}_i = 0$ does *not* silence node $i$. Which condition on $\lambda^\text{in}$ would make row

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # Lesson 06 — Training eigenvalues only
+# # Lesson 07 — Training eigenvalues only
 #
 # **Why this lesson.** A dense $784\to100\to10$ network trains 79,510 numbers. The spectral
 # layer writes every weight as $W_{ij} = \phi_{ij}(\lambda^\text{in}_j - \lambda^\text{out}_i)$; if the
@@ -49,7 +49,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## 1. One set, two sets, and the parameter counts
 #
-# Lesson 04 counted the parameters of $784\to100\to10$. Here is the general picture. For a layer
+# Lesson 05 counted the parameters of $784\to100\to10$. Here is the general picture. For a layer
 # $n_\text{in}\to n_\text{out}$ with the eigenvector block $\phi$ frozen:
 #
 # | model | weights | trained per layer |
@@ -104,7 +104,7 @@ print({name: ("trained" if p.trainable else "frozen") for name, p in nc_layer.pa
 # %% [markdown]
 # ## 2. The eigenvalue gradients, read as a model of the data
 #
-# Lesson 05 (§6) reordered the sums of the eigenvalue gradients so that they never build
+# Lesson 06 (§6) reordered the sums of the eigenvalue gradients so that they never build
 # $\partial L/\partial W$. The same forms follow from writing the pre-activation of sample $n$ with the
 # two terms of $W$ kept apart,
 #
@@ -431,11 +431,11 @@ for kind in ("nc", "spectral"):
 #   everything node $i$ receives — its excitability.
 # * Spectral weights are products, so they come out heavier-tailed than directly trained ones.
 #
-# Lesson 07 lets $\phi$ learn too, through a decomposition cheap enough to keep the counts small.
+# Lesson 09 lets $\phi$ learn too, through a decomposition cheap enough to keep the counts small.
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/06_training_eigenvalues.py`.
+# Solutions: `lessons/solutions/07_training_eigenvalues.py`.
 #
 # 1. **Deeper counts.** Write the three parameter counts for $N_1\to N_2\to N_2\to10$ (two hidden
 #    layers) and check them against `ms.mlp(...).num_parameters()`. For which $N_2$ does the two-set
@@ -447,4 +447,4 @@ for kind in ("nc", "spectral"):
 # 3. **Gains are not unique.** In a ReLU network $N_1\to N_2\to10$ of two-set layers, multiply the
 #    first layer's $\lambda^\text{in}$, $\lambda^\text{out}$ and $b$ by $c > 0$ and the second layer's
 #    $\lambda^\text{in}$ and $\lambda^\text{out}$ by $1/c$. Prove that the outputs do not change and check it
-#    numerically. What does this say about reading $|\lambda|$ as an importance score (lesson 09)?
+#    numerically. What does this say about reading $|\lambda|$ as an importance score (lesson 11)?

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 10 (the same code on the GPU).
+"""Solutions to the exercises of lesson 12 (the same code on the GPU).
 
 They run on every backend this machine has: "numpy" and "strict" always, "cupy" when a GPU works.
 """

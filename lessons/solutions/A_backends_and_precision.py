@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 00 (setup and the array backend)."""
+"""Solutions to the exercises of appendix A (setup and the array backend)."""
 import numpy as np
 
 import minispectral as ms

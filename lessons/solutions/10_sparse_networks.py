@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 08 (sparse networks: dynamic magnitude pruning)."""
+"""Solutions to the exercises of lesson 10 (sparse networks: dynamic magnitude pruning)."""
 import os
 
 import numpy as np

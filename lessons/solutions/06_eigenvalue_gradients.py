@@ -1,4 +1,4 @@
-"""Solutions to the exercises of lesson 05 (the gradients of the eigenvalues)."""
+"""Solutions to the exercises of lesson 06 (the gradients of the eigenvalues)."""
 import numpy as np
 
 import minispectral as ms

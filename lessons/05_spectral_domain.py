@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Lesson 04 — The spectral domain
+# # Lesson 05 — The spectral domain
 #
 # **Why this lesson.** A dense layer $n_\text{in} \to n_\text{out}$ trains $n_\text{in} n_\text{out}$ weights
 # (78,400 for $784 \to 100$). *Spectral learning* (Giambagli et al., *Nat. Commun.* 2021; Chicchi
@@ -26,7 +26,7 @@
 #
 # This lesson builds $\Phi$, $\Phi^{-1}$, $\Lambda$ and $A$ by hand for a small layer, proves
 # (and checks) why $\Phi^{-1} = 2I - \Phi$, reads off the direct-space weights
-# $W = \phi\Lambda_\text{in} - \Lambda_\text{out}\phi$, and checks the eigenvalues with `eig`. Lesson 05
+# $W = \phi\Lambda_\text{in} - \Lambda_\text{out}\phi$, and checks the eigenvalues with `eig`. Lesson 06
 # derives the gradients.
 
 # %%
@@ -182,7 +182,7 @@ assert np.allclose(through_A[:, n_in:], y_lib, rtol=1e-13, atol=1e-14)
 # The `ms.Spectral` layer holds these parameters and can rebuild $A$ from its definition with
 # `transfer_operator()`; its `weight()` is the block we derived. It comes in *variants* that differ
 # in what is trained: `"nc"` ($\lambda^\text{out}$ only), `"spectral"` ($\lambda^\text{in}$ and
-# $\lambda^\text{out}$, $\phi$ frozen), `"full"` ($\phi$ too), and two that factor $\phi$ (lesson 07).
+# $\lambda^\text{out}$, $\phi$ frozen), `"full"` ($\phi$ too), and two that factor $\phi$ (lesson 09).
 # An initialiser given as an array is used as it is; a pair `(a, b)` draws uniformly from $[a, b)$.
 
 # %%
@@ -284,7 +284,7 @@ plt.show()
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/04_spectral_domain.py`.
+# Solutions: `lessons/solutions/05_spectral_domain.py`.
 #
 # 1. **Powers of $\Phi$.** Show that $\Phi^k = I + kE$ for every integer $k$ (so $k = -1$ gives $2I - \Phi$).
 #    Check $k = 3$ with `np.linalg.matrix_power`, and $k = -2$ against the square of the inverse.

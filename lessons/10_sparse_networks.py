@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # Lesson 08 — Sparse networks: dynamic magnitude pruning
+# # Lesson 10 — Sparse networks: dynamic magnitude pruning
 #
 # **Why this lesson.** A sparse network has most of its weights exactly zero: less memory, fewer
 # multiplications, and often little loss of accuracy. The PRE paper builds sparse networks by
@@ -74,7 +74,7 @@ for p in (0.5, 0.9, 0.98):
 #
 # $$G = \delta^\top x,\qquad \frac{\partial L}{\partial W} = G\odot M,$$
 #
-# then the spectral chain rule of lesson 05 applied to $G\odot M$:
+# then the spectral chain rule of lesson 06 applied to $G\odot M$:
 #
 # $$\frac{\partial L}{\partial \phi_{ij}} = (G\odot M)_{ij}(\lambda^\text{in}_j - \lambda^\text{out}_i),\quad
 # \frac{\partial L}{\partial \lambda^\text{in}_j} = \sum_i (G\odot M\odot\phi)_{ij},\quad
@@ -266,11 +266,11 @@ assert results["qr", 0.9]["overlap"][-1] < results["dense", 0.9]["overlap"][-1]
 #   mask rewires much further.
 # * At the highest sparsity, spectral training keeps much more accuracy than direct training.
 #
-# Lesson 09 removes whole nodes instead of single weights, ranked by their eigenvalues.
+# Lesson 11 removes whole nodes instead of single weights, ranked by their eigenvalues.
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/08_sparse_networks.py`.
+# Solutions: `lessons/solutions/10_sparse_networks.py`.
 #
 # 1. **Ties.** `magnitude_mask` keeps the entries with $|W_{ij}| > \tau$. What happens when many
 #    entries share the value $\tau$ — for instance a weight matrix of $\pm1$? How many survive, and what

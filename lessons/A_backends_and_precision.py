@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Lesson 00 — Setup and the array backend
+# # Appendix A — Setup and the array backend
 #
 # **Why this lesson.** Every layer in `minispectral` is a pair of plain functions,
 # `forward(...) -> (out, cache)` and `backward(dout, cache) -> grads`, written once and run
@@ -283,7 +283,7 @@ assert np.all(median_rel < np.sqrt(widths) * u32)
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/00_setup_and_backends.py`.
+# Solutions: `lessons/solutions/A_backends_and_precision.py`.
 #
 # 1. **A portable softplus.** Write `softplus(x)` $= \log(1 + e^{x})$ using only the namespace of
 #    `x`, stable for large $|x|$ (hint: $\max(x, 0) + \log(1 + e^{-|x|})$, and `xp.log1p`). Check that it

@@ -12,9 +12,9 @@
 # ---
 
 # %% [markdown]
-# # Lesson 07 — Closing the gap: decomposing the eigenvector block
+# # Lesson 09 — Closing the gap: decomposing the eigenvector block
 #
-# **Why this lesson.** Lesson 06 trained eigenvalues only and stopped short of dense accuracy. The
+# **Why this lesson.** Lesson 07 trained eigenvalues only and stopped short of dense accuracy. The
 # rest of the gap sits in the frozen eigenvector block $\phi$: training it outright costs
 # $n_\text{in} n_\text{out}$ numbers per layer, as many as a dense layer. The PRE paper's answer
 # is to train $\phi$ through a *decomposition* with few free numbers. The authors' code has two:
@@ -194,8 +194,8 @@ for variant in ("ssvd", "qr"):
 # %% [markdown]
 # ## 4. Training: two sets, S-SVD, QR and dense
 #
-# Same recipe as lesson 06: $784\to100\to10$, ReLU, Adamax with batch 200, the learning rates of
-# `minispectral.experiment.DEFAULT_LR` (the authors' for the spectral models; see lesson 06 for
+# Same recipe as lesson 07: $784\to100\to10$, ReLU, Adamax with batch 200, the learning rates of
+# `minispectral.experiment.DEFAULT_LR` (the authors' for the spectral models; see lesson 07 for
 # dense), a subset of MNIST and a few epochs (the papers use up to 90 with early stopping).
 
 # %%
@@ -288,11 +288,11 @@ assert np.mean(np.abs(s_trained - s_init)) > 0.1
 #   hand-derived numbers and pass `gradcheck`.
 # * On MNIST, QR gets within a few percent of dense with under 8 % of its parameters.
 #
-# Lesson 08 keeps the QR layer and makes its weights sparse.
+# Lesson 10 keeps the QR layer and makes its weights sparse.
 #
 # ## Exercises
 #
-# Solutions: `lessons/solutions/07_closing_the_gap.py`.
+# Solutions: `lessons/solutions/09_closing_the_gap.py`.
 #
 # 1. **The full factor.** The authors' code trains all of $R$, not only its triangle
 #    (`triangular=False`). Count the parameters of that model for $784\to100\to10$, and train it next
