@@ -315,7 +315,7 @@ def test_unknown_names_raise_value_errors():
 
 
 def test_bad_constructor_arguments():
-    with pytest.raises(ValueError, match="phi_init is not accepted"):
+    with pytest.raises(ValueError, match="phi_init takes only a recipe.s name"):
         Spectral(3, 2, variant="qr", phi_init=(-1, 1))
     with pytest.raises(ValueError, match=r"phi must have shape \(2, 3\)"):
         Spectral(3, 2, phi_init=np.ones((3, 2)))

@@ -2,7 +2,9 @@
 gives the same initial weights on every backend; the layer then moves them to its device.
 
 An initialiser spec is one of:
-  * None      -> the layer's default (the papers' recipe, paper.md §4–§7);
+  * None      -> the layer's default (for phi: ``DEFAULT_PHI_INIT``; the others: the papers' recipe,
+                 paper.md §4–§7);
+  * a name    -> for phi only: one of ``PHI_INITS`` ("papers", "glorot"; see below);
   * a number  -> a constant;
   * (lo, hi)  -> uniform on [lo, hi);
   * an array  -> used as given (shape checked);
@@ -87,21 +89,52 @@ def draw(spec, default, rng, shape, name: str) -> np.ndarray:
     return value
 
 
-def ssvd_factors(rng, n_out: int, n_in: int, std: float = 0.04, s_range=(0.0, 3.0)):
-    """U (n_out, m), s (m,), V (m, n_in) as in the PRE code: plain Gaussians, not orthogonal."""
+# ------------------------------------------------------------------- phi's initialisation
+#
+# phi, the eigenvector block, is frozen in most variants, so where it starts is where it stays.
+# Two named recipes, for every variant (``Spectral(phi_init=...)``, ``--phi-init``):
+#
+# * "papers": each variant's recipe from the authors' code (paper.md §4, §5, §7):
+#     nc             phi ~ U(-0.2, 0.2)                              (NC code, paper.md §7)
+#     spectral, full phi = U diag(s) V, U, V ~ N(0, 0.04²), s ~ U(0, 3)  (PRE code, paper.md §4)
+#     ssvd           U, V ~ N(0, 0.04²), s ~ U(0, 3)                 (PRE code, paper.md §5)
+#     qr             B ~ N(0, 0.036²), B = R Q                       (PRE code, paper.md §5)
+# * "glorot": Glorot-uniform, U(±sqrt(6 / (fan_in + fan_out))), the authors' later two-set layer
+#   (Buffoni/spectral_learning master), their spectraltools package and the Julia port (paper.md §10):
+#     nc, spectral, full  phi ~ Glorot (n_out, n_in)
+#     ssvd                U ~ Glorot (n_out, m), V ~ Glorot (m, n_in), s ~ U(0, 3) as in "papers"
+#     qr                  B ~ Glorot (n_out, n_in), B = R Q
+PHI_INITS = ("papers", "glorot")
+# The recipe a layer gets when it names none (``tests/test_layers.py`` and results/init say why).
+DEFAULT_PHI_INIT = "papers"
+
+
+def check_phi_init(name) -> str:
+    """``name`` if it is one of ``PHI_INITS``; a clear error otherwise."""
+    if not isinstance(name, str) or name not in PHI_INITS:
+        raise ValueError(f"phi_init must name one of {PHI_INITS}, got {name!r}")
+    return name
+
+
+def ssvd_factors(rng, n_out: int, n_in: int, std: float = 0.04, s_range=(0.0, 3.0), recipe: str = "papers"):
+    """U (n_out, m), s (m,), V (m, n_in): plain Gaussians(std) as in the PRE code ("papers"), not
+    orthogonal, or Glorot-uniform for their own shapes ("glorot"); s ~ U(s_range) either way."""
     m = min(n_in, n_out)
-    U = rng.normal(0.0, std, size=(n_out, m))
-    V = rng.normal(0.0, std, size=(m, n_in))
+    factor = glorot_uniform if check_phi_init(recipe) == "glorot" else normal(std)
+    U = factor(rng, (n_out, m))
+    V = factor(rng, (m, n_in))
     s = rng.uniform(*s_range, size=m)
     return U, s, V
 
 
-def qr_factors(rng, n_out: int, n_in: int, std: float = 0.036):
-    """R (n_out, m), Q (m, n_in) with phi = R Q equal to a N(0, std²) block B.
+def qr_factors(rng, n_out: int, n_in: int, std: float = 0.036, recipe: str = "papers"):
+    """R (n_out, m), Q (m, n_in) with phi = R Q equal to a block B: N(0, std²) ("papers") or
+    Glorot-uniform ("glorot").
 
     Q has orthonormal rows and R is lower-triangular: from the reduced QR of Bᵀ = Q_r R_r,
     R = R_rᵀ and Q = Q_rᵀ (paper.md §5).
     """
-    B = rng.normal(0.0, std, size=(n_out, n_in))
+    factor = glorot_uniform if check_phi_init(recipe) == "glorot" else normal(std)
+    B = factor(rng, (n_out, n_in))
     Q_r, R_r = np.linalg.qr(B.T)  # (n_in, m), (m, n_out)
     return R_r.T, Q_r.T

@@ -27,7 +27,7 @@ from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_
 # with fewer temporaries, and one matrix product fewer for the "nc" variant (functional/fast.py).
 from ..functional.fast import forms_weight_gradient, spectral_backward, spectral_forward
 from ..functional.spectral import spectral_weight_forward
-from .init import layer_rng, draw, qr_factors, ssvd_factors
+from .init import DEFAULT_PHI_INIT, PHI_INITS, check_phi_init, draw, glorot_uniform, layer_rng, qr_factors, ssvd_factors
 from .module import Module, Parameter
 from .shapes import check_flag, check_input, check_layer_args
 
@@ -65,8 +65,14 @@ class Spectral(Module):
         with n_out > n_in, R is a lower trapezoid, with (n_out − m)·m free entries more.  False
         trains the full R, as the authors' code does
     sparsity : fraction of the smallest |W| zeroed at every forward pass (paper.md §6); 0 = off
-    phi_init, lam_in_init, lam_out_init, b_init : initialiser specs (``minispectral.nn.init``);
-        None gives the papers' recipe for the variant
+    phi_init : how phi starts: a recipe's name, "papers" (each variant's recipe from the authors'
+        code, paper.md §4, §5, §7) or "glorot" (Glorot-uniform, the authors' later layers, paper.md
+        §10); None gives ``nn.init.DEFAULT_PHI_INIT``.  For "ssvd" the recipe draws U and V, for
+        "qr" the block B = R Q (``nn.init`` lists both recipes for every variant).  The variants that
+        hold phi itself ("nc", "spectral", "full") also take any initialiser spec (``nn.init``).
+        ``layer.phi_init`` says which recipe started the layer ("custom" for a spec)
+    lam_in_init, lam_out_init, b_init : initialiser specs (``minispectral.nn.init``); None gives the
+        papers' recipe for the variant
     seed, dtype, backend : as for ``Dense``
     """
 
@@ -99,16 +105,25 @@ class Spectral(Module):
             name, Parameter(be.asarray(value, dtype), train, None if mask is None else be.asarray(mask, dtype)))
 
         shape = (n_out, n_in)
+        if phi_init is None:
+            phi_init = DEFAULT_PHI_INIT
+        named = isinstance(phi_init, str)
+        if named:
+            check_phi_init(phi_init)
+        # what the layer was started from: a recipe's name, or "custom" for the user's own values
+        self.phi_init = phi_init if named else "custom"
         if variant in ("nc", "spectral", "full"):
-            default_phi = (-0.2, 0.2) if variant == "nc" else (lambda r, s: _ssvd_phi(r, *s))
-            add("phi", draw(phi_init, default_phi, rng, shape, "phi"), flags["phi"])
-        elif phi_init is not None:
-            raise ValueError(f"variant {variant!r} builds phi from its factors; phi_init is not accepted")
+            if named:
+                phi_init = _PHI_RECIPES[phi_init](variant)
+            add("phi", draw(phi_init, None, rng, shape, "phi"), flags["phi"])
+        elif not named:
+            raise ValueError(f"variant {variant!r} builds phi from its factors; phi_init takes only a recipe's "
+                             f"name, one of {PHI_INITS}, got {type(phi_init).__name__}")
         elif variant == "ssvd":
-            U, s, V = ssvd_factors(rng, n_out, n_in)
+            U, s, V = ssvd_factors(rng, n_out, n_in, recipe=phi_init)
             add("U", U, False), add("s", s, flags["s"]), add("V", V, False)
         else:
-            R, Q = qr_factors(rng, n_out, n_in)
+            R, Q = qr_factors(rng, n_out, n_in, recipe=phi_init)
             mask = np.tril(np.ones_like(R)) if triangular else None
             add("R", R, flags["R"], mask), add("Q", Q, False)
         lam_in_default, lam_out_default = _LAM_INIT[variant]
@@ -239,7 +254,14 @@ class Spectral(Module):
         return cfg
 
 
-def _ssvd_phi(rng, n_out, n_in):
-    """The PRE code's frozen phi: U diag(s) V with Gaussian(0.04) U, V and s ~ U(0, 3)."""
-    U, s, V = ssvd_factors(rng, n_out, n_in)
+def _ssvd_phi(rng, shape):
+    """The PRE code's frozen phi (n_out, n_in): U diag(s) V with Gaussian(0.04) U, V and s ~ U(0, 3)."""
+    U, s, V = ssvd_factors(rng, *shape)
     return (U * s) @ V
+
+
+# The initialiser spec of phi for the variants that hold phi itself (nn/init.py lists the recipes).
+_PHI_RECIPES = {
+    "papers": lambda variant: (-0.2, 0.2) if variant == "nc" else _ssvd_phi,  # NC code; PRE code
+    "glorot": lambda variant: glorot_uniform,  # the authors' later layers (paper.md §10)
+}
