@@ -24,6 +24,7 @@ from .backend import BACKENDS, BackendUnavailableError, get_backend
 from .datasets import DATASETS, DatasetError
 from .experiment import RunConfig, RunFailed, run, save_figure, save_trained, write_json
 from .nn import MODELS
+from .nn.init import DEFAULT_PHI_INIT, PHI_INITS
 from .optim import OPTIMIZERS
 from .train import NonFiniteError
 
@@ -112,6 +113,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-split", type=fraction, default=0.0, help="fraction of the training set held out")
     p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a validation gain (needs --val-split)")
+    p.add_argument("--phi-init", choices=PHI_INITS, default=None,
+                   help=f"how the spectral models' phi starts: papers (each variant's recipe from the authors' "
+                        f"code) or glorot (Glorot-uniform, the authors' later layers); default: {DEFAULT_PHI_INIT}")
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="array backend (default: $MINISPECTRAL_BACKEND, else numpy)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -147,7 +151,7 @@ def _config(args, model: str) -> RunConfig:
     hidden = args.hidden or ((100,) if args.dataset == "digits" else (300,))
     return RunConfig(model=model, dataset=args.dataset, hidden=hidden, activation=args.activation,
                      epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-                     lr=args.lr,
+                     lr=args.lr, phi_init=None if model == "dense" else args.phi_init,
                      seed=args.seed, val_split=args.val_split, early_stopping=args.early_stopping,
                      backend=args.backend, dtype=args.dtype, data_dir=args.data_dir)
 
@@ -272,6 +276,8 @@ def main(argv=None) -> int:
         clash = [other for other, other_path in outputs[i + 1:] if other_path == path]
         if clash:
             parser.error(f"{flag} and {clash[0]} name the same file, {path}; one would overwrite the other")
+    if args.command == "train" and args.model == "dense" and args.phi_init is not None:
+        parser.error(f"--phi-init {args.phi_init} is given, but the dense model has no phi")
     if getattr(args, "early_stopping", None) and not getattr(args, "val_split", 0):
         parser.error("--early-stopping needs a validation set: pass --val-split, e.g. --val-split 0.2")
     commands = {"train": cmd_train, "compare": cmd_compare}

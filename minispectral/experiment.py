@@ -19,6 +19,7 @@ from .atomic import atomic_write
 from .backend import get_backend
 from .datasets import Dataset, load_dataset
 from .nn import mlp
+from .nn.init import DEFAULT_PHI_INIT, check_phi_init
 from .train import DEFAULT_LR as OPTIMIZER_LR
 from .train import NonFiniteError, evaluate, fit
 
@@ -50,6 +51,9 @@ class RunConfig:
     dtype: str = "float32"
     data_dir: str | None = None
     layer_kw: dict = field(default_factory=dict)
+    # phi's initial recipe for the spectral models, "papers" or "glorot" (nn/init.py); None: the library's
+    # default (nn.init.DEFAULT_PHI_INIT).  A dense model has no phi: its record says None.
+    phi_init: str | None = None
 
     def resolved(self) -> "RunConfig":
         """A copy with every None default filled in for the dataset, model, optimizer and backend.
@@ -67,13 +71,24 @@ class RunConfig:
         bad = [h for h in self.hidden if not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1]
         if bad or not tuple(self.hidden):  # 8.9 would become 8, True 1 and "30" 30
             raise ValueError(f"hidden must hold positive integer widths, got {tuple(self.hidden)!r}")
+        phi_init = self.phi_init
+        if self.model == "dense":
+            if phi_init is not None:
+                raise ValueError(f"phi_init={phi_init!r} is given, but a dense model has no phi")
+        elif "phi_init" in self.layer_kw:  # the user's own values, through the layers' options
+            if phi_init is not None:
+                raise ValueError("phi_init is given twice: as RunConfig.phi_init and in layer_kw; give one")
+            value = self.layer_kw["phi_init"]
+            phi_init = value if isinstance(value, str) else "custom"
+        else:
+            phi_init = check_phi_init(DEFAULT_PHI_INIT if phi_init is None else phi_init)
         lr = self.lr
         if lr is None:
             lr = DEFAULT_LR[self.model] if self.optimizer == "adamax" else OPTIMIZER_LR[self.optimizer]
         return RunConfig(**{**asdict(self), "hidden": tuple(int(h) for h in self.hidden),
                             "epochs": defaults["epochs"] if self.epochs is None else self.epochs,
                             "batch_size": defaults["batch_size"] if self.batch_size is None else self.batch_size,
-                            "lr": lr, "backend": get_backend(self.backend).name})
+                            "lr": lr, "backend": get_backend(self.backend).name, "phi_init": phi_init})
 
 
 class RunFailed(RuntimeError):
@@ -87,7 +102,8 @@ class RunFailed(RuntimeError):
 def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None):
     """Train and test one model; returns (record, model).
 
-    The record holds the config, ``trainable_parameters``, ``test_accuracy`` and ``test_loss``,
+    The record holds the config (``phi_init`` among it: the recipe phi started from, None for dense),
+    ``trainable_parameters``, ``test_accuracy`` and ``test_loss``,
     ``epochs_run``, ``epoch_seconds`` (training time only, one per epoch), ``wall_seconds`` (the
     whole run), ``stopped_early`` and the per-epoch ``history``.
     """
@@ -96,8 +112,11 @@ def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_p
     if data is None:
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, val_split=cfg.val_split, seed=cfg.seed,
                             dtype=cfg.dtype)
+    layer_kw = dict(cfg.layer_kw)
+    if cfg.model != "dense":
+        layer_kw.setdefault("phi_init", cfg.phi_init)  # layer_kw's own values win (the record says "custom")
     model = mlp((data.n_features, *cfg.hidden, data.n_classes), cfg.model, activation=cfg.activation,
-                seed=cfg.seed, dtype=cfg.dtype, backend=backend, **cfg.layer_kw)
+                seed=cfg.seed, dtype=cfg.dtype, backend=backend, **layer_kw)
     start = time.perf_counter()
     history = fit(model, data.x_train, data.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
                   optimizer=cfg.optimizer, lr=cfg.lr, seed=cfg.seed, x_val=data.x_val, y_val=data.y_val,

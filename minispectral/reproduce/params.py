@@ -73,7 +73,8 @@ class ParamsStudy(Study):
                          epochs=s["max_epochs"], batch_size=s["batch_size"], optimizer="adamax",
                          lr=LEARNING_RATES[spec["dataset"]][spec["model"]], seed=spec["seed"],
                          val_split=s["val_split"], early_stopping=s["patience"], min_delta=s["min_delta"],
-                         layer_kw={"triangular": s["triangular"]} if spec["model"] == "qr" else {})
+                         layer_kw={"triangular": s["triangular"]} if spec["model"] == "qr" else {},
+                         phi_init=None if spec["model"] == "dense" else "papers")  # the papers' recipe, whatever the default
 
     def train(self, spec: dict) -> dict:
         data = self.data(spec["dataset"])

@@ -131,7 +131,8 @@ class PruningStudy(Study):
         model, layer_kw = MODELS[spec["method"]]
         return RunConfig(model=model, dataset=spec["dataset"], hidden=(s["hidden"],), activation=spec["activation"],
                          epochs=s["epochs"], batch_size=s["batch_size"], optimizer="adam", lr=s["lr"],
-                         seed=spec["seed"], layer_kw={"bias": False, **layer_kw})
+                         seed=spec["seed"], layer_kw={"bias": False, **layer_kw},
+                         phi_init=None if model == "dense" else "papers")  # SR's phi ~ U(±0.2), whatever the default
 
     def train(self, spec: dict) -> dict:
         s, data = self.settings, self.data(spec["dataset"])

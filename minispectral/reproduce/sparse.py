@@ -68,7 +68,8 @@ class SparseStudy(Study):
         return RunConfig(model=model, dataset=spec["dataset"], hidden=tuple(s["hidden"]), activation="tanh",
                          epochs=s["max_epochs"], batch_size=s["batch_size"], optimizer="adam",
                          lr=LEARNING_RATES[spec["dataset"]], seed=spec["seed"], val_split=s["val_split"],
-                         early_stopping=s["patience"], min_delta=s["min_delta"], layer_kw=layer_kw)
+                         early_stopping=s["patience"], min_delta=s["min_delta"], layer_kw=layer_kw,
+                         phi_init=None if model == "dense" else "papers")  # the papers' recipe, whatever the default
 
     def train(self, spec: dict) -> dict:
         record, _ = run(self._config(spec), self.data(spec["dataset"]), progress=False)
