@@ -21,8 +21,9 @@ TINY = {
     "params": ["--datasets", "digits", "--widths", "8,16", "--models", "dense,nc,qr", "--seeds", "2"],
     "sparse": ["--datasets", "digits", "--sparsities", "50,90", "--seeds", "2"],
     "pruning": ["--datasets", "digits", "--activations", "tanh", "--retrain-at", "50", "--seeds", "1"],
+    "init": ["--datasets", "digits", "--widths", "8", "--models", "nc,qr", "--seeds", "2"],
 }
-FIGURES = {"params": "params.png", "sparse": "sparse.png", "pruning": "pruning.png"}
+FIGURES = {"params": "params.png", "sparse": "sparse.png", "pruning": "pruning.png", "init": "init.png"}
 TIMING_KEYS = {"epoch_seconds", "wall_seconds", "seconds", "retrain_epoch_seconds"}
 
 
@@ -54,7 +55,7 @@ def finished(tmp_path_factory):
 
 # ---------------------------------------------------------------------------------- records
 
-GRID_SIZES = {"params": 2 * 3 * 2, "sparse": 2 * 2 * 2, "pruning": 3}  # the grids that TINY asks for
+GRID_SIZES = {"params": 2 * 3 * 2, "sparse": 2 * 2 * 2, "pruning": 3, "init": 2 * 2 * 2}  # the grids that TINY asks for
 
 
 @pytest.mark.parametrize("study", list(STUDIES))

@@ -6,6 +6,7 @@ study      what                                        paper (digest: paper.md)
 params     accuracy and parameter count against N2     Phys. Rev. E 2021, §4–§5, §7
 sparse     dynamic magnitude pruning, 784→500→500→10   Phys. Rev. E 2021, §6
 pruning    removing hidden nodes ranked by |lam_out|   Sci. Rep. 2022, §8–§9
+init       phi from the papers' recipe or Glorot         PRE §4–§5, NC §7, later layers §10
 =========  ==========================================  ======================================
 
 Every study writes one JSON line per training run into its output folder (``runs.jsonl``),
@@ -14,10 +15,11 @@ figures from whatever runs exist, naming the ones still missing.  ``--quick`` ru
 version in seconds, for tests and lessons.
 """
 from .common import Study, load_records, run_study
+from .init_study import InitStudy
 from .params import ParamsStudy
 from .pruning_study import PruningStudy
 from .sparse import SparseStudy
 
-STUDIES = {"params": ParamsStudy, "sparse": SparseStudy, "pruning": PruningStudy}
+STUDIES = {"params": ParamsStudy, "sparse": SparseStudy, "pruning": PruningStudy, "init": InitStudy}
 
-__all__ = ["STUDIES", "ParamsStudy", "PruningStudy", "SparseStudy", "Study", "load_records", "run_study"]
+__all__ = ["STUDIES", "InitStudy", "ParamsStudy", "PruningStudy", "SparseStudy", "Study", "load_records", "run_study"]
