@@ -91,6 +91,21 @@ def keep_indices(scores, fraction_removed: float) -> np.ndarray:
     return np.sort(order[n_removed:])
 
 
+def keep_globally(scores: list, fraction_removed: float) -> list[np.ndarray]:
+    """``keep_indices`` with one threshold over the nodes of several hidden layers (Sci. Rep. 2022's
+    multilayer pruning, paper.md §8): ``scores`` holds one array per layer; the result, the sorted
+    indices that survive in each layer.  A layer may lose every node (an empty array); the
+    network as a whole keeps at least one."""
+    if not isinstance(scores, (list, tuple)) or not scores:
+        raise ValueError(f"scores must be a non-empty list of 1-D score arrays, one per layer, got {scores!r}")
+    if any(np.asarray(s).ndim != 1 for s in scores):
+        raise ValueError(f"scores must hold one 1-D array per layer, got shapes {[np.shape(s) for s in scores]}")
+    sizes = [np.asarray(s).size for s in scores]
+    kept = keep_indices(np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in scores]), fraction_removed)
+    starts = np.cumsum([0] + sizes)
+    return [kept[(kept >= lo) & (kept < hi)] - lo for lo, hi in zip(starts[:-1], starts[1:])]
+
+
 def prune(model: Sequential, layer_index: int, keep) -> Sequential:
     """A smaller copy of ``model`` whose hidden layer after ``layers[layer_index]`` has only ``keep`` nodes."""
     layer_index, following = _weight_layers(model, layer_index)

@@ -12,18 +12,21 @@ import pytest
 from minispectral import mlp
 from minispectral.cli import main
 from minispectral.experiment import RunFailed
-from minispectral.pruning import keep_indices, node_scores, prune, silence
-from minispectral.reproduce import STUDIES, load_records, run_study
+from minispectral.pruning import keep_globally, keep_indices, node_scores, prune, silence
+from minispectral.reproduce import STUDIES, DeepPruningStudy, PruningStudy, load_records, run_study
 from minispectral.reproduce.common import REQUIRED_KEYS, Study, positive_int
-from minispectral.reproduce.pruning_study import SR_RESULTS, retrainable
+from minispectral.reproduce.pruning_study import (SR_RESULTS, SR_RESULTS_3, SR_RUNS_3, emptied_accuracy,
+                                                  prune_hidden, retrainable)
 
 TINY = {
     "params": ["--datasets", "digits", "--widths", "8,16", "--models", "dense,nc,qr", "--seeds", "2"],
     "sparse": ["--datasets", "digits", "--sparsities", "50,90", "--seeds", "2"],
     "pruning": ["--datasets", "digits", "--activations", "tanh", "--retrain-at", "50", "--seeds", "1"],
+    "pruning3": ["--datasets", "digits", "--activations", "tanh", "--retrain-at", "50", "--seeds", "1"],
     "init": ["--datasets", "digits", "--widths", "8", "--models", "nc,qr", "--seeds", "2"],
 }
-FIGURES = {"params": "params.png", "sparse": "sparse.png", "pruning": "pruning.png", "init": "init.png"}
+FIGURES = {"params": "params.png", "sparse": "sparse.png", "pruning": "pruning.png", "pruning3": "pruning3.png",
+           "init": "init.png"}
 TIMING_KEYS = {"epoch_seconds", "wall_seconds", "seconds", "retrain_epoch_seconds"}
 
 
@@ -55,7 +58,7 @@ def finished(tmp_path_factory):
 
 # ---------------------------------------------------------------------------------- records
 
-GRID_SIZES = {"params": 2 * 3 * 2, "sparse": 2 * 2 * 2, "pruning": 3, "init": 2 * 2 * 2}  # the grids that TINY asks for
+GRID_SIZES = {"params": 2 * 3 * 2, "sparse": 2 * 2 * 2, "pruning": 3, "pruning3": 3, "init": 2 * 2 * 2}  # the grids that TINY asks for
 
 
 @pytest.mark.parametrize("study", list(STUDIES))
@@ -104,6 +107,75 @@ def test_pruning_records_hold_one_row_per_percentage(finished):
     assert retrained == [50]
     assert len(pre[9]["retrain_epoch_seconds"]) == 2  # quick mode retrains for 2 epochs
     assert all(row["test_accuracy_before_retrain"] is not None for row in pre)
+
+
+def test_three_hidden_layers_are_pruned_with_one_global_threshold(finished):
+    records = {r["method"]: r for r in load_records(finished["pruning3"] / "runs.jsonl")}
+    for method, record in records.items():
+        assert record["hidden"] == [500, 500, 500]
+        for row in record["pruning"]:
+            # one threshold over the 1,500 nodes: the layers together lose exactly p %, each its own share
+            assert row["nodes"] == sum(row["nodes_per_layer"]) == 1500 - 1500 * row["removed"] // 100
+    # the layers do not lose the same share under Σ|w| (784 inputs to the first layer, 500 to the others)
+    assert len({tuple(row["nodes_per_layer"]) for row in records["direct"]["pruning"]
+                if len(set(row["nodes_per_layer"])) > 1}) > 0
+    pre = records["pre"]["pruning"]
+    assert [row["removed"] for row in pre if row["test_accuracy"] is not None] == [50]
+
+
+def test_keep_globally_applies_one_threshold_across_layers():
+    # 5 nodes, 40 % removed: the two weakest overall, both in the first layer
+    first, second = keep_globally([np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0])], 0.4)
+    assert first.tolist() == [2] and second.tolist() == [0, 1]
+    # a layer can lose every node; the network keeps at least one
+    first, second = keep_globally([np.array([1.0, 2.0]), np.array([10.0, 20.0])], 0.5)
+    assert first.tolist() == [] and second.tolist() == [0, 1]
+    assert [k.tolist() for k in keep_globally([np.array([3.0, 1.0, 2.0])], 0.34)] == [[0, 2]]  # = keep_indices
+    with pytest.raises(ValueError, match="one 1-D array per layer"):
+        keep_globally([np.ones((2, 2))], 0.5)
+
+
+def test_a_deep_network_pruned_layer_by_layer_computes_what_the_silenced_one_does():
+    net = mlp((12, 9, 8, 7, 5), "nc", activation="tanh", bias=False, seed=3, dtype="float64")
+    keeps = keep_globally([node_scores(net, k) for k in (0, 2, 4)], 0.4)
+    small, silent = prune_hidden(net, keeps), net
+    for k, keep in enumerate(keeps):
+        silent = silence(silent, 2 * k, keep)
+    x = np.random.default_rng(0).normal(size=(6, 12))
+    np.testing.assert_allclose(small.forward(x), silent.forward(x), rtol=1e-12, atol=1e-12)
+    assert [small.layers[2 * k].n_out for k in range(3)] == [len(k) for k in keeps]
+    fresh = retrainable(small, "tanh")  # the pre-training method's network, phi trainable in every layer
+    np.testing.assert_allclose(fresh.forward(x), small.forward(x), rtol=1e-12)
+    assert all(layer.params["phi"].trainable for layer in fresh.layers[0::2])
+
+
+def test_a_network_with_an_emptied_layer_predicts_class_0_as_emptied_accuracy_says():
+    net = mlp((12, 9, 8, 5), "nc", activation="relu", bias=False, seed=3, dtype="float64")
+    assert prune_hidden(net, [np.arange(9), np.array([], dtype=int)]) is None
+    cut = net.copy()
+    cut.layers[4].params["phi"].value[...] = 0.0  # the second hidden layer sends nothing on
+    x = np.random.default_rng(0).normal(size=(50, 12))
+    y = np.random.default_rng(1).integers(0, 5, 50)
+    assert (cut.predict(x) == 0).all()
+    assert emptied_accuracy(net, y) == pytest.approx(float((cut.predict(x) == y).mean()))
+    with pytest.raises(ValueError, match="biases"):
+        emptied_accuracy(mlp((12, 9, 5), "nc", seed=0), y)
+
+
+def test_the_three_layer_table_compares_with_srs_three_layer_numbers(finished):
+    assert (finished["pruning3"] / "table.md").read_text().startswith("# Spectral pruning: 64 → 500 → 500 → 500 → 10")
+    record = {"dataset": "mnist", "activation": "tanh", "method": "pre", "test_accuracy": 0.9,
+              "pruning": [{"removed": 50, "test_accuracy": 0.95, "test_accuracy_before_retrain": 0.8}]}
+    tables = {}
+    for cls in (PruningStudy, DeepPruningStudy):
+        study = cls({**cls.QUICK, "quick": True, "percents": [50], "retrain_at": [50]})
+        tables[cls] = study.markdown([record], study.curves([record]), ["mnist"], ["tanh"], [])
+    sr_row = lambda text: next(line for line in text.splitlines() if line.startswith("| SR pre"))  # noqa: E731
+    # SR's three-layer MNIST tanh pre row rests on 2 runs, .974 ± .001 at 50 % (paper.md §8); one layer: .978 ± .003
+    assert sr_row(tables[DeepPruningStudy]) == "| SR pre | 2 | – | 0.974 ± 0.001 |"
+    assert sr_row(tables[PruningStudy]) == "| SR pre | 5 | – | 0.978 ± 0.003 |"
+    assert SR_RUNS_3 == {("mnist", "tanh", "pre"): 2, ("fashion-mnist", "tanh", "pre"): 4}
+    assert len(SR_RESULTS_3) == 11 and SR_RESULTS_3[("fashion-mnist", "tanh", "direct")][95] == (0.1, 0.0)
 
 
 # ----------------------------------------------------------------------------------- resume
@@ -332,7 +404,7 @@ def test_prune_keeps_the_nodes_in_order_whatever_the_order_given():
 def test_retrainable_refuses_networks_it_would_rebuild_incompletely():
     for net in (mlp((20, 30, 7), "nc", activation="tanh", seed=1),  # with bias
                 mlp((20, 30, 7), "qr", activation="tanh", bias=False, seed=1),  # no phi
-                mlp((20, 30, 8, 7), "nc", activation="tanh", bias=False, seed=1),  # three layers
+                mlp((20, 30, 7), "dense", activation="tanh", bias=False, seed=1),  # not spectral
                 mlp((20, 30, 7), "nc", activation="tanh", bias=False, sparsity=0.5, seed=1)):  # sparse
         with pytest.raises(ValueError, match="retrainable expects the pruning study's network"):
             retrainable(net, "tanh")

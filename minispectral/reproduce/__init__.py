@@ -6,6 +6,7 @@ study      what                                        paper (digest: paper.md)
 params     accuracy and parameter count against N2     Phys. Rev. E 2021, §4–§5, §7
 sparse     dynamic magnitude pruning, 784→500→500→10   Phys. Rev. E 2021, §6
 pruning    removing hidden nodes ranked by |lam_out|   Sci. Rep. 2022, §8–§9
+pruning3   the same on three hidden layers of 500      Sci. Rep. 2022, §8–§9
 init       phi from the papers' recipe or Glorot         PRE §4–§5, NC §7, later layers §10
 =========  ==========================================  ======================================
 
@@ -17,9 +18,10 @@ version in seconds, for tests and lessons.
 from .common import Study, load_records, run_study
 from .init_study import InitStudy
 from .params import ParamsStudy
-from .pruning_study import PruningStudy
+from .pruning_study import DeepPruningStudy, PruningStudy
 from .sparse import SparseStudy
 
-STUDIES = {"params": ParamsStudy, "sparse": SparseStudy, "pruning": PruningStudy, "init": InitStudy}
+STUDIES = {"params": ParamsStudy, "sparse": SparseStudy, "pruning": PruningStudy, "pruning3": DeepPruningStudy,
+           "init": InitStudy}
 
-__all__ = ["STUDIES", "InitStudy", "ParamsStudy", "PruningStudy", "SparseStudy", "Study", "load_records", "run_study"]
+__all__ = ["STUDIES", "DeepPruningStudy", "InitStudy", "ParamsStudy", "PruningStudy", "SparseStudy", "Study", "load_records", "run_study"]

@@ -22,7 +22,7 @@ from .common import positive_int, run_study
 def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``reproduce`` and its studies to the ``minispectral`` command's subparsers."""
     parser = subparsers.add_parser(
-        "reproduce", help="run a study of the papers: params, sparse, pruning or init",
+        "reproduce", help="run a study of the papers: params, sparse, pruning, pruning3 or init",
         description="Reproduce a study of the papers. Each run is one JSON line in <out>/runs.jsonl; "
                     "rerunning skips the runs already there. The table (table.md) and figures are rebuilt "
                     "from every run on disk.")

@@ -26,7 +26,7 @@ from ..backend import to_numpy
 from ..atomic import write_text
 from ..experiment import RunConfig, run
 from ..nn import Activation, Sequential, Spectral
-from ..pruning import keep_indices, node_scores, prune
+from ..pruning import keep_globally, node_scores, prune
 from ..train import evaluate, fit
 from .common import DATASETS_OPTION, Option, Study, csv_ints, csv_of, fmt_acc, mean_std, missing_note, network_label, positive_int, pyplot, save_figure
 
@@ -64,10 +64,12 @@ _SR_TABLE = """
 
 
 def _parse_sr(text: str) -> dict:
-    """{(dataset, activation, method): {percent: (mean, std)}} from the Markdown rows above."""
+    """{(dataset, activation, method): {percent: (mean, std)}} from the Markdown rows above
+    (a method's "(n=...)", the runs behind it, is read by ``_sr_runs``)."""
     table = {}
     for line in text.strip().splitlines():
         data, act, method, *cells = [c.strip() for c in line.strip("|").split("|")]
+        method = method.split()[0]
         dataset = {"MNIST": "mnist", "F-MNIST": "fashion-mnist"}[data]
         table[(dataset, act, method)] = {p: tuple(float(v) for v in c.split("±")) for p, c in zip(SR_PERCENTS, cells)}
     return table
@@ -82,17 +84,41 @@ def retrainable(pruned: Sequential, activation: str) -> Sequential:
     For this study's networks only: two bias-free, dense-masked spectral layers that hold phi itself
     (not S-SVD or QR factors); anything else is refused rather than rebuilt incompletely.
     """
-    layers = [layer for layer in pruned.layers if isinstance(layer, Spectral)]
-    if (len(layers) != 2 or len(pruned.layers) != 3 or not isinstance(pruned.layers[1], Activation)
+    chain = pruned.layers
+    layers = chain[0::2]
+    if (len(chain) < 3 or len(chain) % 2 == 0 or not all(isinstance(l, Spectral) for l in layers)
+            or not all(isinstance(l, Activation) for l in chain[1::2])
             or any(l.bias or l.sparsity or "phi" not in l.params for l in layers)):
-        raise ValueError("retrainable expects the pruning study's network: Spectral, activation, Spectral, "
-                         f"without bias or sparsity and holding phi; got {pruned!r}")
+        raise ValueError("retrainable expects the pruning study's network: Spectral, activation, Spectral (, "
+                         f"activation, Spectral ...), without bias or sparsity and holding phi; got {pruned!r}")
     copies = [Spectral(layer.n_in, layer.n_out, variant="nc", bias=False, trainable={"phi": True},
                        phi_init=to_numpy(layer.params["phi"].value), lam_in_init=to_numpy(layer.params["lam_in"].value),
                        lam_out_init=to_numpy(layer.params["lam_out"].value), dtype=layer.dtype.name,
                        backend=layer.backend)
               for layer in layers]
-    return Sequential(copies[0], Activation(activation), copies[1])
+    rebuilt = [copies[0]]
+    for layer in copies[1:]:
+        rebuilt += [Activation(activation), layer]
+    return Sequential(*rebuilt)
+
+
+def prune_hidden(model: Sequential, keeps: list) -> Sequential | None:
+    """``model`` with only the ``keeps[k]`` nodes of its k-th hidden layer (weight layers 0, 2, 4, ...),
+    or None when a layer keeps no node: nothing then reaches the output."""
+    if any(len(keep) == 0 for keep in keeps):
+        return None
+    for k, keep in enumerate(keeps):
+        model = prune(model, 2 * k, keep)
+    return model
+
+
+def emptied_accuracy(model: Sequential, y_test) -> float:
+    """Test accuracy of ``model`` once a whole hidden layer is removed: the layers after it, without
+    biases, send zeros on, every logit is 0 and the prediction (the first largest logit) is class 0."""
+    if any(getattr(layer, "bias", False) for layer in model.layers):
+        raise ValueError("a network with biases still computes something after a layer is emptied; "
+                         "this study's networks have none")
+    return float((to_numpy(y_test) == 0).mean())
 
 
 class PruningStudy(Study):
@@ -120,6 +146,10 @@ class PruningStudy(Study):
     )
     GRID_KEYS = ("datasets", "activations", "methods", "seeds")
     RECORD_KEYS = ("method", "pruning")
+    # What the SR rows of the table and the figure's open squares hold.
+    SR_RESULTS = SR_RESULTS
+    SR_RUNS: dict = {}  # runs behind an SR row when not 5
+    SR_NOTE = "the authors' committed results (5 runs, 100 epochs, paper.md §8; that file's hidden width may be 2000)"
 
     def runs(self) -> list[dict]:
         s = self.settings
@@ -129,25 +159,36 @@ class PruningStudy(Study):
     def _config(self, spec: dict) -> RunConfig:
         s = self.settings
         model, layer_kw = MODELS[spec["method"]]
-        return RunConfig(model=model, dataset=spec["dataset"], hidden=(s["hidden"],), activation=spec["activation"],
+        return RunConfig(model=model, dataset=spec["dataset"], hidden=tuple(self.widths()), activation=spec["activation"],
                          epochs=s["epochs"], batch_size=s["batch_size"], optimizer="adam", lr=s["lr"],
                          seed=spec["seed"], layer_kw={"bias": False, **layer_kw},
                          phi_init=None if model == "dense" else "papers")  # SR's phi ~ U(±0.2), whatever the default
 
+    def widths(self) -> list[int]:
+        """The hidden widths: ``hidden`` is one width (the one-layer study) or a list of them."""
+        hidden = self.settings["hidden"]
+        return [hidden] if isinstance(hidden, int) else list(hidden)
+
     def train(self, spec: dict) -> dict:
         s, data = self.settings, self.data(spec["dataset"])
         record, model = run(self._config(spec), data, progress=False)
-        scores = node_scores(model, 0)
+        # one global threshold over every hidden node (SR's multilayer pruning; one layer: the usual one)
+        scores = [node_scores(model, 2 * k) for k in range(len(self.widths()))]
         rows = []
         for percent in s["percents"]:
-            keep = keep_indices(scores, percent / 100)
-            small = prune(model, 0, keep)
-            row = {"removed": percent, "nodes": int(len(keep)), "parameters": small.num_parameters(),
-                   "test_accuracy": evaluate(small, data.x_test, data.y_test)[1]}
+            keeps = keep_globally(scores, percent / 100)
+            small = prune_hidden(model, keeps)
+            row = {"removed": percent, "nodes": int(sum(len(k) for k in keeps))}
+            if len(keeps) > 1:
+                row["nodes_per_layer"] = [int(len(k)) for k in keeps]
+            if small is None:  # a layer lost every node: nothing left to evaluate or retrain
+                row.update(parameters=0, test_accuracy=emptied_accuracy(model, data.y_test), emptied=True)
+            else:
+                row.update(parameters=small.num_parameters(), test_accuracy=evaluate(small, data.x_test, data.y_test)[1])
             if spec["method"] == "pre":
                 row["test_accuracy_before_retrain"] = row["test_accuracy"]
-                row["test_accuracy"] = None
-                if percent in s["retrain_at"]:
+                row["test_accuracy"] = row["test_accuracy"] if small is None and percent in s["retrain_at"] else None
+                if small is not None and percent in s["retrain_at"]:
                     net = retrainable(small, spec["activation"])
                     history = fit(net, data.x_train, data.y_train, epochs=s["retrain_epochs"],
                                   batch_size=s["batch_size"], optimizer="adam", lr=s["lr"], seed=spec["seed"],
@@ -161,14 +202,14 @@ class PruningStudy(Study):
     def cost(self, spec: dict, step_seconds) -> tuple[float, float]:
         s, data, cfg = self.settings, self.data(spec["dataset"]), self._config(spec)
         steps = math.ceil(len(data.y_train) / s["batch_size"])
-        sizes = lambda width: (data.n_features, width, data.n_classes)  # noqa: E731
-        total = s["epochs"] * steps * step_seconds(sizes(s["hidden"]), cfg.model, activation=spec["activation"],
+        sizes = lambda fraction: (data.n_features, *(w - math.floor(fraction * w + 1e-9) for w in self.widths()),  # noqa: E731
+                                  data.n_classes)
+        total = s["epochs"] * steps * step_seconds(sizes(0.0), cfg.model, activation=spec["activation"],
                                                    layer_kw=cfg.layer_kw, optimizer="adam")
         if spec["method"] == "pre":
-            for percent in s["retrain_at"]:
-                width = s["hidden"] - math.floor(percent / 100 * s["hidden"] + 1e-9)
+            for percent in s["retrain_at"]:  # as if each layer lost its share (the global threshold decides)
                 total += s["retrain_epochs"] * steps * step_seconds(
-                    sizes(width), "nc", activation=spec["activation"],
+                    sizes(percent / 100), "nc", activation=spec["activation"],
                     layer_kw={"bias": False, "trainable": {"phi": True}}, optimizer="adam")
         return total, total  # fixed epochs: no early stopping
 
@@ -203,19 +244,22 @@ class PruningStudy(Study):
         activations = [a for a in ACTIVATIONS if any(r["activation"] == a for r in records)]
         table = out_dir / "table.md"
         write_text(table, self.markdown(records, curves, datasets, activations, missing))
-        return [table, self.figure(curves, datasets, activations, out_dir / "pruning.png")]
+        return [table, self.figure(curves, datasets, activations, out_dir / f"{self.name}.png")]
 
     def markdown(self, records, curves, datasets, activations, missing) -> str:
         s = self.settings
         # the SR columns, and every percentage the pre-training method retrained at (else its row is empty)
         percents = sorted({0, *(p for p in [*SR_PERCENTS, *s["retrain_at"]] if p in s["percents"])})
-        lines = [f"# Spectral pruning: {network_label(datasets, [s['hidden']])}, hidden nodes removed (Sci. Rep. 2022)", "",
+        widths = self.widths()
+        nodes = (f"the {widths[0]} hidden nodes" if len(widths) == 1 else
+                 f"the {sum(widths)} hidden nodes of the {len(widths)} hidden layers, one threshold over all of them "
+                 "(a layer may lose more than its share)")
+        lines = [f"# Spectral pruning: {network_label(datasets, widths)}, hidden nodes removed (Sci. Rep. 2022)", "",
                  f"First training: {s['epochs']} epochs of Adam (lr {s['lr']}, batch {s['batch_size']}), no bias "
                  f"(SR: 100 epochs). pre-training retrains the pruned network for {s['retrain_epochs']} epochs at "
                  f"{', '.join(map(str, s['retrain_at']))} % removed. Test accuracy after removing the given "
-                 "percentage of the 500 hidden nodes, mean ± sample std over seeds; 0 % = the unpruned network. "
-                 "**SR** rows: the authors' committed results (5 runs, 100 epochs, paper.md §8; that file's hidden "
-                 "width may be 2000)."
+                 f"percentage of {nodes}, mean ± sample std over seeds; 0 % = the unpruned network. "
+                 f"**SR** rows: {self.SR_NOTE}."
                  + (" **Quick mode: subsets of the data and few epochs; not the paper's numbers.**"
                     if s["quick"] else ""), ""]
         header = "| method | runs | " + " | ".join(f"{p} %" for p in percents) + " |"
@@ -231,11 +275,17 @@ class PruningStudy(Study):
                                  for p in percents]
                         label = LABELS[method].replace("|", "\\|")  # a bare | would end the table cell
                         lines.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
-                    sr = SR_RESULTS.get((d, a, method))
+                    sr = self.SR_RESULTS.get((d, a, method))
                     if sr:
-                        lines.append(f"| SR {method} | 5 | – | " + " | ".join(
-                            f"{sr[p][0]:.3f} ± {sr[p][1]:.3f}" for p in percents[1:]) + " |")
+                        lines.append(f"| SR {method} | {self.SR_RUNS.get((d, a, method), 5)} | – | " + " | ".join(
+                            f"{sr[p][0]:.3f} ± {sr[p][1]:.3f}" if p in sr else "–" for p in percents[1:]) + " |")
                 lines.append("")
+        emptied = sorted({(r["dataset"], r["activation"], r["method"], row["removed"])
+                          for r in records for row in r["pruning"] if row.get("emptied")})
+        if emptied:
+            lines += ["**A hidden layer lost every node** (the global threshold took all of it; nothing reaches the "
+                      "output, every prediction is class 0, and pre-training has nothing to retrain) in: "
+                      + "; ".join(f"{d} {a} {m} at {p} %" for d, a, m, p in emptied) + ".", ""]
         lines += [missing_note(missing, ("dataset", "activation", "method")), ""]
         return "\n".join(lines)
 
@@ -257,7 +307,7 @@ class PruningStudy(Study):
                         if method != "pre-raw":
                             ax.fill_between(xs, [m - sd for m, sd in stats], [m + sd for m, sd in stats],
                                             color=COLORS[method], alpha=0.2, lw=0)
-                    sr = SR_RESULTS.get((d, a, method))
+                    sr = self.SR_RESULTS.get((d, a, method))
                     if sr:
                         ax.errorbar(list(sr), [v[0] for v in sr.values()], yerr=[v[1] for v in sr.values()],
                                     color=COLORS[method], marker="s", mfc="none", ls="none", capsize=2,
@@ -272,3 +322,53 @@ class PruningStudy(Study):
         fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
         fig.tight_layout(rect=(0, 0.08, 1, 1))
         return save_figure(fig, path)
+
+
+# SR's committed three-hidden-layer results (paper.md §8, the excerpt of the authors' result files):
+# mean ± std over 5 runs (fewer where "n=" says), 100 epochs, 3 × 500 hidden nodes.
+_SR_TABLE_3 = """
+| MNIST | relu | direct | .986±.001 | .984±.001 | .977±.001 | .951±.011 | .587±.094 | .278±.119 |
+| MNIST | relu | post | .986±.000 | .978±.002 | .914±.023 | .775±.066 | .384±.127 | .294±.051 |
+| MNIST | relu | pre | .978±.001 | .975±.001 | .974±.002 | .972±.004 | .968±.001 | .959±.004 |
+| MNIST | tanh | direct | .984±.001 | .825±.049 | .630±.045 | .463±.058 | .317±.027 | .199±.036 |
+| MNIST | tanh | post | .984±.000 | .959±.004 | .772±.062 | .590±.067 | .389±.076 | .220±.039 |
+| MNIST | tanh | pre (n=2) | .977±.000 | .974±.001 | .971±.000 | .961±.001 | .727±.000 | .501±.026 |
+| F-MNIST | tanh | direct | .880±.006 | .412±.030 | .207±.040 | .106±.012 | .100±.000 | .100±.000 |
+| F-MNIST | tanh | post | .902±.001 | .845±.009 | .635±.017 | .515±.041 | .338±.018 | .231±.060 |
+| F-MNIST | tanh | pre (n=4) | .888±.004 | .885±.005 | .884±.001 | .871±.004 | .841±.008 | .695±.087 |
+| F-MNIST | relu | pre | .887±.002 | .883±.007 | .883±.001 | .882±.002 | .877±.003 | .867±.002 |
+| F-MNIST | elu | pre | .883±.006 | .888±.003 | .885±.004 | .886±.004 | .878±.001 | .863±.003 |
+"""
+
+
+def _sr_runs(text: str) -> dict:
+    """{(dataset, activation, method): runs} for the rows whose method says "(n=...)"."""
+    runs = {}
+    for line in text.strip().splitlines():
+        data, act, method = [c.strip() for c in line.strip("|").split("|")][:3]
+        if "(n=" in method:
+            dataset = {"MNIST": "mnist", "F-MNIST": "fashion-mnist"}[data]
+            runs[(dataset, act, method.split()[0])] = int(method.split("n=")[1].rstrip(")"))
+    return runs
+
+
+SR_RESULTS_3 = _parse_sr(_SR_TABLE_3)
+SR_RUNS_3 = _sr_runs(_SR_TABLE_3)
+
+
+class DeepPruningStudy(PruningStudy):
+    """The pruning study on three hidden layers of 500, one global threshold over their 1,500 nodes."""
+
+    name = "pruning3"
+    FULL = {**PruningStudy.FULL, "hidden": [500, 500, 500]}
+    QUICK = {**PruningStudy.QUICK, "hidden": [500, 500, 500]}
+    SR_RESULTS = SR_RESULTS_3
+    SR_RUNS = SR_RUNS_3
+    SR_NOTE = ("the authors' committed three-hidden-layer results (3 × 500, 5 runs unless the runs column says "
+               "fewer, 100 epochs; paper.md §8 gives only these rows)")
+
+    def runs(self) -> list[dict]:
+        # Seed-major: a study cut short still has every panel, with fewer seeds.
+        s = self.settings
+        return [{"run_id": f"{d}/{a}/{m}/seed={seed}", "dataset": d, "activation": a, "method": m, "seed": seed}
+                for seed in self.seeds() for d in s["datasets"] for a in s["activations"] for m in s["methods"]]
