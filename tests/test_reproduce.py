@@ -509,6 +509,58 @@ def test_another_invocation_training_into_the_folder_is_refused(tmp_path):
                      echo=lambda _: None) == 1  # released
 
 
+@pytest.mark.parametrize("study", list(STUDIES))
+def test_a_finished_study_leaves_no_lock_file(finished, study):
+    assert sorted(p.name for p in finished[study].iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_lock_file_removed_by_the_holder_before_is_not_trusted(tmp_path):
+    from minispectral.reproduce.common import _folder_lock
+
+    stale = open(tmp_path / ".lock", "a")  # opened by a waiting invocation before the holder removed it
+    (tmp_path / ".lock").unlink()
+    with _folder_lock(tmp_path):
+        import fcntl
+
+        fcntl.flock(stale.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # the stale file is free to lock ...
+        with pytest.raises(ValueError, match="another minispectral reproduce"):  # ... but the folder is not
+            run_study(EnvironmentProbe({"seeds": 1, "quick": True, "data_dir": None}), tmp_path, echo=lambda _: None)
+    stale.close()
+    assert not (tmp_path / ".lock").exists()
+
+
+@pytest.mark.parametrize("why", ["no data", "cupy"])
+def test_a_start_that_fails_leaves_no_output_folder(tmp_path, monkeypatch, capsys, why):
+    out = tmp_path / "new" / "params"
+    if why == "no data":  # nowhere to find MNIST, and a download refused at once by a local port
+        monkeypatch.delenv("MINISPECTRAL_DATA", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        monkeypatch.setenv("MINISPECTRAL_MIRROR", "http://127.0.0.1:9/{dataset}/")
+        extra = ["--datasets", "mnist"]
+    else:
+        import minispectral.backend as backend_module
+
+        if backend_module.available("cupy")[0]:
+            pytest.skip("CuPy works here: the start does not fail")
+        monkeypatch.setattr(backend_module, "_base", None)  # the program's backend, read from the environment
+        monkeypatch.setenv("MINISPECTRAL_BACKEND", "cupy")
+        extra = ["--datasets", "digits"]
+    args = ["reproduce", "params", "--quick", "--out", str(out), "--models", "nc", "--widths", "8", *extra]
+    assert main(args) == 1
+    assert "error" in capsys.readouterr().err
+    assert not out.exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there before is left, empty as it was
+    assert main([*args[:4], str(tmp_path / "kept"), *args[5:]]) == 1
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
+def test_report_only_counts_the_missing_runs(tmp_path, capsys):
+    assert reproduce("params", tmp_path, "--report-only") == 0
+    out = capsys.readouterr().out
+    assert "12 run" in out and "12 missing (--report-only trains none)" in out and "0 to train" not in out
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_parallel_runs_of_a_study_defined_in_an_interactive_session_are_refused(tmp_path, monkeypatch):
     import sys
 

@@ -429,19 +429,39 @@ def _check_spawnable(study: Study, jobs: int) -> None:
 @contextlib.contextmanager
 def _folder_lock(out_dir: Path):
     """Hold an exclusive lock on ``out_dir`` for the block, or raise a clear error if another invocation
-    holds it: two would train the same missing runs and append them twice."""
+    holds it: two would train the same missing runs and append them twice.
+
+    The lock is the file ``.lock``, removed when the block ends (however it ends), so a finished study
+    leaves only its results.  Removed while still locked: an invocation that opened it before then
+    finds, once it holds the lock, that the path names another file (or none) and starts over.
+    """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; the duplicate check in load_records remains
         yield
         return
-    with open(out_dir / ".lock", "a") as handle:
+    path = out_dir / ".lock"
+    while True:
+        handle = open(path, "a")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            handle.close()
             raise ValueError(f"another minispectral reproduce is training into {out_dir}; wait for it to "
                              "finish") from None
-        yield  # closing the file releases the lock
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # the holder before us removed this file: lock the one the path names now
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # first, while locked; closing the file releases the lock
+        handle.close()
 
 
 def _load_average() -> float:
@@ -486,10 +506,16 @@ def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, 
     out_dir = Path(out_dir)
     if plan_only or report_only:  # they train nothing
         return _run_study(study, out_dir, jobs, plan_only, report_only, echo)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Held from before the runs on disk are read: a second invocation would train the same missing runs.
-    with _folder_lock(out_dir):
-        return _run_study(study, out_dir, jobs, plan_only, report_only, echo)
+    try:
+        # Held from before the runs on disk are read: a second invocation would train the same missing runs.
+        with _folder_lock(out_dir):
+            return _run_study(study, out_dir, jobs, plan_only, report_only, echo)
+    finally:
+        if created:  # a start that failed before writing anything (no data, no GPU) leaves no empty folder
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only if empty
 
 
 def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_only: bool, echo) -> int:
@@ -499,9 +525,12 @@ def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_o
     _check_protocol(study, log, out_dir, records)
     done = {r["run_id"] for r in records}
     grid = study.runs()
-    todo = [] if report_only else [s for s in grid if s["run_id"] not in done]
+    missing_runs = [s for s in grid if s["run_id"] not in done]
+    todo = [] if report_only else missing_runs
+    action = (f"{len(missing_runs)} missing (--report-only trains none)" if report_only else
+              f"{len(todo)} to train")
     echo(f"{study.name}: {len(grid)} run{'s' if len(grid) != 1 else ''} in the grid, {sum(s['run_id'] in done for s in grid)} already in "
-         f"{runs_path}, {len(todo)} to train")
+         f"{runs_path}, {action}")
     if todo:
         study.observe(records)
         typical, worst = estimate(study, todo)
