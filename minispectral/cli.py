@@ -119,7 +119,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="array backend (default: $MINISPECTRAL_BACKEND, else numpy)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--data-dir", default=None, help="where MNIST files are (default: $MINISPECTRAL_DATA, then the cache)")
+    p.add_argument("--data-dir", default=None, help="where the MNIST and CIFAR-10 files are (default: $MINISPECTRAL_DATA, then the cache)")
     p.add_argument("--json", type=output_path, default=None, metavar="PATH", help="write the results as JSON")
 
 

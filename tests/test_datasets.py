@@ -453,7 +453,7 @@ def test_synthetic_dataset():
 
 def test_unknown_dataset_lists_valid_names():
     with pytest.raises(ValueError) as err:
-        load_dataset("cifar10")
+        load_dataset("cifar100")
     assert all(name in str(err.value) for name in DATASETS)
 
 
@@ -657,3 +657,174 @@ def test_a_folder_that_refuses_files_is_reported_before_any_mirror_and_left_as_f
 def test_make_blobs_checks_its_seed():
     with pytest.raises(ValueError, match="seed must be an integer >= 0, got True"):
         make_blobs(seed=True)
+
+
+# ---------------------------------------------------------------- CIFAR-10 (binary archive)
+
+def _cifar_batch(rng, n, label_offset=0):
+    """n records: a label byte, then the red, green and blue planes (32x32 each)."""
+    labels = (np.arange(n) + label_offset) % 10
+    pixels = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+    return np.concatenate([labels[:, None].astype(np.uint8), pixels], axis=1), labels, pixels
+
+
+def _cifar_archive(path, rng, per_batch=4, files=None, extra=None):
+    """A small cifar-10-binary.tar.gz in the official layout; returns (x_train, y_train, x_test, y_test)."""
+    import io
+    import tarfile
+
+    names = files or [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+    parts = {}
+    with tarfile.open(path, "w:gz") as archive:
+        for i, name in enumerate(names):
+            records, labels, pixels = _cifar_batch(rng, per_batch, label_offset=i)
+            data = records.tobytes() + (extra or {}).get(name, b"")
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+            parts[name] = (pixels, labels)
+        meta = b"airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n"
+        info = tarfile.TarInfo("cifar-10-batches-bin/batches.meta.txt")
+        info.size = len(meta)
+        archive.addfile(info, io.BytesIO(meta))
+    train = [parts[f"data_batch_{i}.bin"] for i in range(1, 6) if f"data_batch_{i}.bin" in parts]
+    test = parts.get("test_batch.bin")
+    return (np.concatenate([p for p, _ in train]) if train else None,
+            np.concatenate([l for _, l in train]) if train else None, *(test or (None, None)))
+
+
+@pytest.fixture
+def cifar_dir(tmp_path, monkeypatch):
+    """A data folder holding a small CIFAR-10 archive, registered with its own checksum."""
+    folder = tmp_path / "data" / "cifar10"
+    folder.mkdir(parents=True)
+    path = folder / "cifar-10-binary.tar.gz"
+    arrays = _cifar_archive(path, np.random.default_rng(0))
+    spec = datasets.FileSpec(sha256_file(path), path.stat().st_size)
+    monkeypatch.setitem(REGISTRY, "cifar10", {**REGISTRY["cifar10"], "files": {path.name: spec}})
+    return tmp_path / "data", arrays
+
+
+def test_cifar10_loads_the_binary_archive_as_float32_rows_of_3072(cifar_dir):
+    data_dir, (x_train, y_train, x_test, y_test) = cifar_dir
+    ds = load_dataset("cifar10", data_dir=data_dir, download=False)
+    assert ds.x_train.shape == (20, 3072) and ds.x_test.shape == (4, 3072)
+    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64 and ds.n_features == 3072
+    np.testing.assert_array_equal(ds.x_train, (x_train / np.float32(255)).astype(np.float32))
+    np.testing.assert_array_equal(ds.x_test * 255, x_test.astype(np.float32))
+    np.testing.assert_array_equal(ds.y_train, y_train)
+    np.testing.assert_array_equal(ds.y_test, y_test)
+    assert 0.0 <= ds.x_train.min() and ds.x_train.max() <= 1.0
+    ds.x_train[:] = 0  # a copy: the next load is unchanged
+    np.testing.assert_array_equal(load_dataset("cifar10", data_dir=data_dir).x_train * 255, x_train.astype(np.float32))
+    split = load_dataset("cifar10", data_dir=data_dir, val_split=0.25, seed=1)
+    assert len(split.y_train) == 15 and len(split.y_val) == 5
+
+
+def test_cifar10_keeps_the_files_order_of_label_and_colour_planes(tmp_path):
+    from minispectral.datasets import read_cifar_archive
+
+    path = tmp_path / "c.tar.gz"
+    x_train, y_train, _, _ = _cifar_archive(path, np.random.default_rng(1), per_batch=2)
+    x, y, _, _ = read_cifar_archive(path)
+    raw = x_train[0]  # the first record's red plane starts at byte 1, green at 1025, blue at 2049
+    np.testing.assert_array_equal(x[0, :1024], raw[:1024])
+    np.testing.assert_array_equal(x[0, 2048:], raw[2048:])
+    assert y.tolist() == y_train.tolist() and not x.flags.writeable
+
+
+@pytest.mark.parametrize("damage, message", [
+    ({"files": ["data_batch_1.bin", "test_batch.bin"]}, "data_batch_2.bin is missing"),
+    ({"extra": {"data_batch_3.bin": b"\x00" * 10}}, "expected a positive multiple of 3073"),
+])
+def test_cifar10_refuses_an_incomplete_or_damaged_archive(tmp_path, damage, message):
+    from minispectral.datasets import read_cifar_archive
+
+    path = tmp_path / "c.tar.gz"
+    _cifar_archive(path, np.random.default_rng(2), **damage)
+    with pytest.raises(DatasetError, match=message):
+        read_cifar_archive(path)
+
+
+def test_cifar10_refuses_a_label_outside_0_to_9_and_a_file_that_is_not_a_tar(tmp_path):
+    import io
+    import tarfile
+
+    from minispectral.datasets import read_cifar_archive
+
+    path = tmp_path / "c.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+            data = bytes([12]) + bytes(3072)
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(DatasetError, match="label 12 found, expected labels 0..9"):
+        read_cifar_archive(path)
+    path.write_bytes(gzip.compress(b"not a tar"))
+    with pytest.raises(DatasetError, match="cannot read it as a gzipped tar"):
+        read_cifar_archive(path)
+
+
+def test_cifar10_never_reads_the_pickled_python_version(tmp_path, monkeypatch):
+    import io
+    import pickle
+    import tarfile
+
+    from minispectral.datasets import read_cifar_archive
+
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    path = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        data = pickle.dumps({"data": [1, 2, 3]})
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(DatasetError, match="binary version of CIFAR-10, cifar-10-binary.tar.gz"):
+        read_cifar_archive(path)
+
+
+def test_cifar10_is_downloaded_and_verified_like_mnist(serve, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    _cifar_archive(site / "cifar-10-binary.tar.gz", np.random.default_rng(3))
+    good = datasets.FileSpec(sha256_file(site / "cifar-10-binary.tar.gz"),
+                             (site / "cifar-10-binary.tar.gz").stat().st_size)
+    url, server = serve(site)
+    monkeypatch.setenv("MINISPECTRAL_MIRROR", url)
+    monkeypatch.setitem(REGISTRY, "cifar10", {**REGISTRY["cifar10"], "files": {"cifar-10-binary.tar.gz": good}})
+    ds = load_dataset("cifar10", data_dir=tmp_path / "data")
+    assert ds.x_train.shape == (20, 3072)
+    assert server.requests == ["/cifar-10-binary.tar.gz"]
+    assert (tmp_path / "data" / "cifar10" / "cifar-10-binary.tar.gz").is_file()
+    # another archive of the same size under the registered checksum is refused, and not kept
+    bad = datasets.FileSpec("0" * 64, good.size)
+    monkeypatch.setitem(REGISTRY, "cifar10", {**REGISTRY["cifar10"], "files": {"cifar-10-binary.tar.gz": bad}})
+    with pytest.raises(DatasetError, match="expected 170|expected .* with SHA-256 0000"):
+        load_dataset("cifar10", data_dir=tmp_path / "other")
+    assert not (tmp_path / "other" / "cifar10" / "cifar-10-binary.tar.gz").exists()
+
+
+def test_cifar10_offline_says_where_to_put_the_archive(tmp_path):
+    with pytest.raises(DatasetError) as err:
+        load_dataset("cifar10", data_dir=tmp_path, download=False)
+    text = str(err.value)
+    assert "cifar10/cifar-10-binary.tar.gz not found" in text
+    assert "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd" in text and "170052171 bytes" in text
+    assert "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz" in text
+
+
+def test_the_params_study_runs_on_cifar10(cifar_dir, tmp_path, monkeypatch):
+    from minispectral.cli import main
+
+    data_dir, _ = cifar_dir
+    out = tmp_path / "params"
+    assert main(["reproduce", "params", "--quick", "--datasets", "cifar10", "--widths", "4", "--models", "dense,qr",
+                 "--seeds", "1", "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    records = [__import__("json").loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert {r["dataset"] for r in records} == {"cifar10"}
+    dense = next(r for r in records if r["model"] == "dense")
+    assert dense["trainable_parameters"] == 3072 * 4 + 4 + 4 * 10 + 10 and dense["lr"] == 0.002
+    assert next(r for r in records if r["model"] == "qr")["lr"] == 0.003
+    assert (out / "table.md").read_text().startswith("# Parameter reduction: 3072 → N2 → 10")

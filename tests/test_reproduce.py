@@ -729,3 +729,15 @@ def test_pruning_refuses_any_layer_with_parameters_or_layers_between_and_widths_
             prune(Sequential(Dense(4, 5), between, Dense(5, 3)), 0, [0, 1])
     with pytest.raises(ValueError, match="layer 2 takes 6 inputs, but layer 0 gives 5"):
         prune(Sequential(Dense(4, 5), ReLU(), Dense(6, 3)), 0, [0, 1])
+
+
+def test_cifar10_takes_the_authors_rates_in_every_study():
+    from minispectral.reproduce.sparse import SparseStudy
+
+    sparse = SparseStudy(SparseStudy.FULL)
+    rates = {m: sparse._config({"dataset": "cifar10", "method": m, "sparsity": 50, "seed": 0}).lr
+             for m in ("dense", "spectral")}
+    assert rates == {"dense": 1e-4, "spectral": 3e-3}  # paper.md §6
+    params = STUDIES["params"](STUDIES["params"].FULL)
+    spec = {"dataset": "cifar10", "width": 100, "seed": 0}
+    assert [params._config({**spec, "model": m}).lr for m in ("dense", "qr")] == [0.002, 0.003]  # paper.md §7

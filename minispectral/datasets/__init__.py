@@ -1,4 +1,4 @@
-"""Datasets for the lessons: 8x8 digits, MNIST, Fashion-MNIST and toy 2-D sets.
+"""Datasets for the lessons: 8x8 digits, MNIST, Fashion-MNIST, CIFAR-10 and toy 2-D sets.
 
 Every loader returns a :class:`Dataset`: images flattened to float rows in
 [0, 1] (``x_train``, ``x_val``, ``x_test``, each of shape ``(N, D)``) and int64 class labels
@@ -13,6 +13,8 @@ Every loader returns a :class:`Dataset`: images flattened to float rows in
   ``MINISPECTRAL_DATA`` names an extra data directory; ``MINISPECTRAL_MIRROR``
   replaces the mirror list with one base URL (``{dataset}`` in it is replaced
   by the dataset name).
+* ``cifar10`` is the official binary archive, ``cifar-10-binary.tar.gz``, found,
+  verified and downloaded the same way (never the pickled python version).
 * :func:`make_spirals` and :func:`make_blobs` generate small 2-D problems.
 
 Parsed files are cached in-process as read-only arrays. Every loader returns
@@ -21,19 +23,20 @@ or another Dataset.
 
 One concept per module: ``dataset.py`` (the Dataset container and the splits), ``download.py``
 (finding, verifying and downloading files), ``idx.py`` (the MNIST file format), ``loaders.py``
-(the named datasets) and ``synthetic.py`` (the generated ones).
+(the named datasets), ``cifar.py`` (the CIFAR-10 binary format) and ``synthetic.py`` (the generated ones).
 """
 from __future__ import annotations
 
 from .dataset import Dataset, DatasetError
 from .download import REGISTRY, FileSpec, data_dir_candidates, fetch, sha256_file
 from .idx import read_idx
-from .loaders import DATASETS, load_dataset, load_digits, load_fashion_mnist, load_mnist
+from .cifar import read_cifar_archive
+from .loaders import DATASETS, load_cifar10, load_dataset, load_digits, load_fashion_mnist, load_mnist
 from .synthetic import make_blobs, make_spirals, synthetic_dataset
 
 __all__ = [
     "DATASETS", "REGISTRY", "Dataset", "DatasetError", "FileSpec",
-    "data_dir_candidates", "fetch", "load_dataset", "load_digits",
+    "data_dir_candidates", "fetch", "load_cifar10", "load_dataset", "load_digits",
     "load_fashion_mnist", "load_mnist", "make_blobs", "make_spirals",
-    "read_idx", "sha256_file", "synthetic_dataset",
+    "read_cifar_archive", "read_idx", "sha256_file", "synthetic_dataset",
 ]

@@ -67,6 +67,14 @@ REGISTRY: dict[str, dict] = {
                 "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5_148),
         },
     },
+    # The binary version (fixed-size records), never the pickled python version (datasets/cifar.py).
+    "cifar10": {
+        "mirrors": ("https://www.cs.toronto.edu/~kriz/",),
+        "files": {
+            "cifar-10-binary.tar.gz": FileSpec(
+                "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd", 170_052_171),
+        },
+    },
 }
 
 def data_dir_candidates(data_dir: str | os.PathLike | None = None) -> list[Path]:

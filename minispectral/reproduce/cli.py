@@ -37,7 +37,7 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
                          help=f"output folder (default: results/{name}; with --quick: quick-results/{name})")
         sub.add_argument("--jobs", type=positive_int, default=1, help="runs trained in parallel processes (default: 1)")
         sub.add_argument("--data-dir", default=None,
-                         help="where the MNIST files are (default: $MINISPECTRAL_DATA, then the cache)")
+                         help="where the MNIST and CIFAR-10 files are (default: $MINISPECTRAL_DATA, then the cache)")
         mode = sub.add_mutually_exclusive_group()
         mode.add_argument("--plan", action="store_true", help="print the runs to do and the estimated time; train nothing")
         mode.add_argument("--report-only", action="store_true",

@@ -642,9 +642,13 @@ def pyplot():
     return plt
 
 
+INPUTS = {"digits": 64, "cifar10": 3072}  # and 784 for the MNISTs
+
+
 def network_label(datasets, hidden) -> str:
-    """'784 → 500 → 10': a report's network for its datasets (64 inputs for the digits, 784 for the MNISTs)."""
-    inputs = " or ".join(sorted({"64" if d == "digits" else "784" for d in datasets}, key=int, reverse=True))
+    """'784 → 500 → 10': a report's network for its datasets (64 inputs for the digits, 784 for the MNISTs,
+    3072 for CIFAR-10)."""
+    inputs = " or ".join(sorted({str(INPUTS.get(d, 784)) for d in datasets}, key=int, reverse=True))
     return " → ".join([inputs, *map(str, hidden), "10"])
 
 
