@@ -22,7 +22,7 @@ import numpy as np
 from .allocator import keep_freed_memory
 from .backend import BACKENDS, BackendUnavailableError, get_backend
 from .datasets import DATASETS, DatasetError
-from .experiment import RunConfig, RunFailed, run, save_figure, save_trained, write_json
+from .experiment import RunConfig, RunFailed, WorkerLost, run, save_figure, save_trained, write_json
 from .nn import MODELS
 from .nn.init import DEFAULT_PHI_INIT, PHI_INITS
 from .optim import OPTIMIZERS
@@ -31,7 +31,7 @@ from .train import NonFiniteError
 RUNTIME_ERRORS = (BackendUnavailableError, DatasetError, NonFiniteError, FileNotFoundError, OSError, ValueError,
                   RunFailed)
 # What can stop a study's run without a bug in it: a worker killed from outside (the OOM killer), memory.
-RUN_CONDITIONS = (BrokenProcessPool, MemoryError)
+RUN_CONDITIONS = (BrokenProcessPool, MemoryError, WorkerLost)
 
 
 def hidden_sizes(text: str) -> tuple:

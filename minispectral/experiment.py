@@ -99,6 +99,10 @@ class RunFailed(RuntimeError):
         self.run_id, self.error = run_id, error
 
 
+class WorkerLost(RuntimeError):
+    """The workers that ran a study's run died (killed, out of memory) more often than allowed."""
+
+
 def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None):
     """Train and test one model; returns (record, model).
 

@@ -5,6 +5,7 @@
     minispectral reproduce sparse --plan                # the runs and the estimated time; trains nothing
     minispectral reproduce pruning --jobs 2             # two runs at a time
     minispectral reproduce params --report-only         # rebuild table.md and the figure
+    minispectral reproduce params --scheduler tcp://host:8786   # the runs on a Dask cluster
 
 Rerunning a command trains only the runs missing from ``<out>/runs.jsonl``.
 """
@@ -36,6 +37,9 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
         sub.add_argument("--out", type=output_folder, default=None,
                          help=f"output folder (default: results/{name}; with --quick: quick-results/{name})")
         sub.add_argument("--jobs", type=positive_int, default=1, help="runs trained in parallel processes (default: 1)")
+        sub.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help="train the runs on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (needs the "
+                              "'cluster' extra; the records come back here, into --out)")
         sub.add_argument("--data-dir", default=None,
                          help="where the MNIST and CIFAR-10 files are (default: $MINISPECTRAL_DATA, then the cache)")
         mode = sub.add_mutually_exclusive_group()
@@ -51,5 +55,6 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
 def reproduce(args) -> int:
     study = STUDIES[args.study].from_args(args)
     out = args.out or Path("quick-results" if args.quick else "results") / args.study
-    run_study(study, out, jobs=args.jobs, plan_only=args.plan, report_only=args.report_only)
+    run_study(study, out, jobs=args.jobs, plan_only=args.plan, report_only=args.report_only,
+              scheduler=args.scheduler)
     return 0

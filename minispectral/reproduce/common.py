@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import shlex
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,7 +143,7 @@ class Study:
         settings.update(quick=bool(args.quick), data_dir=args.data_dir)
         return cls(settings)
 
-    def command(self, out_dir=None, jobs: int = 1) -> str:
+    def command(self, out_dir=None, jobs: int = 1, scheduler: str | None = None) -> str:
         """The command line that reproduces these settings (options at their mode default are left out)."""
         quick = self.settings.get("quick", False)  # a custom study's settings may not say
         defaults = json.loads(json.dumps(self.QUICK if quick else self.FULL))
@@ -152,7 +153,8 @@ class Study:
                 argv += option.argv(self.settings[option.key])
         if out_dir is not None:
             argv += ["--out", str(out_dir)]
-        return shlex.join(["minispectral", "reproduce", self.name, *argv, "--jobs", str(jobs)])
+        where = ["--scheduler", scheduler] if scheduler else ["--jobs", str(jobs)]
+        return shlex.join(["minispectral", "reproduce", self.name, *argv, *where])
 
     # --- to be provided by each study ------------------------------------------------------
     def runs(self) -> list[dict]:
@@ -376,12 +378,33 @@ def _environment(variables: dict):
                 os.environ[k] = v
 
 
-def _train_all(study: Study, todo: list[dict], jobs: int):
-    """Yield (spec, record) as runs finish; ``jobs`` > 1 trains in that many processes.
+def _exit_with_parent(parent: int) -> None:
+    """A pool worker's initializer: end the worker when the process that started it is gone.
+
+    A study killed outright (SIGKILL, the OOM killer) runs no cleanup: its workers would go on
+    training the runs they hold, for minutes, with nobody to record them.  Each watches its parent
+    instead, and exits as soon as it has been re-parented.
+    """
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _train_all(study: Study, todo: list[dict], jobs: int, client=None):
+    """Yield (spec, record) as runs finish; ``jobs`` > 1 trains in that many processes, a Dask
+    ``client`` on its cluster (``cluster.py``).
 
     A run that raises stops the study with ``RunFailed``, after the runs already under way have
     finished and been yielded: their records are kept.
     """
+    if client is not None:
+        from .cluster import train_on_cluster
+
+        yield from train_on_cluster(client, study, todo, _train_in_worker)
+        return
     if jobs == 1:
         for spec in todo:
             try:
@@ -393,7 +416,8 @@ def _train_all(study: Study, todo: list[dict], jobs: int):
     # spawn, not fork: each worker starts its own BLAS, which reads its thread count from the environment
     # once, when the worker starts. A spawning pool starts its workers at the first submits, so those
     # happen inside the block that sets the variables.
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_exit_with_parent, initargs=(os.getpid(),))
     failed = None
     try:
         with _environment(worker_blas_threads(jobs)):
@@ -414,14 +438,14 @@ def _train_all(study: Study, todo: list[dict], jobs: int):
         raise failed from failed.error
 
 
-def _check_spawnable(study: Study, jobs: int) -> None:
+def _check_spawnable(study: Study, jobs: int, how: str | None = None) -> None:
     """With ``jobs`` > 1, each run trains in a new process, which imports the study's class by module:
     one defined in an interactive session, a notebook or a script read from stdin cannot be imported."""
-    if jobs == 1 or type(study).__module__ != "__main__":
+    if (jobs == 1 and how is None) or type(study).__module__ != "__main__":
         return
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if not main_file or not Path(main_file).is_file():  # None in a notebook, '<stdin>' for `python -`
-        raise ValueError(f"--jobs {jobs} runs each run in a new process, which cannot import a Study class "
+        raise ValueError(f"{how or f'--jobs {jobs}'} runs each run in a new process, which cannot import a Study class "
                          f"defined in an interactive session, a notebook or a script read from stdin "
                          f"({type(study).__name__}); define it in a .py file, or use jobs=1")
 
@@ -498,27 +522,47 @@ def _check_protocol(study: Study, log: dict, out_dir: Path, records: list) -> No
 
 
 def run_study(study: Study, out_dir, *, jobs: int = 1, plan_only: bool = False, report_only: bool = False,
-              echo=print) -> int:
+              echo=print, scheduler: str | None = None) -> int:
     """Train the runs of ``study`` that ``out_dir`` lacks, then write its table and figures.
 
-    Returns the number of runs trained by this call.
+    ``scheduler``: the address of a Dask scheduler whose workers train the runs instead (``cluster.py``);
+    the records still come back here.  Returns the number of runs trained by this call.
     """
     out_dir = Path(out_dir)
+    if scheduler is not None and jobs != 1:
+        raise ValueError(f"give --jobs ({jobs}) or --scheduler, not both: the cluster's workers decide how many "
+                         "runs train at once")
     if plan_only or report_only:  # they train nothing
         return _run_study(study, out_dir, jobs, plan_only, report_only, echo)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         # Held from before the runs on disk are read: a second invocation would train the same missing runs.
-        with _folder_lock(out_dir):
-            return _run_study(study, out_dir, jobs, plan_only, report_only, echo)
+        with _folder_lock(out_dir), _cluster(scheduler) as client:
+            return _run_study(study, out_dir, jobs, plan_only, report_only, echo, client, scheduler)
     finally:
         if created:  # a start that failed before writing anything (no data, no GPU) leaves no empty folder
             with contextlib.suppress(OSError):
                 out_dir.rmdir()  # only if empty
 
 
-def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_only: bool, echo) -> int:
+@contextlib.contextmanager
+def _cluster(scheduler: str | None):
+    """A Dask client of ``scheduler`` for the block (None without one)."""
+    if scheduler is None:
+        yield None
+        return
+    from .cluster import connect
+
+    client = connect(scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_only: bool, echo, client=None,
+               scheduler: str | None = None) -> int:
     runs_path, log_path = out_dir / "runs.jsonl", out_dir / "run.json"
     log = read_log(log_path)
     records = load_records(runs_path, repair=not (plan_only or report_only), study=study)  # those two write no runs
@@ -534,8 +578,13 @@ def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_o
     if todo:
         study.observe(records)
         typical, worst = estimate(study, todo)
-        cores = min(jobs, os.cpu_count() or 1)
-        echo(f"estimated wall time with --jobs {jobs}: about {format_seconds(typical / cores)}, at most "
+        if client is not None:
+            from .cluster import worker_threads
+
+            cores, where = worker_threads(client), f"on the cluster at {scheduler} (step times of this machine)"
+        else:
+            cores, where = min(jobs, os.cpu_count() or 1), f"with --jobs {jobs}"
+        echo(f"estimated wall time {where}: about {format_seconds(typical / cores)}, at most "
              f"{format_seconds(worst / cores)} (if no run stops early); step times measured now, "
              f"load average {_load_average():.1f} on {os.cpu_count()} cores; training steps only: loading the "
              f"data, building the models and writing the report add seconds per run, which only short "
@@ -544,12 +593,13 @@ def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_o
         return 0
     trained = 0
     if todo:
-        _check_spawnable(study, jobs)  # before the log is written: nothing has started
+        _check_spawnable(study, jobs, "--scheduler" if client is not None else None)  # before the log: nothing has started
         load_at_start = _load_average()  # other work on the machine slows the runs down
-        invocation = {"command": study.command(out_dir, jobs), "argv": shlex.join(sys.argv), "jobs": jobs,
+        invocation = {"command": study.command(out_dir, jobs, scheduler), "argv": shlex.join(sys.argv), "jobs": jobs,
+                      "scheduler": scheduler,
                       "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                       "wall_seconds": 0.0, "runs_trained": 0, "finished": False, "machine": machine_info(),
-                      "blas_threads": worker_blas_threads(jobs),
+                      "blas_threads": worker_blas_threads(jobs) if client is None else "set by the cluster's workers",
                       "load_average_at_start": None if math.isnan(load_at_start) else round(load_at_start, 2)}
         log = {"study": study.name, "protocol": study.protocol, "invocations": log.get("invocations", []) + [invocation]}
         # Written before the first run: an invocation killed outright (no finally runs then) leaves the
@@ -557,7 +607,7 @@ def _run_study(study: Study, out_dir: Path, jobs: int, plan_only: bool, report_o
         _write_log(out_dir, log)
         start = time.perf_counter()
         try:
-            for spec, record in _train_all(study, todo, jobs):
+            for spec, record in _train_all(study, todo, jobs, client):
                 check_record(record, study)
                 _append(runs_path, record)
                 records.append(record)
@@ -600,7 +650,8 @@ def write_run_md(out_dir: Path, log: dict) -> Path:
         lines += [f"## Invocation {n}", "", "```", inv["command"], "```", "",
                   f"* started {inv['started']}, wall time {format_seconds(inv['wall_seconds'])} "
                   f"({inv['wall_seconds']} s), {inv['runs_trained']} runs trained"
-                  f"{'' if inv['finished'] else ' (unfinished: still running, or interrupted)'}, --jobs {inv['jobs']}",
+                  f"{'' if inv['finished'] else ' (unfinished: still running, or interrupted)'}, "
+                  f"{'on the Dask cluster at ' + inv['scheduler'] if inv.get('scheduler') else '--jobs ' + str(inv['jobs'])}",
                   f"* machine: {m['processor']}, {m['cpus']} CPUs, {m['system']}; load average "
                   f"{inv.get('load_average_at_start', '?')} at the start (other work slows the runs down); "
                   f"BLAS threads: {inv.get('blas_threads') or 'library default'}",
