@@ -19,7 +19,7 @@ from .atomic import atomic_write
 from .backend import get_backend
 from .datasets import Dataset, load_dataset
 from .nn import mlp
-from .nn.init import DEFAULT_PHI_INIT, check_phi_init
+from .nn.init import check_phi_init, default_phi_init
 from .train import DEFAULT_LR as OPTIMIZER_LR
 from .train import NonFiniteError, evaluate, fit
 
@@ -52,7 +52,7 @@ class RunConfig:
     data_dir: str | None = None
     layer_kw: dict = field(default_factory=dict)
     # phi's initial recipe for the spectral models, "papers" or "glorot" (nn/init.py); None: the library's
-    # default (nn.init.DEFAULT_PHI_INIT).  A dense model has no phi: its record says None.
+    # default for the model (nn.init.DEFAULT_PHI_INIT).  A dense model has no phi: its record says None.
     phi_init: str | None = None
 
     def resolved(self) -> "RunConfig":
@@ -81,7 +81,7 @@ class RunConfig:
             value = self.layer_kw["phi_init"]
             phi_init = value if isinstance(value, str) else "custom"
         else:
-            phi_init = check_phi_init(DEFAULT_PHI_INIT if phi_init is None else phi_init)
+            phi_init = check_phi_init(default_phi_init(self.model) if phi_init is None else phi_init)
         lr = self.lr
         if lr is None:
             lr = DEFAULT_LR[self.model] if self.optimizer == "adamax" else OPTIMIZER_LR[self.optimizer]

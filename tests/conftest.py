@@ -112,7 +112,8 @@ UNIT_INIT = {"phi_init": (-1.0, 1.0), "lam_in_init": (-2.0, 2.0), "lam_out_init"
 
 
 def unit_scale(model):
-    """Rescale S-SVD and QR factors (which take no phi_init) so that phi is of order one, in place."""
+    """Rescale S-SVD and QR factors (drawn by the papers' recipe, ``spectral_kwargs``: Gaussians of std
+    0.04 and 0.036) so that phi is of order one, in place."""
     layers = getattr(model, "layers", [model])
     for layer in layers:
         params = getattr(layer, "params", {})
@@ -123,11 +124,11 @@ def unit_scale(model):
 
 
 def spectral_kwargs(variant, bias=True):
-    """Unit-scale initialiser specs a Spectral ``variant`` accepts (no phi_init for ssvd/qr, no
-    b_init without a bias)."""
+    """Unit-scale initialiser specs a Spectral ``variant`` accepts (for ssvd/qr phi_init names only a
+    recipe: the papers', whose scale ``unit_scale`` knows; no b_init without a bias)."""
     kw = dict(UNIT_INIT)
     if variant in ("ssvd", "qr"):
-        del kw["phi_init"]
+        kw["phi_init"] = "papers"
     if not bias:
         del kw["b_init"]
     return kw

@@ -52,7 +52,7 @@ def test_transfer_operator_runs_on_strict():
     layer = Spectral(3, 2, variant="qr", seed=0, backend="strict")
     A = layer.transfer_operator()
     assert backend_of(A).name == "strict" and dtype_name(A) == "float32"
-    np.testing.assert_allclose(host(A)[3:, :3], host(layer.weight()), rtol=1e-6)
+    np.testing.assert_allclose(host(A)[3:, :3], host(layer.weight()), rtol=1e-6, atol=1e-6)  # float32 sums
 
 
 def test_phi_and_weight_follow_the_factorisations():

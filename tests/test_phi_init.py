@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-import minispectral.experiment as experiment
-import minispectral.nn.spectral as spectral_module
+import minispectral.nn.init as init_module
 from minispectral.backend import to_numpy
 from minispectral.cli import main
 from minispectral.experiment import RunConfig, run
@@ -62,8 +61,9 @@ def test_the_glorot_recipe_draws_glorot_uniform_for_every_variant():
 def test_the_layer_names_its_recipe_and_the_default_is_the_documented_one(variant):
     assert layer(variant, "glorot").phi_init == "glorot"
     default = Spectral(N_IN, N_OUT, variant=variant, seed=5, dtype="float64")
-    assert default.phi_init == DEFAULT_PHI_INIT
-    np.testing.assert_array_equal(to_numpy(default.phi()), to_numpy(layer(variant, DEFAULT_PHI_INIT).phi()))
+    assert default.phi_init == DEFAULT_PHI_INIT[variant] in PHI_INITS
+    np.testing.assert_array_equal(to_numpy(default.phi()), to_numpy(layer(variant, DEFAULT_PHI_INIT[variant]).phi()))
+    assert RunConfig(model=variant).resolved().phi_init == DEFAULT_PHI_INIT[variant]
 
 
 def test_bad_recipes_are_refused_by_name():
@@ -104,7 +104,8 @@ def test_the_cli_takes_and_records_the_recipe(tmp_path, capsys):
     assert main(["compare", "--models", "dense,qr", "--hidden", "8", "--epochs", "1", "--phi-init", "glorot",
                  "--json", str(out), "--figure", str(tmp_path / "c.png")]) == 0
     assert [r["phi_init"] for r in json.loads(out.read_text())] == [None, "glorot"]
-    capsys.readouterr()
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.split()[:1] in (["dense"], ["qr"])]
+    assert [row[:2] for row in rows[-2:]] == [["dense", "-"], ["qr", "glorot"]]  # the table says which phi
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--model", "dense", "--phi-init", "glorot"])
     assert exit_info.value.code == 2 and "the dense model has no phi" in capsys.readouterr().err
@@ -116,9 +117,9 @@ def test_the_cli_takes_and_records_the_recipe(tmp_path, capsys):
 # ------------------------------------------------------------------------------- the studies
 
 def test_the_fidelity_studies_keep_the_papers_recipe_whatever_the_default(monkeypatch):
-    monkeypatch.setattr(experiment, "DEFAULT_PHI_INIT", "glorot")
-    monkeypatch.setattr(spectral_module, "DEFAULT_PHI_INIT", "glorot")
+    monkeypatch.setattr(init_module, "DEFAULT_PHI_INIT", dict.fromkeys(init_module.DEFAULT_PHI_INIT, "glorot"))
     assert RunConfig(model="nc").resolved().phi_init == "glorot"  # the patch reaches the default
+    assert Spectral(3, 2, variant="nc").phi_init == "glorot"
     params = ParamsStudy(ParamsStudy.QUICK)
     for model in ("nc", "spectral", "ssvd", "qr", "full"):
         spec = {"dataset": "mnist", "model": model, "width": 8, "seed": 0}

@@ -2,7 +2,7 @@
 gives the same initial weights on every backend; the layer then moves them to its device.
 
 An initialiser spec is one of:
-  * None      -> the layer's default (for phi: ``DEFAULT_PHI_INIT``; the others: the papers' recipe,
+  * None      -> the layer's default (for phi: ``DEFAULT_PHI_INIT``, per variant; the others: the papers' recipe,
                  paper.md §4–§7);
   * a name    -> for phi only: one of ``PHI_INITS`` ("papers", "glorot"; see below);
   * a number  -> a constant;
@@ -105,8 +105,15 @@ def draw(spec, default, rng, shape, name: str) -> np.ndarray:
 #     ssvd                U ~ Glorot (n_out, m), V ~ Glorot (m, n_in), s ~ U(0, 3) as in "papers"
 #     qr                  B ~ Glorot (n_out, n_in), B = R Q
 PHI_INITS = ("papers", "glorot")
-# The recipe a layer gets when it names none (``tests/test_layers.py`` and results/init say why).
-DEFAULT_PHI_INIT = "papers"
+# The recipe a layer of each variant gets when it names none: the better of the two in the init study
+# (``minispectral reproduce init``, results/init/table.md), test accuracy on MNIST and Fashion-MNIST.
+# The studies that reproduce the papers name "papers" themselves, whatever this says.
+DEFAULT_PHI_INIT = {"nc": "papers", "spectral": "glorot", "full": "glorot", "ssvd": "glorot", "qr": "glorot"}
+
+
+def default_phi_init(variant: str) -> str:
+    """The recipe phi starts from when a ``variant`` layer names none (``DEFAULT_PHI_INIT``)."""
+    return DEFAULT_PHI_INIT[variant]
 
 
 def check_phi_init(name) -> str:

@@ -27,7 +27,7 @@ from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_
 # with fewer temporaries, and one matrix product fewer for the "nc" variant (functional/fast.py).
 from ..functional.fast import forms_weight_gradient, spectral_backward, spectral_forward
 from ..functional.spectral import spectral_weight_forward
-from .init import DEFAULT_PHI_INIT, PHI_INITS, check_phi_init, draw, glorot_uniform, layer_rng, qr_factors, ssvd_factors
+from .init import PHI_INITS, check_phi_init, default_phi_init, draw, glorot_uniform, layer_rng, qr_factors, ssvd_factors
 from .module import Module, Parameter
 from .shapes import check_flag, check_input, check_layer_args
 
@@ -67,8 +67,9 @@ class Spectral(Module):
     sparsity : fraction of the smallest |W| zeroed at every forward pass (paper.md §6); 0 = off
     phi_init : how phi starts: a recipe's name, "papers" (each variant's recipe from the authors'
         code, paper.md §4, §5, §7) or "glorot" (Glorot-uniform, the authors' later layers, paper.md
-        §10); None gives ``nn.init.DEFAULT_PHI_INIT``.  For "ssvd" the recipe draws U and V, for
-        "qr" the block B = R Q (``nn.init`` lists both recipes for every variant).  The variants that
+        §10); None gives the variant's default, ``nn.init.DEFAULT_PHI_INIT`` (the better of the two
+        in ``minispectral reproduce init``).  For "ssvd" the recipe draws U and V, for "qr" the
+        block B = R Q (``nn.init`` lists both recipes for every variant).  The variants that
         hold phi itself ("nc", "spectral", "full") also take any initialiser spec (``nn.init``).
         ``layer.phi_init`` says which recipe started the layer ("custom" for a spec)
     lam_in_init, lam_out_init, b_init : initialiser specs (``minispectral.nn.init``); None gives the
@@ -106,7 +107,7 @@ class Spectral(Module):
 
         shape = (n_out, n_in)
         if phi_init is None:
-            phi_init = DEFAULT_PHI_INIT
+            phi_init = default_phi_init(variant)
         named = isinstance(phi_init, str)
         if named:
             check_phi_init(phi_init)
