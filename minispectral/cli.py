@@ -114,8 +114,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a validation gain (needs --val-split)")
     p.add_argument("--phi-init", choices=PHI_INITS, default=None,
-                   help=f"how the spectral models' phi starts: papers (each variant's recipe from the authors' "
-                        f"code) or glorot (Glorot-uniform, the authors' later layers); default: {DEFAULT_PHI_INIT}")
+                   help="how the spectral models' phi starts: papers (each variant's recipe from the authors' "
+                        "code) or glorot (Glorot-uniform, the authors' later layers); default: each variant's better "
+                        "one in results/init, " + ", ".join(f"{m} {r}" for m, r in DEFAULT_PHI_INIT.items()))
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="array backend (default: $MINISPECTRAL_BACKEND, else numpy)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -184,14 +185,15 @@ def cmd_train(args) -> int:
 
 
 def format_table(records) -> str:
-    """model | trainable parameters | ratio to dense | test accuracy | s/epoch."""
+    """model | phi from | trainable parameters | ratio to dense | test accuracy | s/epoch."""
     dense = next((r["trainable_parameters"] for r in records if r["model"] == "dense"), None)
-    lines = [f"{'model':<10}{'trainable params':>17}{'ratio to dense':>16}{'test accuracy':>15}{'s/epoch':>10}"]
+    lines = [f"{'model':<10}{'phi from':<10}{'trainable params':>17}{'ratio to dense':>16}{'test accuracy':>15}"
+             f"{'s/epoch':>10}"]
     for r in records:
         ratio = f"{r['trainable_parameters'] / dense:.4f}" if dense else "-"
         seconds = sum(r["epoch_seconds"]) / len(r["epoch_seconds"])
-        lines.append(f"{r['model']:<10}{r['trainable_parameters']:>17,}{ratio:>16}{r['test_accuracy']:>15.4f}"
-                     f"{seconds:>10.3f}")
+        lines.append(f"{r['model']:<10}{r.get('phi_init') or '-':<10}{r['trainable_parameters']:>17,}{ratio:>16}"
+                     f"{r['test_accuracy']:>15.4f}{seconds:>10.3f}")
     return "\n".join(lines)
 
 
