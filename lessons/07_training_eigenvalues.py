@@ -181,7 +181,8 @@ print(data.summary(), f"-> training on {n_train:,} images for {epochs} epochs")
 
 models, histories, test_acc = {}, {}, {}
 for kind in ("nc", "spectral", "dense"):
-    models[kind] = ms.mlp((784, 100, 10), model=kind, activation="relu", seed=0)
+    papers = {} if kind == "dense" else {"phi_init": "papers"}  # the papers' phi (the default: results/init)
+    models[kind] = ms.mlp((784, 100, 10), model=kind, activation="relu", seed=0, **papers)
     histories[kind] = fit(models[kind], x_train, y_train, epochs=epochs, batch_size=200, optimizer="adamax",
                           lr=DEFAULT_LR[kind], x_val=data.x_val, y_val=data.y_val, seed=0, progress=False)
     test_acc[kind] = evaluate(models[kind], data.x_test, data.y_test)[1]
@@ -230,7 +231,7 @@ plt.show()
 
 # %%
 first = models["spectral"].layers[0]
-init_first = ms.mlp((784, 100, 10), model="spectral", seed=0).layers[0]
+init_first = ms.mlp((784, 100, 10), model="spectral", seed=0, phi_init="papers").layers[0]
 lam_in_trained = first.params["lam_in"].value
 lam_in_init = init_first.params["lam_in"].value
 dead = np.all(x_train == 0, axis=0)  # pixels that are zero in every training image

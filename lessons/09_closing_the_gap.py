@@ -112,7 +112,7 @@ assert report.passed
 # the widths. For $784\to100\to10$: $1{,}104 + 100 + 10 = 1{,}214$.
 
 # %%
-ssvd_layer = ms.Spectral(784, 100, variant="ssvd", seed=0)
+ssvd_layer = ms.Spectral(784, 100, variant="ssvd", seed=0, phi_init="papers")  # Gaussian U, V as in the PRE code
 U0 = ssvd_layer.params["U"].value
 gram = U0.T @ U0
 print(f"U^T U: diagonal around {np.mean(np.diag(gram)):.3f}, largest off-diagonal {np.max(np.abs(gram - np.diag(np.diag(gram)))):.3f}"
@@ -139,7 +139,7 @@ assert ssvd_model.num_parameters() == ms.mlp((784, 100, 10), model="spectral", s
 # so it stays zero.
 
 # %%
-qr_layer = ms.Spectral(n_in, n_out, variant="qr", seed=0, dtype="float64")
+qr_layer = ms.Spectral(n_in, n_out, variant="qr", seed=0, dtype="float64", phi_init="papers")
 R, Q = qr_layer.params["R"].value, qr_layer.params["Q"].value
 mask = qr_layer.params["R"].mask
 print("R is", R.shape, "lower-triangular:", np.allclose(R, np.tril(R)), "| Q Q^T = I:", np.allclose(Q @ Q.T, np.eye(m)))
@@ -209,7 +209,9 @@ kinds = ("spectral", "ssvd", "qr", "dense")
 names = {"spectral": "two sets", "ssvd": "S-SVD", "qr": "QR", "dense": "dense"}
 models, histories, test_acc, counts = {}, {}, {}, {}
 for kind in kinds:
-    models[kind] = ms.mlp((784, 100, 10), model=kind, activation="relu", seed=0)
+    # phi from the papers' recipe (the library's default draws it Glorot-uniform for these variants: results/init)
+    papers = {} if kind == "dense" else {"phi_init": "papers"}
+    models[kind] = ms.mlp((784, 100, 10), model=kind, activation="relu", seed=0, **papers)
     counts[kind] = models[kind].num_parameters()
     histories[kind] = fit(models[kind], x_train, y_train, epochs=epochs, batch_size=200, optimizer="adamax",
                           lr=DEFAULT_LR[kind], x_val=data.x_val, y_val=data.y_val, seed=0, progress=False)

@@ -161,7 +161,7 @@ def sparse_mlp(kind, p, seed=0):
     if kind == "dense":
         return ms.mlp((784, 100, 10), model="dense", activation="tanh", bias=False, sparsity=p, seed=seed)
     return ms.mlp((784, 100, 10), model="qr", activation="tanh", sparsity=p, lam_in_init=1.0,
-                  lam_out_init=0.0, seed=seed)
+                  lam_out_init=0.0, phi_init="papers", seed=seed)  # B ~ N(0, 0.036²), as in the PRE code
 
 
 data = load_mnist(val_split=1 / 12, seed=0)
