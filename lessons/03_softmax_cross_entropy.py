@@ -106,7 +106,9 @@ assert np.isfinite(float(loss_big)) and np.all(np.isfinite(dz_big))
 #
 # **Exercise.** Write `my_softmax_cross_entropy(logits, labels)`: the loss of section 1 through
 # log-sum-exp, and $\partial L/\partial z$ from step 3. The check compares both with the library's
-# `softmax_cross_entropy`, on ordinary logits and on logits in the thousands.
+# `softmax_cross_entropy`, on ordinary logits and on logits in the thousands. Take the loss from the
+# log-probabilities of the formula above, not from `np.log(p)`: the probability of a class far below
+# the maximum underflows to 0, and its log to $-\infty$.
 
 # %%
 def my_softmax_cross_entropy(logits, labels):
