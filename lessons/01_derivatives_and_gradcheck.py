@@ -48,13 +48,15 @@
 #   with a reference (the library's own code, or central differences). The check prints, per quantity,
 #   its largest element-wise relative error, its norm-wise relative error, and *pass* or *FAIL*. Until
 #   the check passes, the cells below it have nothing right to build on: they use your function.
-# * the **worked edition**, `lessons/NN_topic.ipynb` (this notebook): the same lesson with every blank
-#   filled in and every output shown. It is the solution.
+# * the **worked edition**, `lessons/NN_topic.ipynb`: the same lesson with every blank filled in and
+#   every output shown. It is the solution.
 #
 # Each lesson ends with a few longer exercises; their solutions are scripts in `lessons/solutions/`.
-# The lessons that train on MNIST read it from the folder named by the environment variable
-# `MINISPECTRAL_DATA` (or download it). With `MINISPECTRAL_FAST=1` every lesson runs in a few seconds
-# on smaller sizes: the test suite runs them that way.
+# To start, install the library with the lessons' extras from the repository root,
+# `pip install -e ".[lessons]"`, and run `jupyter lab lessons/`. The lessons that train on MNIST read
+# it from the folder named by the environment variable `MINISPECTRAL_DATA` (or download it). With
+# `MINISPECTRAL_FAST=1` every lesson runs in a few seconds on smaller sizes: the test suite runs them
+# that way.
 #
 # ## Why this lesson
 #
@@ -63,9 +65,9 @@
 # wrong — a missing transpose, a sign, a forgotten sum over the batch — and a wrong gradient rarely
 # crashes; the model just trains badly. The safety net is the *gradient check*: compare the
 # hand-written gradient with one measured by nudging the inputs. This lesson builds that check from
-# scratch — you will write its two parts, the numerical gradient and the relative error — and shows
-# the three things that make it trustworthy: **float64**, the **relative error**, and care at
-# **kinks** such as ReLU's.
+# scratch — you will write its two parts, the numerical gradient and the relative error, and a first
+# backward pass by the chain rule — and shows the three things that make it trustworthy: **float64**,
+# the **relative error**, and care at **kinks** such as ReLU's.
 
 # %%
 import os
