@@ -28,7 +28,7 @@
 # Then we look at the result from two other angles. First through the transfer operator
 # $A = \Phi\Lambda\Phi^{-1}$: the chain rule through $A$ at fixed $\Phi$ gives the same sums. (This is
 # *not* the classical eigenvalue-perturbation formula $\partial\lambda_k/\partial A$: that one answers the
-# opposite question, how an eigenvalue moves when $A$ moves; section 7 shows both.) Second through a
+# opposite question, how an eigenvalue moves when $A$ moves; section 7 tells the two apart.) Second through a
 # symmetry: the eigenvalue gradients always sum to zero, so plain gradient descent conserves
 # $\sum\lambda$ (an optimizer with a per-coordinate step size, such as Adamax, does not).
 

@@ -232,7 +232,7 @@ for kind in KINDS:
 # ## 4. Sparse training: dense against spectral
 #
 # The PRE sparse study uses $784\to500\to500\to10$, tanh, Adam (lr $5\cdot10^{-3}$ on MNIST),
-# batch 200 and up to 90 epochs. To stay under a minute we shrink it to $784\to100\to10$, a subset
+# batch 200 and up to 90 epochs. To keep the lesson short we shrink it to $784\to100\to10$, a subset
 # of MNIST and a few epochs.
 #
 # **Parameter budgets.** The dense baseline trains every entry of its two weight matrices,
