@@ -44,7 +44,6 @@ import minispectral as ms
 from minispectral.datasets import load_dataset
 from minispectral.functional import qr_backward, qr_forward, ssvd_backward, ssvd_forward
 from minispectral.nn.init import qr_factors
-from minispectral.optim import make_optimizer
 from minispectral.reproduce.params import LEARNING_RATES
 from minispectral.train import fit
 
@@ -231,8 +230,8 @@ models, histories = {}, {}
 for kind in kinds:
     models[kind] = ms.mlp((784, 100, 10), model=kind, activation="relu", seed=0)
     histories[kind] = fit(models[kind], data.x_train, data.y_train, epochs=epochs, batch_size=200,
-                          optimizer=make_optimizer("adamax", models[kind], LR[kind]),
-                          x_val=data.x_val, y_val=data.y_val, seed=np.random.default_rng(0), progress=False)
+                          optimizer="adamax", lr=LR[kind], seed=0,
+                          x_val=data.x_val, y_val=data.y_val, progress=False)
     print(f"{names[kind]:>8}: {models[kind].num_parameters():>6,} parameters, lr {LR[kind]}, validation accuracy "
           f"by epoch {np.round(histories[kind]['val_accuracy'], 4).tolist()}")
 
