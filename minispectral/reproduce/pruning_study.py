@@ -16,6 +16,11 @@ retrained for 20; to fit its budget this study trains for 10 epochs and retrains
 more than the others train phi), ``--epochs`` and ``--retrain-epochs`` to change them.
 Removing nodes builds a smaller network (``minispectral.pruning.prune``): fewer parameters,
 less compute, the same outputs as silencing the nodes (tests/test_reproduce.py checks it).
+
+``pruning3`` is the same study on SR's deeper network, 784 → 500 → 500 → 500 → 10, with one
+global threshold over all 1,500 hidden nodes (``minispectral.pruning.keep_globally``), as in SR's
+code: a layer may lose more than its share, or every node (nothing then reaches the output, and the
+network predicts class 0 for every image).
 """
 from __future__ import annotations
 
