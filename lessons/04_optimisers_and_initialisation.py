@@ -16,10 +16,10 @@
 # %% [markdown]
 # # Lesson 04 — Optimisers and initialisation
 #
-# **Why this lesson.** Lesson 03 trained its MLP with `optimizer="adamax"`, the optimiser of the papers'
-# code, and every spectral network of the later lessons trains with it too. The gradient says which way
-# is downhill; the *optimiser* decides how far to step, and the *initialisation* decides where the walk
-# starts. Both matter more for spectral networks than for dense ones. Here we
+# **Why this lesson.** Lesson 03 trained its MLP with plain SGD and then with `optimizer="adam"`; every
+# spectral network of the later lessons trains with Adamax, the optimiser of the papers' code and `fit`'s
+# default. The gradient says which way is downhill; the *optimiser* decides how far to step, and the
+# *initialisation* decides where the walk starts. Here we
 #
 # 1. write four update rules by hand — SGD, momentum, Adam and Adamax — and check each against
 #    `minispectral.optim` over several steps;
@@ -165,8 +165,8 @@ check_adam(my_adam)
 # $w_k = (1-\beta_1)\beta_1^{t-k}/(1-\beta_1^t)$, and $u_t \ge \beta_2^{t-k}|g_k|$ for every $k$, so
 # $$|\theta_t - \theta_{t-1}| \le \eta \sum_k w_k\,\beta_2^{-(t-k)} \le \eta\,\frac{1-\beta_1}{1-\beta_1/\beta_2}
 # \approx 1.009\,\eta \quad(\beta_1 = 0.9,\ \beta_2 = 0.999).$$
-# No coordinate ever moves by more than about $\eta$ in one step, however large its gradient; at the first step,
-# $\theta_1 - \theta_0 = -\eta\, g_1/(|g_1| + \varepsilon) \approx -\eta\,\mathrm{sign}(g_1)$ exactly.
+# No coordinate ever moves by more than about $\eta$ in one step, however large its gradient. The first step is
+# exactly $\theta_1 - \theta_0 = -\eta\, g_1/(|g_1| + \varepsilon)$, which is $-\eta\,\mathrm{sign}(g_1)$ unless $|g_1|$ is as small as $\varepsilon$.
 
 # %%
 def my_adamax(theta, grad, m, u, t, lr, beta1, beta2, eps):
@@ -382,7 +382,7 @@ if not FAST:  # the window, as the text below reads it
 # ## 6. Adamax breaks the conservation of $\sum\lambda$
 #
 # Adding the same $c$ to every eigenvalue of a layer leaves every $\lambda^\text{in}_j - \lambda^\text{out}_i$, hence $W$ and
-# the loss, unchanged. So the gradient has no component along that direction (lesson 06, §8):
+# the loss, unchanged. So the gradient has no component along that direction (lesson 06):
 # $$\sum_j d\lambda^\text{in}_j + \sum_i d\lambda^\text{out}_i = \sum_{ij} dW_{ij}\phi_{ij} - \sum_{ij} dW_{ij}\phi_{ij} = 0.$$
 # Gradient descent's step is $-\eta$ times the gradient, so it never changes $S = \sum_j\lambda^\text{in}_j + \sum_i\lambda^\text{out}_i$.
 # Momentum's velocity is a sum of gradients, so it keeps $S$ too. Adam's and Adamax's steps are the gradient
@@ -617,8 +617,8 @@ plt.show()
 # 15 times narrower than Glorot's, not 1.7 times. And the spread of the trained layer-2 eigenvalues shows the price
 # of a narrow $\phi$: they have to travel much further, at Adamax's bounded pace of about $\eta$ per step.
 #
-# So the papers' initial $\phi$ is not neutral: with the recipe's 20 epochs, part of the two-set model's gap to a
-# dense network (`results/params`) is the time its eigenvalues spend growing to compensate for a small $\phi$. Every
+# So the papers' initial $\phi$ is not neutral: under this recipe, a share of the two-set model's gap to a dense network
+# (`results/params`) comes from the scale of its frozen $\phi$, not from the two-set parametrisation itself. Every
 # run also shows §6 at work: Adamax changed each layer's $\sum\lambda$ (last column), which gradient descent could not.
 #
 # ## Summary

@@ -373,7 +373,7 @@ plt.show()
 # * A two-set spectral network is a dense network whose weights are built at every step from
 #   $W = \phi\odot(\mathbf 1\lambda^{\text{in}\top} - \lambda^\text{out}\mathbf 1^\top)$; its backward pass is the dense one followed by column and row
 #   sums of $dW\odot\phi$.
-# * About forty lines of NumPy — forward, loss, backward, Adamax, loop — reproduce the library's model step for step in
+# * About fifty lines of NumPy — forward, loss, backward, Adamax, loop — reproduce the library's model step for step in
 #   float32, and its test accuracy.
 #
 # ## Exercises
