@@ -17,13 +17,13 @@
 # # Lesson 13 — Capstone: a two-set spectral network from the formulas alone
 #
 # **Why this lesson.** Twelve lessons have taken the spectral network apart: the dense layer and its backward
-# pass (02), the softmax cross-entropy (03), Adamax (04), the weights $W = \phi\odot(\lambda^\text{in} - \lambda^\text{out})$ (05) and
+# pass (02), the softmax cross-entropy (03), Adamax (04), the weights $W_{ij} = \phi_{ij}(\lambda^\text{in}_j - \lambda^\text{out}_i)$ (05) and
 # their eigenvalue gradients (06), the two-set model (07–08). Here you put it back together with nothing but NumPy:
 # a 784→100→10 two-set spectral network — the model of Chicchi et al. (*Phys. Rev. E*, 2021) — with its forward pass,
 # its loss, its backward pass, a hand-written Adamax and the training loop, trained on MNIST.
 #
 # No minispectral layer, kernel or optimiser runs inside your network. The library appears only to load MNIST, to
-# check each function you write, and at the end as a yardstick: starting from the same initial values, in float32,
+# provide the initial values, to check each function you write, and at the end as a yardstick: starting from the same initial values, in float32,
 # on the same batches, your network must take the same steps as `ms.mlp((784, 100, 10), "spectral")` — the same
 # losses to float32 precision — and reach the same test accuracy.
 
@@ -51,8 +51,8 @@ FAST = os.environ.get("MINISPECTRAL_FAST") == "1"
 # $$W_1 = \phi_1 \odot (\mathbf 1\,\lambda^{\text{in}\top}_1 - \lambda^\text{out}_1\mathbf 1^\top), \qquad z_1 = x W_1^\top + b_1, \qquad h = \max(z_1, 0),$$
 # $$W_2 = \phi_2 \odot (\mathbf 1\,\lambda^{\text{in}\top}_2 - \lambda^\text{out}_2\mathbf 1^\top), \qquad \text{logits} = h W_2^\top + b_2,
 # \qquad L = -\frac1N\sum_n \log\mathrm{softmax}(\text{logits}_n)_{y_n}.$$
-# Entry by entry, $(W_k)_{ij} = (\phi_k)_{ij}\,\big((\lambda^\text{in}_k)_j - (\lambda^\text{out}_k)_i\big)$. The eigenvectors $\phi_1$ (100×784) and
-# $\phi_2$ (10×100) are frozen; the network trains the eigenvalues $\lambda^\text{in}_1$ (784), $\lambda^\text{out}_1$ (100), $\lambda^\text{in}_2$ (100),
+# Entry by entry, $(W_k)_{ij} = (\phi_k)_{ij}\,\big((\lambda^\text{in}_k)_j - (\lambda^\text{out}_k)_i\big)$. The eigenvector blocks $\phi_1$ (100×784)
+# and $\phi_2$ (10×100) are frozen; the network trains the eigenvalues $\lambda^\text{in}_1$ (784), $\lambda^\text{out}_1$ (100), $\lambda^\text{in}_2$ (100),
 # $\lambda^\text{out}_2$ (10) and the biases $b_1$ (100), $b_2$ (10): 1,104 numbers, against 79,510 for a dense 784→100→10 network.
 #
 # The network is a dict of NumPy arrays. Its initial values are those of the library's model for the recipe of
