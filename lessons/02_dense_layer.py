@@ -370,5 +370,5 @@ plt.show()
 # 2. **A sum of outer products.** Show that $dW = \sum_n dy_n^{\top} x_n$ (one outer product per
 #    sample) by computing it with a loop, and that stacking the batch twice doubles $dW$ and $db$
 #    but leaves $dx$'s rows unchanged.
-# 3. **Weight decay.** Add $\frac{\mu}{2}\lVert W\rVert^2$ to the mean squared error of section 5. Derive the new
+# 3. **Weight decay.** Add $\frac{\mu}{2}\lVert W\rVert^2$ to the mean squared error of section 6. Derive the new
 #    $dW$ and check it with `numerical_gradient`.
