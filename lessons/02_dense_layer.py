@@ -170,7 +170,8 @@ assert report_mine.passed and report_lib.passed
 #
 # **Exercise.** Write `my_relu_backward` and `my_tanh_backward`. Each takes the upstream gradient and
 # the cache, `x`, as the library's `relu_backward` and `tanh_backward` do. Each check compares your
-# `dx` with the library's kernel and with central differences of $L = \sum y \odot dy$.
+# `dx` with the library's kernel and with central differences of $L = \sum y \odot dy$; the ReLU check
+# also feeds inputs exactly at the kink, where your slope must be the library's $0$.
 
 # %%
 def my_relu_backward(dout, cache):
