@@ -70,7 +70,8 @@ def my_magnitude_mask(W, p):
 
 # %% [markdown]
 # **Exercise.** Fill in `my_magnitude_mask` with a full sort (`np.sort`), minding both edge cases. The
-# check compares your mask with the library's `magnitude_mask` at several sparsities, $p = 0$ included.
+# check compares your mask with the library's `magnitude_mask` at several sparsities, both edge cases
+# included: $p = 0$, and $p = 0.999$, which for its $12\times20$ matrix rounds to all 240 entries.
 
 # %%
 from minispectral.exercises.lesson_10 import check_magnitude_mask
