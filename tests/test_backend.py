@@ -145,8 +145,7 @@ def test_missing_cupy_in_a_fresh_process():
     assert 'pip install "minispectral[gpu]"' in result.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
-def test_available_reports_why_cupy_cannot_run_here():
+def test_available_reports_why_cupy_cannot_run_here(no_cupy):
     ok, reason = minispectral.available("cupy")
     assert ok is False
     assert GPU_INSTALL_HINT in reason
