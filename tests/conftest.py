@@ -61,10 +61,11 @@ def standin():
 @pytest.fixture
 def no_cupy(monkeypatch):
     """CuPy made unimportable for one test, as on a machine without it."""
-    monkeypatch.setitem(__import__("sys").modules, "cupy", None)
-    backend_module._make.cache_clear()
-    yield
-    backend_module._make.cache_clear()
+    import functools
+    import sys
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    # a fresh cache of backends for the test; the session's (and its Backend objects) come back after it
+    monkeypatch.setattr(backend_module, "_make", functools.lru_cache(maxsize=None)(backend_module._make.__wrapped__))
 
 
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True, print_blob=True)
