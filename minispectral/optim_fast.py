@@ -93,6 +93,8 @@ def allocate_state(opt, pack_vectors: bool):
     """(state, scratch, packs): per parameter a tuple of zeroed state arrays and a scratch array; the
     vectors of a pack get views of its flat arrays.  CuPy arrays are never packed (module docstring)."""
     n_state = len(opt.state_names)
+    fast = fast_rule_of(opt)
+    fused = fast is not None and opt.fast and getattr(fast, "fused", None) is not None
     state, scratch, groups = [None] * len(opt.params), [None] * len(opt.params), {}
     for i, (_, p) in enumerate(opt.params):
         v = p.value
@@ -101,7 +103,8 @@ def allocate_state(opt, pack_vectors: bool):
             groups.setdefault((type(v), v.dtype, str(device(v))), []).append(i)
         else:
             state[i] = tuple(namespace(v).zeros_like(v) for _ in range(n_state))
-            scratch[i] = namespace(v).zeros_like(v)
+            # a fused CuPy kernel needs no scratch: no 3 MB array per large parameter on the GPU
+            scratch[i] = None if is_cupy_array(v) and fused else namespace(v).zeros_like(v)
     packs = []
     for members in groups.values():
         if len(members) == 1:  # nothing to gain from a pack of one

@@ -440,6 +440,34 @@ def test_cupy_kernels_agree_with_numpy(cupy_backend, name):
                 np.testing.assert_allclose(host(g_gpu), host(g_np), rtol=rtol, atol=rtol)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, alpha", [("relu", None), ("tanh", None), ("sigmoid", None), ("elu", 1.0), ("elu", 0.3)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_activation_backward_gives_the_plain_numbers(cupy_backend, name, alpha, dtype):
+    """functional/fused.py's one-kernel backward passes against activations.py's, on the same device arrays,
+    over both signs, 0, the tails (where a careless form loses the slope) and ±inf in dout."""
+    from minispectral.functional import fused
+    forward, plain = F.ACTIVATIONS[name]
+    x = np.concatenate([np.random.default_rng(0).standard_normal(40) * 4, [0.0, -0.0, 30.0, -30.0, 1e-3, -90.0]])
+    dout = np.random.default_rng(1).standard_normal(x.shape)
+    dout[:2] = [np.inf, -np.inf]
+    x, dout = make(cupy_backend, x.reshape(2, -1), dtype), make(cupy_backend, dout.reshape(2, -1), dtype)
+    _, cache = forward(x) if alpha is None else forward(x, alpha=alpha)
+    want = host(plain(dout, cache))
+    got = fused.backward(name)(dout, cache)
+    assert dtype_name(got) == dtype and backend_of(got) is cupy_backend
+    np.testing.assert_allclose(host(got), want, rtol=2e-7 if dtype == "float32" else 1e-15, atol=0)
+    assert np.array_equal(np.isnan(host(got)), np.isnan(want))
+
+
+def test_fused_activation_backward_is_the_plain_kernel_off_cupy():
+    from minispectral.functional import fused
+    for name, (forward, plain) in F.ACTIVATIONS.items():
+        x = randn("numpy", (3, 4))
+        _, cache = forward(x)
+        np.testing.assert_array_equal(fused.backward(name)(x, cache), plain(x, cache))
+
+
 # ------------------------------------------------------------------ found by a review of 2026-12-01
 
 def test_qr_backward_checks_its_mask(backend):
