@@ -112,7 +112,10 @@ class Spectral(Module):
             mask = np.tril(np.ones_like(R)) if triangular else None
             add("R", R, flags["R"], mask), add("Q", Q, False)
         lam_in_default, lam_out_default = _LAM_INIT[variant]
-        add("lam_in", draw(lam_in_init, lam_in_default, rng, (n_in,), "lam_in"), flags["lam_in"])
+        lam_in = draw(lam_in_init, lam_in_default, rng, (n_in,), "lam_in")
+        add("lam_in", lam_in, flags["lam_in"])
+        # the lam_in = 0 flag, from the host values at hand: no read from a GPU (_lam_in_zero)
+        self._lam_in_memo = (self.params["lam_in"].value, not np.any(np.asarray(lam_in, dtype=dtype) != 0))
         add("lam_out", draw(lam_out_init, lam_out_default, rng, (n_out,), "lam_out"), flags["lam_out"])
         if self.bias:
             add("b", draw(b_init, 0.0, rng, (n_out,), "b"), True)
