@@ -201,6 +201,38 @@ class PeakRSS:
             return peak / 1024 ** (2 if sys.platform == "darwin" else 1)
 
 
+class CupyPoolPeak:
+    """On a GPU the host's RSS says nothing of the arrays: the memory CuPy's pool holds after an epoch
+    (emptied before it, so it grows to that epoch's peak; the pool keeps freed blocks)."""
+
+    resettable = True
+
+    def reset(self) -> None:
+        import cupy
+
+        cupy.get_default_memory_pool().free_all_blocks()
+
+    def read_mib(self) -> float:
+        import cupy
+
+        return cupy.get_default_memory_pool().total_bytes() / 2 ** 20
+
+
+class TorchCudaPeak:
+    """PyTorch's peak of GPU memory reserved by its caching allocator, per epoch."""
+
+    resettable = True
+
+    def __init__(self, torch):
+        self.torch = torch
+
+    def reset(self) -> None:
+        self.torch.cuda.reset_peak_memory_stats()
+
+    def read_mib(self) -> float:
+        return self.torch.cuda.max_memory_reserved() / 2 ** 20
+
+
 # --- data ---------------------------------------------------------------------------------------
 def make_data(kind: str, n: int):
     """(x (n, 784) float32 in [0, 1), y (n,) int64 labels 0..9) on the host."""
@@ -545,6 +577,13 @@ def measure(args) -> dict:
             info.update(torch=torch.__version__, torch_device=device, torch_threads=torch.get_num_threads())
             info["torch_flush_denormal"] = bool(args.torch_flush_denormal and torch.set_flush_denormal(True))
     rss = PeakRSS()
+    torch_rss = rss
+    if args.backend == "cupy":  # the arrays live on the GPU: its memory, not the host's RSS
+        rss = CupyPoolPeak()
+        info["peak_memory"] = "GPU: CuPy's memory pool after each epoch (peak_rss_mib)"
+        if torch is not None and device == "cuda":
+            torch_rss = TorchCudaPeak(torch)
+            info["torch_peak_memory"] = "GPU: torch.cuda.max_memory_reserved per epoch (torch_peak_rss_mib)"
     info["peak_rss_resettable"] = rss.resettable
     info["clock"] = args.clock
     info["keep_freed_memory"] = keep_freed_memory() if args.keep_freed_memory else False
@@ -578,7 +617,7 @@ def measure(args) -> dict:
                 model, initial, ms_epochs = run_minispectral(sizes, model_name, batch_size, x_dev, y_dev, args, rss)
                 sides = {"minispectral": ms_epochs}
                 if torch is not None:
-                    sides["torch"] = run_torch(torch, initial, batch_size, x_t, y_t, args, rss, device)
+                    sides["torch"] = run_torch(torch, initial, batch_size, x_t, y_t, args, torch_rss, device)
                 runs = timed_epochs(sides, args)
                 res = runs["minispectral"]
                 sec = statistics.median(res["seconds"])
