@@ -28,7 +28,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 BACKENDS = ("numpy", "cupy", "strict")
-GPU_INSTALL_HINT = 'pip install "minispectral[gpu]"'
+GPU_INSTALL_HINT = 'pip install "minispectral[gpu]" (CUDA 12; "minispectral[gpu-cuda13]" for CUDA 13)'
 GPU_EXTRAS_HINT = ('Install CuPy with its CUDA libraries: pip install "minispectral[gpu]" (CUDA 12) or '
                    '"minispectral[gpu-cuda13]" (CUDA 13); see the README, "The GPU switch"')
 DEFAULT_DTYPE = "float32"
