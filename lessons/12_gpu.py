@@ -50,7 +50,7 @@ FAST = os.environ.get("MINISPECTRAL_FAST") == "1"
 gpu_ok, gpu_reason = ms.available("cupy")
 print(f"This run: {platform.machine()} CPU with {os.cpu_count()} cores, "
       + ("with a GPU (CuPy works)." if gpu_ok else
-         "CPU only: no usable GPU, so every GPU cell below prints what it would measure instead of measuring it."))
+         "CPU only: no usable GPU, so the GPU parts below are skipped and every output is a CPU backend's."))
 
 # %% [markdown]
 # ## 1. Is there a GPU?
