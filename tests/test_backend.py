@@ -1,5 +1,4 @@
 """The backend layer: choosing a backend, transfers, clear errors, and moving models."""
-import importlib.util
 import os
 import subprocess
 import sys
