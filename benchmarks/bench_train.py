@@ -51,6 +51,7 @@ from minispectral.datasets import DatasetError  # noqa: E402
 from minispectral.experiment import source_commit, write_json  # noqa: E402
 from minispectral.nn import MODELS, mlp  # noqa: E402
 from minispectral.optim import Adamax  # noqa: E402
+from minispectral.train import GPU_LOSS_READ_EVERY  # noqa: E402
 from minispectral.train import fit  # noqa: E402
 
 NETS = ("784-100-10", "784-300-10", "784-1000-10", "784-500-500-10")
@@ -400,8 +401,11 @@ def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: 
     def epoch(n_used: int, seed: int) -> float:
         # the permutation fit draws for this seed, so the batches are the same
         order = torch.from_numpy(np.random.default_rng(seed).permutation(n_used)).to(device)
-        loss_sum, hits = 0.0, 0.0
-        for start in range(0, n_used, batch_size):
+        # as fit: the step losses stay on the device and are read every `every` steps (each step on the
+        # CPU, GPU_LOSS_READ_EVERY on a GPU), with the non-finite check; the hits once per epoch
+        every = 1 if device == "cpu" else GPU_LOSS_READ_EVERY
+        loss_sum, hits, pending = 0.0, 0.0, []
+        for step, start in enumerate(range(0, n_used, batch_size)):
             idx = order[start:start + batch_size]
             xb, yb = x_t.index_select(0, idx), y_t.index_select(0, idx)
             logits = net(xb)
@@ -409,10 +413,19 @@ def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_value = loss.item()  # fit reads the loss every step (non-finite check) and counts hits
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(f"PyTorch loss is {loss_value}")
-            loss_sum += loss_value * idx.shape[0]
+            if every == 1:
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise FloatingPointError(f"PyTorch loss is {loss_value}")
+                loss_sum += loss_value * idx.shape[0]
+            else:
+                pending.append(loss.detach() * idx.shape[0])
+            if pending and ((step + 1) % every == 0 or start + batch_size >= n_used):
+                for loss_value in torch.stack(pending).tolist():  # one read
+                    if not math.isfinite(loss_value):
+                        raise FloatingPointError(f"PyTorch loss is {loss_value}")
+                    loss_sum += loss_value
+                pending = []
             hits = hits + (logits.argmax(1) == yb).sum()  # on the device until the epoch ends, as in fit
         float(hits)
         return loss_sum / n_used
@@ -519,7 +532,7 @@ def parse_args(argv=None):
                         "(minispectral/allocator.py; process-wide, so PyTorch's side runs under it too)")
     p.add_argument("--flush-subnormals", action=argparse.BooleanOptionalAction, default=True,
                    help="as minispectral's optimizers do by default, zero the decayed optimizer state before it "
-                        "turns subnormal (slow on many CPUs; minispectral/optim.py)")
+                        "turns subnormal (slow on many CPUs; minispectral/optim_fast.py)")
     p.add_argument("--torch-flush-denormal", action="store_true",
                    help="call torch.set_flush_denormal(True) (off by default, as in PyTorch): the CPU's flush-to-zero "
                         "mode for the main thread, so minispectral's element-wise work runs under it too")
