@@ -162,7 +162,9 @@ def torch_beside(sizes, batch: int, timeout: float, standin: bool) -> dict:
         return {"skipped": "PyTorch is not installed"}
     if not torch.cuda.is_available():
         return {"skipped": "PyTorch is installed without CUDA"}
-    out = ROOT / "benchmarks" / "gpu-bench-train.json"
+    import tempfile
+
+    out = Path(tempfile.mkdtemp()) / "bench_train.json"  # its rows go into this report: one report
     result = _subprocess([sys.executable, str(script), "--backend", "cupy", "--torch", "--nets", "-".join(map(str, sizes)),
                           "--models", ",".join(MODELS), "--batch-sizes", str(batch), "--epochs", "2",
                           "--max-seconds", "20", "--out", str(out), "--markdown"], timeout, _env())
