@@ -12,7 +12,7 @@ import numpy as np
 from array_api_compat import device
 
 from .backend import from_numpy, namespace, to_backend, to_numpy
-from .functional import softmax_cross_entropy
+from .functional.fused import softmax_cross_entropy  # the plain one off CuPy (functional/fused.py)
 from .functional._checks import is_integer_dtype
 from .functional.losses import check_labels
 from .nn.init import as_rng

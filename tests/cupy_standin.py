@@ -19,7 +19,8 @@ And it counts, in ``COUNTS``:
 - ``uploads``: host arrays sent to the device (``cupy.asarray`` of a NumPy array).
 
 ``cupy.ElementwiseKernel`` runs its C operation by translating it to NumPy (assignments,
-``+ - * /``, ``max``, ``min``, ``fabs``, ``sqrt``, ``exp``, ``tanh``, ``abs`` and parameters), so a
+``+ - * /``, comparisons, one ``c ? a : b`` per statement, ``max``, ``min``, ``fabs``, ``sqrt``,
+``exp``, ``log``, ``tanh``, ``abs`` and parameters), so a
 test checks the very source a GPU compiles; ``cupy.fuse`` runs its function on the stand-in's arrays.
 It is not CuPy: rounding in a fused kernel may differ in the last bit, and no timing means anything.
 """
@@ -381,7 +382,8 @@ def fuse(*args, **kw):
 
 
 _C_FUNCS = {"max": np.maximum, "min": np.minimum, "fmax": np.fmax, "fmin": np.fmin, "fabs": np.abs,
-            "abs": np.abs, "sqrt": np.sqrt, "exp": np.exp, "expm1": np.expm1, "tanh": np.tanh, "log": np.log}
+            "abs": np.abs, "sqrt": np.sqrt, "exp": np.exp, "expm1": np.expm1, "tanh": np.tanh, "log": np.log,
+            "where": np.where}
 
 
 class ElementwiseKernel:
@@ -402,9 +404,15 @@ class ElementwiseKernel:
             if not stmt:
                 continue
             m = re.fullmatch(r"(?:(?:const )?(?:T|float|double) )?(\w+) ?([-+*/]?=) ?(.+)", stmt)
-            if not m or "?" in stmt:
+            if not m or stmt.count("?") > 1:
                 raise ValueError(f"the CuPy stand-in cannot run the statement {stmt!r} of kernel {name}")
-            self.statements.append((m.group(1), m.group(2), compile(m.group(3), f"<{name}>", "eval")))
+            expr = m.group(3)
+            ternary = re.fullmatch(r"(.+?) \? (.+?) : (.+)", expr)  # one "c ? a : b", the whole right side
+            if ternary:
+                expr = "where({}, {}, {})".format(*ternary.groups())
+            elif "?" in expr:
+                raise ValueError(f"the CuPy stand-in cannot run the statement {stmt!r} of kernel {name}")
+            self.statements.append((m.group(1), m.group(2), compile(expr, f"<{name}>", "eval")))
 
     def __call__(self, *args, **kw):
         if len(args) not in (len(self.in_names), len(self.in_names) + len(self.out_names)):

@@ -460,6 +460,31 @@ def test_fused_activation_backward_gives_the_plain_numbers(cupy_backend, name, a
     assert np.array_equal(np.isnan(host(got)), np.isnan(want))
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_softmax_cross_entropy_gives_the_plain_numbers(cupy_backend, dtype):
+    """functional/fused.py's loss against losses.py's on the same device arrays: ordinary rows, a row far
+    from its maximum (a log-probability that underflows to -inf off the label), uint8 labels; then a label
+    whose log-probability is -inf (the loss is inf, not NaN), and the range check."""
+    from minispectral.functional import fused
+    z = np.random.default_rng(0).standard_normal((6, 5)) * 3
+    big = 3e38 if dtype == "float32" else 1.7e308
+    z[1] = [big, -big, 2.0, 1.0, -1.0]  # z - max overflows to -inf at column 1
+    labels = np.array([0, 2, 4, 1, 3, 3], dtype=np.uint8)
+    logits, y = make(cupy_backend, z, dtype), minispectral.from_numpy(labels, backend=cupy_backend)
+    loss, dz = fused.softmax_cross_entropy(logits, y)
+    want_loss, want_dz = F.softmax_cross_entropy(logits, y)
+    assert dtype_name(dz) == dtype and dtype_name(loss) == dtype and loss.shape == ()
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(host(loss), host(want_loss), rtol=rtol)
+    np.testing.assert_allclose(host(dz), host(want_dz), rtol=rtol, atol=1e-300)
+    labels[1] = 1  # the label sits on the row's -inf log-probability
+    y = minispectral.from_numpy(labels, backend=cupy_backend)
+    assert host(fused.softmax_cross_entropy(logits, y)[0]) == host(F.softmax_cross_entropy(logits, y)[0]) == np.inf
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\]"):
+        fused.softmax_cross_entropy(logits, make_labels(cupy_backend, [0, 1, 2, 3, 4, 5]))
+
+
 def test_fused_activation_backward_is_the_plain_kernel_off_cupy():
     from minispectral.functional import fused
     for name, (forward, plain) in F.ACTIVATIONS.items():
