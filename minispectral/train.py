@@ -302,13 +302,14 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
             if losses is None:
                 losses = xp.zeros(steps, dtype=loss.dtype, device=device(loss))
             losses[step] = loss
-            hit = xp.sum(xp.astype(xp.argmax(logits, axis=1) == yb, xp.float64))
+            hit = xp.count_nonzero(xp.argmax(logits, axis=1) == yb)  # an integer count: exact at any size
             hits = hit if hits is None else hits + hit
             last = step == steps - 1
             if last or (step + 1) % check_every == 0:  # before this step's update, so that it is not taken
                 read = losses[read_from:step + 1]
                 if last:  # the hits come back in the same read
-                    values = to_numpy(xp.concat([xp.astype(read, xp.float64), xp.reshape(hits, (1,))]))
+                    values = to_numpy(xp.concat([xp.astype(read, xp.float64),
+                                                  xp.reshape(xp.astype(hits, xp.float64), (1,))]))
                     read_values, hits_value = values[:-1], float(values[-1])
                 else:
                     read_values = to_numpy(read)
