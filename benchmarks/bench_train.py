@@ -133,6 +133,12 @@ def machine_info(backend: str) -> dict:
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         info["gpu"] = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         info["cupy"] = cupy.__version__
+        # TF32 float32 products on the tensor cores: faster, ~1e-3 relative error. PyTorch's float32 products
+        # are full float32 by default, so a comparison with it wants this unset (README, "TF32").
+        info["CUPY_TF32"] = os.environ.get("CUPY_TF32")
+        if os.environ.get("CUPY_TF32") == "1":
+            print("warning: CUPY_TF32=1: CuPy's float32 products run in TF32, PyTorch's in float32; unset it to "
+                  "compare like with like", file=sys.stderr)
     return info
 
 
