@@ -386,4 +386,5 @@ def _progress_bar(total: int, show: bool):
     return tqdm(total=total, unit="step", leave=False)
 
 
-__all__ = ["DEFAULT_LR", "GPU_LOSS_READ_EVERY", "History", "NonFiniteError", "evaluate", "find_nonfinite", "fit", "improves", "to_numpy"]
+__all__ = ["DEFAULT_LR", "GPU_LOSS_READ_EVERY", "History", "NonFiniteError", "evaluate", "find_nonfinite", "fit",
+           "improves", "to_numpy"]
