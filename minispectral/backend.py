@@ -142,7 +142,7 @@ def _probe_cupy():
     steps = (
         ("no usable NVIDIA GPU was found: CuPy is installed, but it could not allocate memory on a GPU. "
          "On a machine without an NVIDIA GPU use the 'numpy' backend; on one with a GPU, check that "
-         "`nvidia-smi` lists it",
+         "`nvidia-smi` lists it and that the CUDA version it prints is at least the one CuPy was built for",
          lambda: cupy.zeros(4, dtype=cupy.float32)),
         ("CuPy found the GPU but cannot compile its element-wise kernels: the CUDA runtime compiler "
          f"NVRTC (libnvrtc) is missing or does not match the driver. {GPU_EXTRAS_HINT}",
