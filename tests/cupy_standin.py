@@ -26,7 +26,7 @@ It is not CuPy: rounding in a fused kernel may differ in the last bit, and no ti
 """
 from __future__ import annotations
 
-import builtins  # the namespace below shadows any, all, bool, abs, max, min, round, sum
+import builtins  # the namespace below shadows abs, all, any, bool, divmod, max, min, pow, round, sum
 import contextlib
 import re
 import sys
@@ -217,6 +217,8 @@ class ndarray:
         return ndarray(out)
 
     def __getattr__(self, name):  # sum, max, copy, fill, ravel, transpose, ...: one call each
+        if name.startswith("__"):  # NumPy would build an array from __array_interface__ and the like
+            raise AttributeError(name)
         attr = getattr(self._a, name)
         if not callable(attr):
             return _wrap(attr)
@@ -256,12 +258,12 @@ def _operator(name, *, inplace=False, reflected=False):
     def op(self, other):
         if isinstance(other, np.ndarray):
             _refuse_host(other)
-        if not isinstance(other, (ndarray, int, float, complex, bool, np.generic)):
+        if not isinstance(other, (ndarray, int, float, complex, np.generic)):  # a Python bool is an int
             return NotImplemented
         COUNTS.calls += 1
         with _quiet():
             res = fn(self._a, _unwrap(other))
-        if res is NotImplemented or type(res) is bool:
+        if res is NotImplemented or type(res) is builtins.bool:
             return res
         return self if inplace else _wrap(res)
     op.__name__ = name
@@ -336,7 +338,8 @@ _populate(_this, np, skip={"ndarray", "asarray", "array", "asnumpy", "get_includ
 
 def asarray(a, dtype=None, order=None, *, blocking=False):
     if type(a) is ndarray:
-        if (dtype is None or np.dtype(dtype) == a.dtype) and order in (None, "K", "A", "C"):
+        same_order = order in (None, "K", "A") or (order == "C" and a._a.flags.c_contiguous)
+        if (dtype is None or np.dtype(dtype) == a.dtype) and same_order:
             return a
         COUNTS.calls += 1
         return ndarray(np.asarray(a._a, dtype=dtype, order=order))
