@@ -381,6 +381,8 @@ for name in backends:
 # * CuPy's memory pool keeps freed blocks; `used_bytes`, `total_bytes` and `free_all_blocks` tell
 #   the story that `nvidia-smi` does not.
 # * Every `float(...)` on a device array is a synchronisation; keep running sums on the device.
+# * On a GPU machine, `python -m minispectral.gpucheck` runs this lesson, the GPU tests and a timing of
+#   `fit` against NumPy and PyTorch, and writes one report.
 #
 # ## Exercises
 #
