@@ -123,6 +123,32 @@ for backend in backends[1:]:
     print(f"{backend} vs numpy: largest relative difference of any parameter {worst:.1e}")
 
 # %% [markdown]
+# **Exercise: a kernel of your own that runs everywhere.** Every kernel of the library starts by asking
+# its inputs for their array namespace, `xp = ms.backend.namespace(x)` (NumPy's module for NumPy arrays,
+# CuPy's for CuPy arrays, array-api-strict's for strict ones), and from then on calls `xp.exp`, `xp.max`,
+# `xp.sum`, never `np.*`: a NumPy call on a GPU array would copy it to the host, or fail. Write the
+# row-wise softmax of lesson 03 that way,
+# $$p_{nc} = \frac{e^{z_{nc} - m_n}}{\sum_{c'} e^{z_{nc'} - m_n}}, \qquad m_n = \max_c z_{nc},$$
+# for `z` of shape $(N, C)$. The check runs your function on NumPy in float64 and on array-api-strict in
+# float32: it must return an array of the input's backend and dtype, and survive a row near 1000.
+
+# %%
+def my_softmax(z):
+    """z (N, C) of any backend -> p (N, C), the row-wise softmax, same backend and dtype."""
+    ### BEGIN SOLUTION
+    xp = ms.backend.namespace(z)
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))  # the largest exponent is 0: no overflow
+    p = e / xp.sum(e, axis=1, keepdims=True)
+    ### END SOLUTION
+    return p
+
+
+# %%
+from minispectral.exercises.lesson_12 import check_softmax
+
+check_softmax(my_softmax)
+
+# %% [markdown]
 # ## 3. Transfers are explicit
 #
 # An array lives on one device. `ms.from_numpy(a, backend=...)` sends a host array there and
