@@ -352,12 +352,12 @@ assert moved["qr"] > moved["dense"] and moved["qr"] > moved["dense+bias"]
 #
 # ## Note: a library detail, subnormal numbers
 #
-# Not needed for the lesson; it explains a line of `minispectral/optim.py`. An entry whose gradient
+# Not needed for the lesson; it explains an option of `minispectral/optim.py`. An entry whose gradient
 # has become exactly zero (a pruned dense weight) keeps its optimizer momentum, which now only decays,
 # $m \leftarrow \beta_1 m$. Some 850 steps later ($\beta_1 = 0.9$) it is below float32's smallest normal
 # number, and many CPUs compute on such *subnormal* numbers about 100× slower. Sparse training makes
 # many of them. minispectral's optimizers zero such state before it gets there (`flush_subnormals=True`,
-# explained in the module docstring of `minispectral/optim.py`); the measurement that motivated it, a
+# explained in the module docstring of `minispectral/optim_fast.py`); the measurement that motivated it, a
 # dense epoch growing 3× slower over six epochs without the flush, is in `benchmarks/RESULTS.md`.
 #
 # ## Exercises
