@@ -101,3 +101,63 @@ def test_a_non_finite_loss_read_late_on_the_gpu_names_its_step(standin):
     assert f"at epoch 1, step {first_step}" in message
     if first_step != read_step:
         assert f"read at step {read_step}" in message and f"updated {read_step - first_step} times" in message
+
+
+# --- an nc layer's lam_in = 0 flag is a host flag on a GPU: it must follow every new lam_in
+
+def _nc_layer():
+    from minispectral.nn.spectral import Spectral
+    return Spectral(6, 4, variant="nc", seed=0, backend="cupy")
+
+
+def _x6():
+    return minispectral.from_numpy(np.random.default_rng(1).random((5, 6), dtype=np.float32), backend="cupy")
+
+
+def _host_forward(layer, x):
+    return minispectral.to_numpy(layer.copy().to("numpy").forward(minispectral.to_numpy(x)))
+
+
+LAM_IN = np.linspace(0.1, 0.6, 6, dtype=np.float32)
+
+
+def _changes(layer):
+    """Ways a user gives a frozen lam_in new values on the device."""
+    p = layer.params["lam_in"]
+    return {
+        "assigned": lambda: setattr(p, "value", minispectral.from_numpy(LAM_IN, backend="cupy")),
+        "in place, then forget_lam_in": lambda: (p.value.__setitem__(Ellipsis, minispectral.from_numpy(
+            LAM_IN, backend="cupy")), layer.forget_lam_in()),
+        "moved with to()": lambda: (setattr(p, "value", minispectral.from_numpy(LAM_IN, backend="numpy")),
+                                    layer.to("cupy")),
+    }
+
+
+@pytest.mark.parametrize("how", ["assigned", "in place, then forget_lam_in", "moved with to()"])
+def test_an_nc_layer_sees_a_new_lam_in(how):
+    layer, x = _nc_layer(), _x6()
+    layer.forward(x)  # the flag is decided: lam_in = 0
+    _changes(layer)[how]()
+    np.testing.assert_allclose(minispectral.to_numpy(layer.forward(x)), _host_forward(layer, x), rtol=1e-6)
+    assert not layer._lam_in_zero()
+
+
+def test_an_nc_lam_in_trained_then_frozen_is_used():
+    layer, x = _nc_layer(), _x6()
+    p = layer.params["lam_in"]
+    p.trainable = True  # trained for a while (the optimizer updates it in place) ...
+    layer.forward(x)
+    p.value -= minispectral.from_numpy(LAM_IN, backend="cupy")
+    layer.forward(x)
+    p.trainable = False  # ... then frozen
+    np.testing.assert_allclose(minispectral.to_numpy(layer.forward(x)), _host_forward(layer, x), rtol=1e-6)
+
+
+def test_an_nc_model_loaded_from_a_file_uses_its_lam_in(tmp_path):
+    net = minispectral.mlp((6, 4, 3), "nc", seed=0, backend="numpy")
+    net.layers[0].params["lam_in"].value[...] = LAM_IN
+    path = minispectral.io.save(net, tmp_path / "nc.npz")
+    loaded = minispectral.io.load(path, backend="cupy")
+    x = _x6()
+    np.testing.assert_allclose(minispectral.to_numpy(loaded.forward(x)), net.forward(minispectral.to_numpy(x)),
+                               rtol=1e-6)

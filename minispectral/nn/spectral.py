@@ -203,10 +203,12 @@ class Spectral(Module):
         The answer is a host flag.  On the host it is read at every pass (free); on a GPU, where the
         read would wait for the GPU at every forward pass, it is read once per lam_in array: a
         frozen lam_in changed in place there is seen after ``layer.params["lam_in"].value`` is
-        assigned an array (the same one will do after ``forget_lam_in()``).
+        assigned an array (the same one will do after ``forget_lam_in()``), and a lam_in trained
+        for a while (updated in place) is read again once it is frozen.
         """
         lam_in = self.params["lam_in"]
-        if lam_in.trainable:
+        if lam_in.trainable:  # trained in place: once frozen again, its values are read afresh
+            self._lam_in_memo = None
             return False
         memo = getattr(self, "_lam_in_memo", None)
         if memo is None or memo[0] is not lam_in.value or not backend_of(lam_in.value).on_device:
