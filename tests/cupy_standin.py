@@ -19,7 +19,8 @@ And it counts, in ``COUNTS``:
 - ``uploads``: host arrays sent to the device (``cupy.asarray`` of a NumPy array).
 
 ``cupy.ElementwiseKernel`` runs its C operation by translating it to NumPy (assignments,
-``+ - * /``, comparisons, one ``c ? a : b`` per statement, ``max``, ``min``, ``fabs``, ``sqrt``,
+``+ - * /``, comparisons, one ``c ? a : b`` per statement, ``max``, ``min`` (as CUDA's, which drop a
+NaN), ``fabs``, ``sqrt``,
 ``exp``, ``log``, ``tanh``, ``abs`` and parameters), so a
 test checks the very source a GPU compiles; ``cupy.fuse`` runs its function on the stand-in's arrays.
 It is not CuPy: rounding in a fused kernel may differ in the last bit, and no timing means anything.
@@ -384,7 +385,8 @@ def fuse(*args, **kw):
     return decorate
 
 
-_C_FUNCS = {"max": np.maximum, "min": np.minimum, "fmax": np.fmax, "fmin": np.fmin, "fabs": np.abs,
+# CUDA's max and min of two floats are fmaxf and fminf: a NaN against a number gives the number
+_C_FUNCS = {"max": np.fmax, "min": np.fmin, "fmax": np.fmax, "fmin": np.fmin, "fabs": np.abs,
             "abs": np.abs, "sqrt": np.sqrt, "exp": np.exp, "expm1": np.expm1, "tanh": np.tanh, "log": np.log,
             "where": np.where}
 

@@ -50,3 +50,12 @@ def test_elementwise_kernel_runs_its_c_source(standin):
     np.testing.assert_array_equal(w.get(), 1 + 2 * d)
     with pytest.raises(ValueError, match="cannot run the statement"):
         standin.ElementwiseKernel("T x", "T z", "z = x > 0 ? (x > 1 ? 1 : 2) : 3;")
+
+
+def test_c_max_and_min_in_a_kernel_drop_a_nan_as_cuda_does(standin):
+    """In a CUDA kernel max(a, b) and min(a, b) on floats are fmaxf and fminf: between a NaN and a number
+    they give the number (cupy.maximum propagates NaN only because CuPy writes the NaN test out)."""
+    kernel = standin.ElementwiseKernel("T x, T y", "T hi, T lo", "hi = max(x, y); lo = min(x, y);", "k")
+    hi, lo = kernel(standin.asarray(np.array([np.nan, 1.0, np.nan])), standin.asarray(np.array([2.0, np.nan, np.nan])))
+    np.testing.assert_array_equal(hi.get(), [2.0, 1.0, np.nan])
+    np.testing.assert_array_equal(lo.get(), [2.0, 1.0, np.nan])
