@@ -445,12 +445,13 @@ def test_cupy_kernels_agree_with_numpy(cupy_backend, name):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fused_activation_backward_gives_the_plain_numbers(cupy_backend, name, alpha, dtype):
     """functional/fused.py's one-kernel backward passes against activations.py's, on the same device arrays,
-    over both signs, 0, the tails (where a careless form loses the slope) and ±inf in dout."""
+    over both signs, 0, the tails (where a careless form loses the slope), a NaN in x and ±inf in dout."""
     from minispectral.functional import fused
     forward, plain = F.ACTIVATIONS[name]
     x = np.concatenate([np.random.default_rng(0).standard_normal(40) * 4, [0.0, -0.0, 30.0, -30.0, 1e-3, -90.0]])
     dout = np.random.default_rng(1).standard_normal(x.shape)
     dout[:2] = [np.inf, -np.inf]
+    x[5] = np.nan  # a NaN input gives a NaN slope in the plain form: so must the kernel (CUDA's min drops a NaN)
     x, dout = make(cupy_backend, x.reshape(2, -1), dtype), make(cupy_backend, dout.reshape(2, -1), dtype)
     _, cache = forward(x) if alpha is None else forward(x, alpha=alpha)
     want = host(plain(dout, cache))

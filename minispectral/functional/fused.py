@@ -24,6 +24,7 @@ from .losses import check_labels
 from .losses import softmax_cross_entropy as plain_softmax_cross_entropy
 
 # Each: (input parameters, operation), output "T dx".  The caches are those of activations.py.
+# min(x, 0) is written as a choice: CUDA's min of floats drops a NaN, NumPy's minimum keeps it.
 KERNELS = {
     "relu": ("T dout, T x", "dx = dout * (x > 0);"),
     "tanh": ("T dout, T x", """
@@ -34,7 +35,8 @@ KERNELS = {
         T d = (1 + e) * (1 + e);
         dx = e / d * dout;"""),
     "elu": ("T dout, T x, T alpha", """
-        T s = exp(min(x, (T)0));
+        T x_neg = x > 0 ? (T)0 : x;
+        T s = exp(x_neg);
         dx = (alpha * s + (1 - alpha) * (x > 0)) * dout;"""),
 }
 
