@@ -283,7 +283,10 @@ p -= m / denom * step_size;
 
 ADAMAX_KERNEL = """
 m = beta1 * m + one_minus_beta1 * g;
-u = max(beta2 * u, fabs(g) + eps);
+T decayed = beta2 * u;
+T bound = fabs(g) + eps;
+// u = max(decayed, bound), keeping a NaN as NumPy's maximum does (CUDA's max of floats drops it)
+u = (decayed > bound) | (decayed != decayed) ? decayed : bound;
 p -= m / u * step_size;
 """
 

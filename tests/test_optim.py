@@ -247,6 +247,24 @@ def test_the_fast_path_gives_the_numbers_of_the_plain_rules(backend, name, build
     assert not np.array_equal(values[1], host(_mixed_params(backend)[0][1][1].value))  # W moved
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, build, by_hand", CASES, ids=[c[0] for c in CASES])
+def test_a_fused_step_keeps_the_plain_rules_nan_and_inf(cupy_backend, name, build, by_hand):
+    """A NaN or an infinite gradient entry leaves the very NaN and inf in the state and the value that the
+    plain rule leaves (CUDA's max of floats drops a NaN, NumPy's maximum keeps it)."""
+    runs = []
+    for fast in (True, False):
+        value = Parameter(make(cupy_backend, np.linspace(-1.0, 1.0, 6).reshape(2, 3), "float32"))
+        opt = build([("W", value)], fast=fast)
+        for g in ([np.nan, np.inf, -np.inf, 0.5, 0.0, -0.25], [0.1, 0.2, 0.3, -0.1, np.nan, 0.0]):
+            value.grad = make(cupy_backend, np.reshape(g, (2, 3)), "float32")
+            opt.step()
+        runs.append([host(value.value)] + [host(a) for a in opt.state[0]])
+    for got, want in zip(*runs):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=0)
+
+
 @pytest.mark.parametrize("name, build, by_hand", CASES[1:], ids=[c[0] for c in CASES[1:]])
 def test_on_cupy_each_parameter_is_updated_by_one_kernel(standin, name, build, by_hand):
     params, grads = _mixed_params("cupy")
