@@ -86,10 +86,14 @@ def _nonfinite_input(xb, updated: bool) -> str:
     n_bad = _count_nonfinite(xb)
     if n_bad:
         return f"x_train, {n_bad} NaN or infinite entr{'y' if n_bad == 1 else 'ies'} in this step's batch"
+    return f"none in the parameters or the batch ({_overflow(updated)})"
+
+
+def _overflow(updated: bool) -> str:
     if not updated:
-        return ("none in the parameters or the batch (an overflow before any update: the inputs or the initial "
-                "weights are too large; scale x to about [0, 1])")
-    return f"none in the parameters or the batch ({_OVERFLOW})"
+        return ("an overflow before any update: the inputs or the initial weights are too large; scale x to "
+                "about [0, 1]")
+    return _OVERFLOW
 
 
 def _all_finite(x):
@@ -316,7 +320,7 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
                 for k, value in enumerate(read_values.tolist()):
                     if not math.isfinite(value):
                         raise NonFiniteError(_nonfinite_loss_message(
-                            model, optimizer, value, epoch, read_from + k, step, x, order, batch_size, n))
+                            model, optimizer, value, epoch, read_from + k, step, x, order, batch_size, n, check_every))
                     loss_sum += value * (min((read_from + k + 1) * batch_size, n) - (read_from + k) * batch_size)
                 read_from = step + 1
             model.backward(dlogits)
@@ -351,16 +355,27 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     return history
 
 
-def _nonfinite_loss_message(model, optimizer, value, epoch, bad_step, step, x, order, batch_size, n) -> str:
+def _nonfinite_loss_message(model, optimizer, value, epoch, bad_step, step, x, order, batch_size, n,
+                            check_every) -> str:
     """Why the loss of step ``bad_step`` (0-based) is non-finite, read at step ``step``."""
     where = f"loss is {value} at epoch {epoch}, step {bad_step + 1}"
     if bad_step < step:
-        where += (f" (read at step {step + 1}: the loss is read every few steps on this backend, and the "
+        where += (f" (read at step {step + 1}: the loss is read every {check_every} steps (check_every), and the "
                   f"parameters have been updated {step - bad_step} times since)")
     xp = namespace(x)
     xb = xp.take(x, order[bad_step * batch_size:min((bad_step + 1) * batch_size, n)], axis=0)
-    updated = optimizer.t - (step - bad_step) > 0
-    return f"{where}; first non-finite: {find_nonfinite(model) or _nonfinite_input(xb, updated)}"
+    updated = optimizer.t - (step - bad_step) > 0  # whether the parameters had moved before that step
+    if bad_step == step:
+        return f"{where}; first non-finite: {find_nonfinite(model) or _nonfinite_input(xb, updated)}"
+    # Read late, the parameters are those of later steps, which the non-finite loss may have spoiled;
+    # the batch is the one that step saw.
+    if _count_nonfinite(xb):
+        return f"{where}; first non-finite: {_nonfinite_input(xb, updated)}"
+    now = find_nonfinite(model)
+    if now is None:
+        return f"{where}; first non-finite: {_nonfinite_input(xb, updated)}"
+    return (f"{where}; first non-finite: none in that step's batch; {now} is non-finite now, which the updates "
+            f"since may have made it (else {_overflow(updated)})")
 
 
 def _check_labels_named(name: str, labels, n_classes: int) -> None:

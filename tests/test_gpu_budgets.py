@@ -100,7 +100,9 @@ def test_a_non_finite_loss_read_late_on_the_gpu_names_its_step(standin):
     message = str(info.value)
     assert f"at epoch 1, step {first_step}" in message
     if first_step != read_step:
-        assert f"read at step {read_step}" in message and f"updated {read_step - first_step} times" in message
+        assert f"read at step {read_step}: the loss is read every 25 steps (check_every)" in message
+        assert f"updated {read_step - first_step} times" in message
+    assert "NaN or infinite entries in this step's batch" in message  # the batch, not the parameters it spoiled
 
 
 # --- an nc layer's lam_in = 0 flag is a host flag on a GPU: it must follow every new lam_in
