@@ -400,6 +400,8 @@ class ElementwiseKernel:
     def __init__(self, in_params, out_params, operation, name="kernel", **kw):
         self.in_names = [p.split()[-1] for p in in_params.split(",") if p.strip()]
         self.out_names = [p.split()[-1] for p in out_params.split(",") if p.strip()]
+        # a one-letter type is a placeholder (T): every array given for it must have one dtype, as on CuPy
+        self.types = {p.split()[-1]: p.split()[-2] for p in f"{in_params},{out_params}".split(",") if p.strip()}
         self.name = name
         body = re.sub(r"//[^\n]*", "", operation)
         body = re.sub(r"\((?:T|float|double|const T|const float)\)", "", body)
@@ -424,6 +426,13 @@ class ElementwiseKernel:
             raise TypeError(f"kernel {self.name} takes {len(self.in_names)} inputs (+ outputs), got {len(args)}")
         COUNTS.calls += 1
         values = dict(zip(self.in_names + self.out_names, args))
+        placeholders = {}
+        for nm, v in values.items():
+            if type(v) is ndarray and len(self.types[nm]) == 1:
+                placeholders.setdefault(self.types[nm], set()).add(v.dtype)
+        for t, dtypes in placeholders.items():
+            if len(dtypes) > 1:
+                raise TypeError(f"Type is mismatched. {self.name} {t} {' '.join(sorted(map(str, dtypes)))}")
         arrays = [v for v in values.values() if type(v) is ndarray]
         shape = np.broadcast_shapes(*(v.shape for v in arrays))
         dtype = next((v.dtype for v in arrays if np.issubdtype(v.dtype, np.floating)), np.float64)

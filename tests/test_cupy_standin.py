@@ -59,3 +59,15 @@ def test_c_max_and_min_in_a_kernel_drop_a_nan_as_cuda_does(standin):
     hi, lo = kernel(standin.asarray(np.array([np.nan, 1.0, np.nan])), standin.asarray(np.array([2.0, np.nan, np.nan])))
     np.testing.assert_array_equal(hi.get(), [2.0, 1.0, np.nan])
     np.testing.assert_array_equal(lo.get(), [2.0, 1.0, np.nan])
+
+
+def test_a_kernel_refuses_arrays_of_two_dtypes_for_one_type_parameter(standin):
+    """As CuPy does ("Type is mismatched"): T stands for one dtype, so a float64 gradient cannot update
+    float32 state; a scalar takes T's dtype."""
+    kernel = standin.ElementwiseKernel("T x, T y", "T z", "z = x + y;", "k")
+    x32, x64 = standin.asarray(np.ones(3, np.float32)), standin.asarray(np.ones(3, np.float64))
+    with pytest.raises(TypeError, match="Type is mismatched"):
+        kernel(x32, x64)
+    with pytest.raises(TypeError, match="Type is mismatched"):
+        kernel(x32, x32, standin.empty(3, dtype=np.float64))
+    assert kernel(x32, np.float32(2.0)).dtype == np.float32 and kernel(x32, 2.0).dtype == np.float32
