@@ -390,3 +390,34 @@ def test_namespace_answers_cupy_arrays_by_their_type(cupy_backend):
     assert backend_module.namespace(a, a) is cupy_backend.xp
     with pytest.raises(TypeError, match="different backends"):
         backend_module.namespace(a, np.ones(3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_radix_select_finds_the_kth_smallest(dtype):
+    """backend._radix_select (CuPy's selection past partition's k < 1024) on NumPy arrays: signs, ±0, ±inf,
+    ties, subnormals and NaN (last, as sort puts it), at every k of a small array and some of a large one."""
+    from minispectral.backend import _radix_select
+    tiny = np.finfo(dtype).smallest_subnormal
+    a = np.array([3.5, -2.0, 0.0, -0.0, np.inf, -np.inf, tiny, -tiny, 3.5, -2.0, 1e-30, np.nan, 7.0], dtype=dtype)
+    want = np.sort(a)
+    for k in range(1, a.size + 1):
+        got = _radix_select(a, k)
+        assert got.shape == () and got.dtype == a.dtype
+        np.testing.assert_array_equal(got, want[k - 1])
+    big = np.random.default_rng(0).standard_normal(5000).astype(dtype) * np.float32(1e3)
+    big[::7] = big[3]  # ties
+    want = np.sort(big)
+    for k in (1, 2, 1023, 1024, 2500, 4999, 5000):
+        assert _radix_select(big, k) == want[k - 1]
+
+
+@pytest.mark.gpu
+def test_kth_smallest_on_cupy_past_partitions_reach_selects_on_the_device(standin, monkeypatch):
+    from minispectral import backend as bk
+    monkeypatch.setattr(bk, "CUPY_RADIX_FROM", 1000)
+    a = np.random.default_rng(1).standard_normal(3000).astype(np.float32)
+    d = from_numpy(a, backend="cupy")
+    with standin.counting() as counts:
+        got = kth_smallest(d, 2000)
+    assert counts.reads == 0 and counts.calls < 60  # no read, and no sort of the whole array
+    assert float(got) == np.sort(a)[1999]
