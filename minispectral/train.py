@@ -277,6 +277,8 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     if check_every is None:
         check_every = GPU_LOSS_READ_EVERY if backend.on_device else 1
     check_every = _check_positive_int("check_every", check_every)
+    if on_epoch is not None and not callable(on_epoch):  # found before an epoch's work, not after it
+        raise TypeError(f"on_epoch must be a function of the epoch's dict, or None, got {on_epoch!r}")
     history = History()
     best, waited = -math.inf, 0
     best_accuracy, best_values = -math.inf, None  # for restore_best: the best epoch's parameters

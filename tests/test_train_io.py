@@ -772,6 +772,15 @@ def test_a_non_finite_loss_read_late_blames_its_own_batch_not_the_parameters_it_
         assert f"updated {4 - step} times since" in message
 
 
+def test_an_on_epoch_that_is_not_a_function_is_refused_before_training():
+    x, y = small_data()
+    net = mlp((6, 3), "dense")
+    before = [p.value.copy() for p in net.parameters()]
+    with pytest.raises(TypeError, match=r"on_epoch must be a function of the epoch's dict, or None, got 'print'"):
+        fit(net, x, y, epochs=1, on_epoch="print")
+    assert all(np.array_equal(a, p.value) for a, p in zip(before, net.parameters()))  # no epoch was trained
+
+
 def test_an_overflow_at_the_first_step_read_late_still_blames_the_inputs():
     x, y = small_data()
     net = mlp((6, 3), "dense")
