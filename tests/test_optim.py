@@ -356,6 +356,23 @@ def test_flushing_moves_no_parameter(name, build):
         np.testing.assert_array_equal(p.value, q.value)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_flush_zeroes_below_its_bound_and_nothing_above(backend, dtype):
+    """The bound is FLUSH_BELOW × the smallest normal number: an entry just under it is zeroed, one just
+    over it is kept, in every decaying state array (packed or not) and on every backend."""
+    bound = float(np.finfo(dtype).smallest_normal) * FLUSH_BELOW
+    entries = np.array([bound * 0.99, -bound * 0.99, bound * 1.01, -bound * 1.01, 0.5], dtype=dtype)
+    params = [("a", Parameter(make(backend, np.ones(5), dtype))), ("b", Parameter(make(backend, np.ones(5), dtype))),
+              ("W", Parameter(make(backend, np.ones((2, 5)), dtype)))]
+    opt = Adamax(params)
+    for m in opt.m:
+        m[...] = make(backend, np.broadcast_to(entries, m.shape), dtype)
+    opt.flush_decayed_state()
+    for m in opt.m:
+        np.testing.assert_array_equal(host(m), np.broadcast_to([0, 0, bound * 1.01, -bound * 1.01, 0.5], m.shape)
+                                      .astype(dtype))
+
+
 @given(beta=st.floats(0.01, 0.9999), dtype=st.sampled_from(["float32", "float64"]))
 def test_between_two_flushes_no_entry_leaves_the_normal_range(beta, dtype):
     """The flush period is short enough that an entry just above the flush bound, decaying for a
