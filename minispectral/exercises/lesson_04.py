@@ -30,18 +30,43 @@ def _check_rule(title, fn, fn_name, optimizer, state_names, returned, call):
     opt = optimizer([("theta", p)])
     got = {name: [] for name in returned}
     expected = {name: [] for name in returned}
+    inputs_after, inputs_given = {}, {}  # what the learner's function got, after and before each call
     for t, g in enumerate(grads, start=1):
         before = [np.array(getattr(opt, s)[0]) for s in state_names]
         theta = p.value.copy()
         p.grad = g.copy()
         opt.step()
         after = [p.value.copy()] + [np.array(getattr(opt, s)[0]) for s in state_names]
-        result = as_tuple(call(fn, theta, g.copy(), before, t), len(returned), fn_name)
+        # the learner's names of its state inputs are those of its state results: velocity; m, v; m, u
+        inputs = {"theta": theta, "grad": g.copy(), **dict(zip(returned[1:], before))}
+        given = {name: value.copy() for name, value in inputs.items()}
+        result = as_tuple(call(fn, theta, inputs["grad"], before, t), len(returned), fn_name)
         for name, mine, ref in zip(returned, result, after):
             got[name].append(mine)
             expected[name].append(ref)
-    return compare(f"{title}, {len(grads)} steps, each from the library's state at the step before (float64)",
-                   {name: (stacked(got[name], _SHAPE), np.stack(expected[name])) for name in returned})
+        for name, value in inputs.items():
+            inputs_after.setdefault(name, []).append(value)
+            inputs_given.setdefault(name, []).append(given[name])
+    quantities = {name: (stacked(got[name], _SHAPE), np.stack(expected[name])) for name in returned}
+    changed = changed_in_place(inputs_after, inputs_given)
+    quantities.update(changed)
+    return compare(f"{title}, {len(grads)} steps, each from the library's state at the step before (float64)"
+                   + (CHANGED_NOTE if changed else ""), quantities)
+
+
+CHANGED_NOTE = ("\n  rows 'given ...': inputs your function wrote into; it must return new arrays and leave its inputs "
+                "as they were (later cells pass it shared arrays)")
+
+
+def changed_in_place(after: dict, given: dict) -> dict:
+    """``compare`` rows for the inputs the learner's function wrote into, ``{"given m": (its values after
+    the calls, the values it was given)}`` stacked over the calls; empty when it wrote into none."""
+    rows = {}
+    for name in after:
+        now, before = np.stack(after[name]), np.stack(given[name])
+        if not np.array_equal(now, before):
+            rows[f"given {name}"] = (now, before)
+    return rows
 
 
 @exercise("04", "my_sgd")
