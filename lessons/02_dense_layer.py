@@ -97,13 +97,26 @@ assert np.allclose(y, y_loops, rtol=1e-13, atol=1e-13) and np.allclose(y_lib, y,
 
 # %%
 def my_dense_backward(dy, cache):
+    """dy (N, D_out) and cache = (x, W) -> dx (N, D_in), dW (D_out, D_in), db (D_out,)."""
     x, W = cache
+    ### BEGIN SOLUTION
     dx = dy @ W            # (N, D_out) @ (D_out, D_in)
     dW = dy.T @ x          # (D_out, N) @ (N, D_in)
     db = dy.sum(axis=0)    # shared by every sample: sum over the batch
+    ### END SOLUTION
     return dx, dW, db
 
 
+# %% [markdown]
+# **Exercise.** Fill in `my_dense_backward` above from the three formulas, then run the check below.
+# It compares each of your gradients with the library's, entry by entry and as a whole.
+
+# %%
+from minispectral.exercises.lesson_02 import check_dense_backward
+
+check_dense_backward(my_dense_backward)
+
+# %%
 dy = rng.standard_normal((N, D_out))
 dx, dW, db = my_dense_backward(dy, cache)
 dx_lib, dW_lib, db_lib = dense_backward(dy, cache_lib)

@@ -4,7 +4,9 @@ Lessons are discovered, not listed: every ``lessons/NN_*.py`` is a lesson (paire
 with ``lessons/NN_*.ipynb``) and every ``lessons/solutions/*.py`` a solutions script. All of them run
 in FAST mode (``MINISPECTRAL_FAST=1``), which shrinks datasets and epochs.
 """
+import json
 import os
+import re
 import runpy
 from pathlib import Path
 
@@ -23,6 +25,20 @@ LESSONS = sorted([*LESSONS_DIR.glob("[0-9][0-9]_*.py"), *LESSONS_DIR.glob("[A-Z]
 SOLUTIONS = sorted([*(LESSONS_DIR / "solutions").glob("[0-9][0-9]_*.py"),
                     *(LESSONS_DIR / "solutions").glob("[A-Z]_*.py")])
 MAX_NOTEBOOK_BYTES = 500_000
+REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.M | re.S)
+
+
+def solution_functions(lesson: Path) -> list[str]:
+    """The functions whose bodies hold the lesson's solution regions (its blanks), in order, one per region."""
+    text = lesson.read_text(encoding="utf-8")
+    names = []
+    for match in REGION.finditer(text):
+        indent = len(match.group(1))
+        defs = [d for d in re.finditer(r"^([ \t]*)def (\w+)\(", text[:match.start()], re.M)
+                if len(d.group(1)) < indent]
+        assert defs, f"{lesson.name}: a solution region outside any function, at offset {match.start()}"
+        names.append(defs[-1].group(2))
+    return names
 
 
 def _ids(paths):
@@ -71,14 +87,31 @@ def test_lessons_are_found():
     assert (LESSONS_DIR / "jupytext.toml").is_file()
 
 
+AUDIT_MARK = "EXERCISE-AUDIT:"
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=_ids(LESSONS))
 def test_lesson_runs_as_notebook(lesson, fast_env):
-    """Every cell runs without error (a failed assert in the lesson fails the test)."""
+    """Every cell runs without error (a failed assert in the lesson fails the test), and then, in the same
+    kernel, every exercise check of the lesson passes on the lesson's own solution and fails on wrong
+    answers made from it (``minispectral.exercises.audit``): no check is vacuous."""
     _skip_without_mnist(lesson)
     notebook = jupytext.read(lesson)
+    number = lesson.name.split("_")[0]
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import json\nfrom minispectral.exercises import audit\n"
+        f"print({AUDIT_MARK!r} + json.dumps(audit({number!r}, globals())))"))
     client = NotebookClient(notebook, kernel_name="python3", timeout=300,
                             resources={"metadata": {"path": str(LESSONS_DIR)}})
     client.execute()
+    text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
+    records = json.loads(text.split(AUDIT_MARK, 1)[1])
+    assert [r for r in records if not r["ok"]] == []
+    blanks = solution_functions(lesson)
+    assert {r["function"] for r in records} == set(blanks), "each blank has a check, and each check a blank"
+    for function in blanks:  # the solution passes, and at least one wrong answer per blank fails
+        cases = {r["case"] for r in records if r["function"] == function}
+        assert "solution" in cases and len(cases) >= 2, f"{function}: only {sorted(cases)} were tried"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=_ids(LESSONS))
