@@ -32,7 +32,8 @@ WORKED_GLOBS = ("[0-9][0-9]_*.ipynb", "[A-Z]_*.ipynb")
 EXERCISE_GLOBS = ("[0-9][0-9]_*.ipynb", "[A-Z]_*.ipynb")
 # (source folder, copy under docs/, the file patterns to copy)
 COPIES = [
-    (LESSONS, DOCS / "lessons" / "worked", WORKED_GLOBS),
+    # the repository's layout, so that the lessons' links to each other (../02_dense_layer.ipynb) hold
+    (LESSONS, DOCS / "lessons", WORKED_GLOBS),
     (LESSONS / "exercises", DOCS / "lessons" / "exercises", EXERCISE_GLOBS),
     (REPO / "results", DOCS / "results", ("*.md", "*/*.md", "*.png", "*/*.png", "*.svg", "*/*.svg")),
     (REPO / "benchmarks", DOCS / "benchmarks", ("*.md",)),
@@ -57,9 +58,9 @@ KERNEL_LESSONS = {
 
 
 def lesson_for_topic(topic: str) -> str | None:
-    """'eigenvalue_gradients' -> 'lessons/worked/06_eigenvalue_gradients' (None if no such lesson)."""
+    """'eigenvalue_gradients' -> 'lessons/06_eigenvalue_gradients' (None if no such lesson)."""
     found = sorted(LESSONS.glob(f"[0-9][0-9]_{topic}.ipynb")) + sorted(LESSONS.glob(f"[A-Z]_{topic}.ipynb"))
-    return f"lessons/worked/{found[0].stem}" if found else None
+    return f"lessons/{found[0].stem}" if found else None
 
 
 def kernel_topic(qualname: str) -> str | None:
@@ -69,7 +70,8 @@ def kernel_topic(qualname: str) -> str | None:
 
 def _sync(source: Path, target: Path, patterns) -> None:
     """Make ``target`` hold exactly the files of ``source`` that match ``patterns`` (unchanged files
-    keep their time stamps, so an incremental build re-reads only what changed)."""
+    keep their time stamps, so an incremental build re-reads only what changed); other files of
+    ``target`` that match them are stale copies, and go."""
     wanted = {p.relative_to(source) for pattern in patterns for p in source.glob(pattern) if p.is_file()}
     target.mkdir(parents=True, exist_ok=True)
     for rel in wanted:
@@ -77,8 +79,8 @@ def _sync(source: Path, target: Path, patterns) -> None:
         if not (dst.is_file() and filecmp.cmp(src, dst, shallow=False)):
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
-    for old in [p for p in target.rglob("*") if p.is_file()]:
-        if old.relative_to(target) not in wanted and old.name != "index.md":  # index.md: generated here
+    for old in {p for pattern in patterns for p in target.glob(pattern) if p.is_file()}:
+        if old.relative_to(target) not in wanted:
             old.unlink()
 
 
@@ -137,7 +139,7 @@ def mnist_note() -> str:
     names = mnist_lessons()
     if not names:
         return ""
-    listed = ", ".join(f"[{n.split('_')[0]}](worked/{n}.ipynb)" for n in names)
+    listed = ", ".join(f"[{n.split('_')[0]}]({n}.ipynb)" for n in names)
     return (f"Lessons {listed} train on MNIST: they read it through `minispectral.datasets`, from "
             "`$MINISPECTRAL_DATA` or the cache, and download it once if it is in neither.")
 
@@ -145,7 +147,9 @@ def mnist_note() -> str:
 def write_lessons_index() -> None:
     """lessons/index.md: the worked editions, then the exercise editions where there are any."""
     def toctree(caption, folder):
-        return f"```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n:glob:\n\n{folder}/*\n```\n\n"
+        # a glob that matches nothing is a warning, so only the kinds of lesson that are there
+        entries = "".join(f"{prefix}*\n" for prefix in ("[0-9][0-9]_", "[A-Z]_") if any(folder.glob(f"{prefix}*.ipynb")))
+        return f"```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n:glob:\n\n{entries}```\n\n"
 
     text = ("# Lessons\n\n"
             "From a derivative to spectral learning on a GPU. Each lesson is a notebook in `lessons/`, shown\n"
@@ -153,11 +157,23 @@ def write_lessons_index() -> None:
             "derived beside the code that computes it and checked numerically in the lesson that states it.\n\n"
             "To run them yourself: `pip install -e \".[lessons]\"`, then `jupyter lab lessons/`.\n"
             f"{mnist_note()}\n\n"
-            + toctree("Worked lessons", "worked"))
+            + "The [exercise editions](exercises/index.md) are the same lessons with blanks for you to fill in.\n\n"
+            + toctree("Worked lessons", DOCS / "lessons"))
+    _write_if_changed(DOCS / "lessons" / "index.md", text)
+    exercises = ("# Exercise editions\n\n"
+                 "Each lesson again, with blanks where you write the code; a check cell after each blank says\n"
+                 "whether your answer is right. Run them in Jupyter from `lessons/exercises/`; the worked\n"
+                 "lesson is the solution.\n\n")
     if any((DOCS / "lessons" / "exercises").glob("*.ipynb")):
-        text += ("The exercise editions are the same lessons with the exercises left for you to fill in.\n\n"
-                 + toctree("Exercise editions", "exercises"))
-    path = DOCS / "lessons" / "index.md"
+        exercises += toctree("Exercise editions", DOCS / "lessons" / "exercises")
+    else:
+        exercises += "There are none yet.\n"
+    _write_if_changed(DOCS / "lessons" / "exercises" / "index.md", exercises)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write a generated page only when its text changes (an incremental build then skips it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
 
@@ -169,9 +185,7 @@ def write_results_index() -> None:
         study = table.parent.name
         text += f"### {study}\n\n[The table]({study}/table.md) · [how it was run]({study}/RUN.md)\n\n"
         text += "".join(f"![{study}: {png.stem}]({study}/{png.name})\n\n" for png in sorted(table.parent.glob("*.png")))
-    path = DOCS / "results" / "index.md"
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+    _write_if_changed(DOCS / "results" / "index.md", text)
 
 
 def sync_sources() -> None:

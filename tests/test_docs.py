@@ -56,8 +56,8 @@ def test_lessons_are_found():
 @pytest.mark.parametrize("notebook", [*WORKED, *EXERCISES],
                          ids=[f"{p.parent.name}/{p.stem}" for p in [*WORKED, *EXERCISES]])
 def test_every_lesson_has_a_page_with_its_figures_and_math(site, notebook):
-    edition = "exercises" if notebook.parent.name == "exercises" else "worked"
-    rel = f"lessons/{edition}/{notebook.stem}.html"
+    folder = "exercises/" if notebook.parent.name == "exercises" else ""
+    rel = f"lessons/{folder}{notebook.stem}.html"
     html = _page(site, rel)
     nb = nbformat.read(notebook, as_version=4)
     plots = sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
@@ -72,13 +72,14 @@ def test_every_lesson_has_a_page_with_its_figures_and_math(site, notebook):
     # the notebook is rendered, not re-run: the first code output appears as saved
     assert "Traceback" not in html, f"{rel} shows a traceback"
     # the lessons index links the page
-    assert f'href="{edition}/{notebook.stem}.html"' in _page(site, "lessons/index.html")
+    index = "lessons/exercises/index.html" if folder else "lessons/index.html"
+    assert f'href="{notebook.stem}.html"' in _page(site, index), f"{index} does not link {notebook.stem}"
 
 
 def test_a_lesson_page_carries_figures_and_math(site):
     """Lesson 06 (the eigenvalue gradients): its plots and its formulas are on the page."""
     (lesson,) = [p for p in WORKED if p.stem.endswith("_eigenvalue_gradients")]
-    html = _page(site, f"lessons/worked/{lesson.stem}.html")
+    html = _page(site, f"lessons/{lesson.stem}.html")
     assert _images(html), "no figure"
     assert r"\partial L/\partial\lambda^\text{in}" in html, "the gradient formula is not on the page as math"
     assert _has_math(html)
@@ -98,7 +99,7 @@ def test_each_kernel_shows_formula_source_and_lesson(site, kernel):
     source = re.search(r'href="(\.\./_modules/[^"#]+)#[^"]*"><span class="viewcode-link">', entry)
     assert source, f"{kernel}'s entry has no [source] link"
     assert (site / "api" / source.group(1)).resolve().is_file(), f"{kernel}'s source page is missing"
-    lesson = re.search(r'href="(\.\./lessons/worked/[^"#]+\.html)', entry)
+    lesson = re.search(r'href="(\.\./lessons/\d\d_[^"#/]+\.html)', entry)
     assert lesson, f"{kernel}'s entry links to no lesson (docs/conf.py KERNEL_LESSONS)"
     assert (site / "api" / lesson.group(1)).resolve().is_file(), f"{kernel} links to a missing lesson page"
 
