@@ -305,12 +305,14 @@ def test_help_shows_the_defaults_and_says_what_each_model_is(command, capsys):
         assert f"{model} {meaning}" in text, model
 
 
-def test_data_dir_errors_name_the_option(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("command", [["train", "--dataset", "mnist"], ["evaluate", "m.npz"],
+                                     ["reproduce", "params", "--plan"]])
+def test_data_dir_errors_name_the_option(command, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MINISPECTRAL_DATA", str(tmp_path))  # where the files could be found instead
     for value, message in (("", "--data-dir: expected a folder holding mnist/ or fashion-mnist/, got ''"),
                            (str(tmp_path / "typo"), "--data-dir: expected an existing folder")):
         with pytest.raises(SystemExit) as exc:
-            main(["train", "--dataset", "mnist", "--data-dir", value])
+            main([*command, "--data-dir", value])
         err = capsys.readouterr().err
         assert exc.value.code == 2 and message in err and "data_dir must" not in err
 
