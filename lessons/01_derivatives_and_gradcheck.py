@@ -16,13 +16,58 @@
 # %% [markdown]
 # # Lesson 01 — Derivatives and gradient checking
 #
-# **Why this lesson.** `minispectral` has no autograd: every backward pass is written by hand
-# from a derivation on paper. Hand-written gradients are easy to get subtly wrong — a missing
-# transpose, a sign, a forgotten sum over the batch — and a wrong gradient rarely crashes; the
-# model just trains badly. The safety net is the *gradient check*: compare the hand-written
-# gradient with one measured by nudging the inputs. This lesson builds that check from scratch
-# and shows the three things that make it trustworthy: **float64**, the **relative error**, and
-# care at **kinks** such as ReLU's.
+# ## The course
+#
+# These lessons build neural networks from scratch, in NumPy, with every forward and backward pass
+# written by hand, and then use them for **spectral learning**: training a network through the
+# eigenvalues and eigenvectors of the operator that each layer applies, rather than through its
+# weights directly. The path:
+#
+# * **01–04, deep learning from the ground up.** Derivatives and gradient checking (this lesson),
+#   a dense layer (02), softmax cross-entropy and a multilayer perceptron trained on MNIST (03),
+#   optimisers and initialisation (04).
+# * **05–11, spectral learning.** The spectral parametrisation of a layer (05), the gradients of its
+#   eigenvalues (06), training eigenvalues alone (07), why two sets of eigenvalues (08), closing the
+#   gap to dense training (09), sparse networks (10) and pruning by eigenvalues (11).
+# * **12–13.** The same code on a GPU (12), and a capstone (13): a spectral network built from the
+#   formulas alone.
+# * **Appendices.** A: array backends and floating-point precision. B: inside the library (the
+#   numerical details that its gradient checker and kernels take care of). Neither is needed to follow
+#   the lessons.
+#
+# You need Python, NumPy and first-year calculus (derivatives, the chain rule, sums over indices).
+#
+# ## How to work through a lesson
+#
+# Each lesson comes in two editions:
+#
+# * the **exercise edition**, `lessons/exercises/NN_topic.ipynb`: open it in Jupyter and run its cells
+#   from the top. Where a function's body says `# YOUR CODE HERE` and `raise NotImplementedError()`,
+#   replace those two lines with your code: it is a step that the text just derived. The cell right
+#   after it runs a **check**: your function gets fixed inputs, and each quantity it returns is compared
+#   with a reference (the library's own code, or central differences). The check prints, per quantity,
+#   its largest element-wise relative error, its norm-wise relative error, and *pass* or *FAIL*. Until
+#   the check passes, the cells below it have nothing right to build on: they use your function.
+# * the **worked edition**, `lessons/NN_topic.ipynb`: the same lesson with every blank filled in and
+#   every output shown. It is the solution.
+#
+# Each lesson ends with a few longer exercises; their solutions are scripts in `lessons/solutions/`.
+# To start, install the library with the lessons' extras from the repository root,
+# `pip install -e ".[lessons]"`, and run `jupyter lab lessons/`. The lessons that train on MNIST read
+# it from the folder named by the environment variable `MINISPECTRAL_DATA` (or download it). With
+# `MINISPECTRAL_FAST=1` every lesson runs in a few seconds on smaller sizes: the test suite runs them
+# that way.
+#
+# ## Why this lesson
+#
+# `minispectral` has no autograd: every backward pass is written by hand from a derivation on paper,
+# and in these lessons you will write many of them. Hand-written gradients are easy to get subtly
+# wrong — a missing transpose, a sign, a forgotten sum over the batch — and a wrong gradient rarely
+# crashes; the model just trains badly. The safety net is the *gradient check*: compare the
+# hand-written gradient with one measured by nudging the inputs. This lesson builds that check from
+# scratch — you will write its two parts, the numerical gradient and the relative error, and a first
+# backward pass by the chain rule — and shows the three things that make it trustworthy: **float64**,
+# the **relative error**, and care at **kinks** such as ReLU's.
 
 # %%
 import os
@@ -49,10 +94,9 @@ rng = np.random.default_rng(0)
 #
 # Our test function is $f = \tanh$. By hand, with $t = \tanh x$:
 # $$f'(x) = 1 - t^2, \qquad f''(x) = -2t(1-t^2), \qquad f'''(x) = -2(1-t^2)(1-3t^2).$$
-# The library's `tanh_backward(dout, cache)` returns $\texttt{dout}\odot(1-t^2)$; with
-# $\texttt{dout} = 1$ it must give the same $f'$ (to the last digit or two: it computes
-# $1-t^2$ as $4e/(1+e)^2$ with $e = e^{-2|x|}$, the same number written so that it keeps its
-# digits far out on the curve, where $t$ rounds to $\pm 1$ and $1-t^2$ would round to 0).
+# The library's `tanh_backward(dout, cache)` returns $\texttt{dout}\odot f'(x)$; with
+# $\texttt{dout} = 1$ it must give the same $f'$, to the last digit or two (it writes $1 - t^2$ in a
+# form that keeps its digits far out on the curve: appendix B).
 
 # %%
 x0 = 0.5
@@ -71,12 +115,14 @@ central = (np.tanh(x0 + h) - np.tanh(x0 - h)) / (2 * h)
 assert np.isclose(central - d1_hand, h**2 / 6 * d3_hand, rtol=0.02)
 
 # %% [markdown]
-# A computer adds a second error: each $f(x\pm h)$ is rounded, with a relative error of about
-# the unit round-off $u$ (appendix A). Subtracting two nearly equal rounded numbers and dividing
-# by $h$ magnifies it to about $u|f|/h$. For the central difference the total is roughly
+# A computer adds a second error: each $f(x\pm h)$ is rounded to the nearest floating-point number,
+# with a relative error of at most the *unit round-off* $u$: $u = 2^{-53} \approx 1.1\times10^{-16}$ in
+# float64 (NumPy's default) and $u = 2^{-24} \approx 6\times10^{-8}$ in float32 (the usual type for
+# training). Subtracting two nearly equal rounded numbers and dividing by $h$ magnifies that
+# rounding to about $u|f|/h$. For the central difference the total is roughly
 # $$E(h) \approx \frac{h^2}{6}|f'''| + \frac{u\,|f|}{h}, \qquad\text{smallest at}\qquad h^\ast = \Big(\frac{3u|f|}{|f'''|}\Big)^{1/3} \sim u^{1/3}.$$
-# In float64 ($u \approx 10^{-16}$) that is $h^\ast \approx 10^{-5}$ and an error of $10^{-11}$ or less;
-# in float32 ($u \approx 6\times10^{-8}$) it is $h^\ast \approx 10^{-2}$ and an error of order $10^{-6}$ to
+# In float64 that is $h^\ast \approx 10^{-5}$ and an error of $10^{-11}$ or less;
+# in float32 it is $h^\ast \approx 10^{-2}$ and an error of order $10^{-6}$ to
 # $10^{-5}$ (the estimate is rough, and pessimistic). Let's measure it.
 
 # %%
@@ -125,16 +171,94 @@ assert best64 < 1e-9 and best32 > 1e-7
 assert 1e-7 < steps[np.argmin(ctr64)] < 1e-3
 
 # %% [markdown]
-# ## 2. The chain rule, by hand and with the kernels
+# ## 2. The numerical gradient
+#
+# A loss depends on many numbers at once: a weight matrix, a batch of inputs. Its gradient with
+# respect to an array $x$ has one entry per entry of $x$, the derivative when only that entry moves:
+# $$\frac{\partial f}{\partial x_i} \approx \frac{f(x + h\,e_i) - f(x - h\,e_i)}{2h},$$
+# where $e_i$ is the array of $x$'s shape with a 1 at entry $i$ and 0 elsewhere. That is two
+# evaluations of $f$ per entry: slow for a large model, but simple and independent of any
+# derivation, which is what a check needs.
+#
+# **Exercise.** Write `my_numerical_gradient(f, x, h)`: loop over every entry $i$ of $x$
+# (`np.ndindex(x.shape)` yields each index tuple), build $x \pm h e_i$ as new arrays (leave $x$
+# itself alone), and fill `grad[i]` with the central difference. The check compares your gradient with
+# the exact one of a smooth function; a forward difference would fail it, being off by about
+# $h|f''|/2$.
+
+# %%
+def my_numerical_gradient(f, x, h=1e-5):
+    """Central differences of the scalar f(x) for every entry of x: x of any shape -> grad of x's shape."""
+    grad = np.zeros(x.shape)
+    ### BEGIN SOLUTION
+    for i in np.ndindex(x.shape):
+        e_i = np.zeros_like(x)
+        e_i[i] = h
+        grad[i] = (f(x + e_i) - f(x - e_i)) / (2 * h)
+    ### END SOLUTION
+    return grad
+
+
+# %%
+from minispectral.exercises.lesson_01 import check_numerical_gradient
+
+check_numerical_gradient(my_numerical_gradient)
+
+# %% [markdown]
+# The library's `numerical_gradient(f, x, h)` does the same for a function `f()` of no arguments
+# that reads `x` (it nudges `x` in place, entry by entry, and puts each entry back). The two agree:
+
+# %%
+v = rng.standard_normal((3, 4))
+grad_mine = my_numerical_gradient(lambda v_: np.sum(np.tanh(v_) ** 2), v, h=1e-6)
+grad_lib = numerical_gradient(lambda: np.sum(np.tanh(v) ** 2), v, h=1e-6)
+print(f"max |mine - library| = {np.max(np.abs(grad_mine - grad_lib)):.1e}")
+assert np.allclose(grad_mine, grad_lib, rtol=1e-8, atol=1e-10)
+
+# %% [markdown]
+# ## 3. The chain rule, by hand and with the kernels
 #
 # Backpropagation is the chain rule applied node by node, from the loss back to the inputs.
-# Take one dense layer, a tanh and a scalar loss:
+# Take one dense layer, a tanh and a scalar loss, each intermediate with its own name:
 # $$z = xW^\top + b, \qquad a = \tanh(z), \qquad L = \sum_{n,k} a_{nk}^2 .$$
-# Going backwards, each step multiplies by a local derivative:
-# $$\frac{\partial L}{\partial a} = 2a, \qquad \frac{\partial L}{\partial z} = 2a\odot(1-a^2), \qquad
-# \frac{\partial L}{\partial W} = \Big(\frac{\partial L}{\partial z}\Big)^{\!\top} x .$$
-# (Lesson 02 derives the last step.) The library's kernels do the same steps:
-# `tanh_backward` for the middle one, `dense_backward` for the last.
+# Shapes: $x$ is $(N, D_\text{in})$, one sample per row; $W$ is $(D_\text{out}, D_\text{in})$;
+# $b$, $(D_\text{out},)$, is added to every row; $z$ and $a$ are $(N, D_\text{out})$.
+# Going backwards, each step multiplies by a local derivative, entry by entry:
+# $$\frac{\partial L}{\partial a_{nk}} = 2a_{nk}, \qquad
+# \frac{\partial L}{\partial z_{nk}} = \frac{\partial L}{\partial a_{nk}}\,(1 - a_{nk}^2),$$
+# and then through the dense layer (lesson 02 derives these three, index by index), with
+# $dz = \partial L/\partial z$:
+# $$\frac{\partial L}{\partial W} = dz^\top x, \qquad \frac{\partial L}{\partial b} = \sum_n dz_{n,:}, \qquad
+# \frac{\partial L}{\partial x} = dz\,W .$$
+#
+# **Exercise.** Fill in the backward half of `my_tanh_loss_backward`: `da`, then `dz`, then `dx`,
+# `dW` and `db`, one line each. The check compares them with the library's kernels.
+
+# %%
+def my_tanh_loss_backward(x, W, b):
+    """Gradients of L = Σ tanh(x Wᵀ + b)²: x (N, D_in), W (D_out, D_in), b (D_out,) -> dx, dW, db of those shapes."""
+    z = x @ W.T + b          # (N, D_out)
+    a = np.tanh(z)           # (N, D_out)
+    ### BEGIN SOLUTION
+    da = 2 * a               # ∂L/∂a
+    dz = da * (1 - a**2)     # ∂L/∂z, through tanh
+    dW = dz.T @ x            # (D_out, N) @ (N, D_in)
+    db = dz.sum(axis=0)      # b is added to every row: sum over the batch
+    dx = dz @ W              # (N, D_out) @ (D_out, D_in)
+    ### END SOLUTION
+    return dx, dW, db
+
+
+# %%
+from minispectral.exercises.lesson_01 import check_tanh_loss_backward
+
+check_tanh_loss_backward(my_tanh_loss_backward)
+
+# %% [markdown]
+# The library's kernels do the same steps, in reverse order: `tanh_backward` for the middle one,
+# `dense_backward` for the last. Each kernel is a pair: `forward(...)` returns its output and a
+# *cache* (what the backward pass will need), and `backward(dout, cache)` turns the gradient of the
+# output into the gradients of the inputs. Your numerical gradient confirms `dW`.
 
 # %%
 x = rng.standard_normal((4, 3))
@@ -145,62 +269,75 @@ z, dense_cache = dense_forward(x, W, b)
 a, tanh_cache = tanh_forward(z)
 loss = np.sum(a**2)
 
-# by hand
-dz_hand = 2 * a * (1 - a**2)
-dW_hand = dz_hand.T @ x
-
-# with the kernels, in reverse order
 da = 2 * a
 dz = tanh_backward(da, tanh_cache)
 dx, dW, db = dense_backward(dz, dense_cache)
+dx_mine, dW_mine, db_mine = my_tanh_loss_backward(x, W, b)
 # rtol 1e-12, not 1e-14: where a is near ±1, 1 − a² by hand has lost digits that the kernel keeps
-assert np.allclose(dz, dz_hand, rtol=1e-12, atol=0) and np.allclose(dW, dW_hand, rtol=1e-12, atol=0)
+for kernel, mine in ((dx, dx_mine), (dW, dW_mine), (db, db_mine)):
+    assert np.allclose(kernel, mine, rtol=1e-12, atol=0)
 
 
-# and by nudging every entry of W (numerical_gradient reads W afresh on each call)
-def loss_of_W():
-    return np.sum(tanh_forward(dense_forward(x, W, b)[0])[0] ** 2)
+def loss_of_W(W_):
+    return np.sum(tanh_forward(dense_forward(x, W_, b)[0])[0] ** 2)
 
 
-dW_num = numerical_gradient(loss_of_W, W, h=1e-6)
+dW_num = my_numerical_gradient(loss_of_W, W, h=1e-6)
 print("dW (analytic):\n", dW, "\nrel error vs numerical:", f"{rel_error(dW, dW_num):.1e}")
 assert rel_error(dW, dW_num) < 1e-8
 
 # %% [markdown]
-# ## 3. Gradient checking done right
+# ## 4. Gradient checking done right
 #
 # **Compare with the relative error.** An absolute difference means nothing without a scale:
 # multiply the loss by 1000 and every difference grows 1000-fold. The symmetric relative error
 # $$\mathrm{rel}(a, n) = \frac{\lVert a - n\rVert}{\lVert a\rVert + \lVert n\rVert}$$
-# is scale-free and stays bounded by 1. Rough guide (CS231n) in float64:
+# (with $\lVert\cdot\rVert$ the Euclidean norm of all entries, and $\mathrm{rel} = 0$ when both
+# arrays are zero) is scale-free and stays between 0 and 1. Rough guide (CS231n) in float64:
 # above $10^{-2}$ the gradient is wrong; around $10^{-4}$ be suspicious; below $10^{-7}$ it is
-# right. `ms.gradcheck` uses $10^{-7}$ as its tolerance. One exception, met in later lessons: when
-# the true gradients are tiny, the difference quotient's own round-off, about $\varepsilon S/h$
-# ($\varepsilon = 2u$ the machine epsilon, $S$ the size of what the loss is summed from: for a layer
-# the sum of $|\texttt{out} \odot \texttt{dout}|$ for the random $\texttt{dout}$ the check draws, for a
-# model its loss plus its largest logit),
-# can exceed $10^{-7}$ of them. `gradcheck` therefore also passes a gradient whose every entry is
-# within $32\,\varepsilon S/h$ of the numerical one (about $10^{-9}$ for a model's loss at
-# $h = 10^{-5}$) and marks it "yes, round-off". Two more details of `numerical_gradient`: it steps
-# each entry by $h\max(1, |\theta_i|)$, so that a large entry still moves ($10^{10} + 10^{-6}$ is
-# $10^{10}$ in float64), and it divides by the step actually taken, $\theta_i + h$ and $\theta_i - h$
-# as stored, so that their rounding does not enter the quotient.
+# right.
+#
+# **Exercise.** Write `my_rel_error(a, n)`, including the case of two zero arrays. The check compares
+# it with the library's `rel_error` on several pairs.
 
 # %%
-def rel_by_hand(a, n):
-    return np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n))
+def my_rel_error(a, n):
+    """Symmetric relative error of two arrays of one shape -> a float in [0, 1] (0 when both are zero)."""
+    ### BEGIN SOLUTION
+    scale = np.linalg.norm(a) + np.linalg.norm(n)
+    if scale == 0:
+        return 0.0
+    return float(np.linalg.norm(a - n) / scale)
+    ### END SOLUTION
 
 
-assert np.isclose(rel_error(dW, dW_num), rel_by_hand(dW, dW_num), rtol=1e-12)
-# scale-free: scaling both gradients leaves it unchanged
-assert np.isclose(rel_error(1000 * dW, 1000 * dW_num), rel_error(dW, dW_num), rtol=1e-6)
-# bounded: opposite gradients give exactly 1
-assert np.isclose(rel_error(dW, -dW), 1.0)
+# %%
+from minispectral.exercises.lesson_01 import check_rel_error
+
+check_rel_error(my_rel_error)
 
 # %% [markdown]
+# Its two properties, on the gradients of section 3:
+
+# %%
+print(f"rel(dW, dW_num) = {my_rel_error(dW, dW_num):.1e}")
+# scale-free: scaling both gradients leaves it unchanged
+assert np.isclose(my_rel_error(1000 * dW, 1000 * dW_num), my_rel_error(dW, dW_num), rtol=1e-6)
+# bounded: opposite gradients give exactly 1, the largest value it takes
+assert np.isclose(my_rel_error(dW, -dW), 1.0)
+
+# %% [markdown]
+# `ms.gradcheck`, the library's checker (section 5), uses $10^{-7}$ as its tolerance. One
+# exception is met in later lessons: where the true gradients are tiny, the numerical gradient's own
+# round-off (the $u|f|/h$ of section 1, with $|f|$ the size of everything the loss is summed from) can
+# exceed $10^{-7}$ of them. The checker then also passes a gradient whose every entry lies within
+# that round-off of the numerical one, and marks its row "yes, round-off". Appendix B gives the bound
+# and the other details of how the library computes its numerical gradients.
+#
 # **Check in float64.** The same check, run on float32 copies of the same arrays, fails for a
 # *correct* gradient: section 1 showed that float32 differences reach only about $10^{-6}$ at their
-# best step size ($8\times10^{-7}$ above), short of the $10^{-7}$ a check needs. This is why `ms.gradcheck` casts a copy of the layer or model to float64 first.
+# best step size ($8\times10^{-7}$ above), short of the $10^{-7}$ a check needs. This is why
+# `ms.gradcheck` casts a copy of the layer or model to float64 first.
 
 # %%
 x32, W32, b32 = (v.astype(np.float32) for v in (x, W, b))
@@ -213,8 +350,9 @@ def loss_of_W32():
 z32, dense_cache32 = dense_forward(x32, W32, b32)
 a32, tanh_cache32 = tanh_forward(z32)
 dW32 = dense_backward(tanh_backward(2 * a32, tanh_cache32), dense_cache32)[1]
-rel32 = {step: rel_error(dW32, numerical_gradient(loss_of_W32, W32, h=step)) for step in (1e-2, 1e-3, 1e-4)}
-rel64 = rel_error(dW, dW_num)
+# the library's numerical_gradient nudges W32 in place, so W32 and the loss stay float32 throughout
+rel32 = {step: my_rel_error(dW32, numerical_gradient(loss_of_W32, W32, h=step)) for step in (1e-2, 1e-3, 1e-4)}
+rel64 = my_rel_error(dW, dW_num)
 for step, r in rel32.items():
     print(f"float32, h={step:.0e}: rel error {r:.1e}")
 print(f"float64, h=1e-06: rel error {rel64:.1e}")
@@ -264,7 +402,7 @@ p_predicted = 2 * h_mc / np.sqrt(2 * np.pi)
 print(f"P(|z| < {h_mc}): measured {p_measured:.5f}, predicted {p_predicted:.5f}")
 assert abs(p_measured - p_predicted) < 0.05 * p_predicted
 
-# ms.gradcheck(forward, backward, inputs) runs this very check (section 4 shows it in full): h = 1e-6,
+# ms.gradcheck(forward, backward, inputs) runs this very check (section 5 shows it in full): h = 1e-6,
 # and one row per input with the largest |analytic - numerical| and the relative error.
 z_bad = rng.standard_normal((3, 5))
 z_bad[0, 0] = 3e-7  # closer to the kink than gradcheck's step of 1e-6
@@ -275,14 +413,13 @@ print("near the kink:\n", report_bad, "\naway from it:\n", report_good, sep="")
 assert not report_bad.passed and report_good.passed
 
 # %% [markdown]
-# ## 4. The library's `gradcheck`
+# ## 5. The library's `gradcheck`
 #
 # `ms.gradcheck` packs these rules together: it works on a float64 copy (nothing you own is
 # touched), uses central differences with $h = 10^{-6}$ ($10^{-5}$ for whole models), nudges
 # *every* entry of every trainable parameter (and, for a kernel or a layer, the input), and prints
-# one row per tensor. It
-# accepts a kernel pair with its inputs (as above), a layer with an input batch, or a model with
-# inputs and labels.
+# one row per tensor. It accepts a kernel pair with its inputs (as above), a layer with an input
+# batch, or a model with inputs and labels.
 #
 # For a layer, the scalar it differentiates is $L = \sum y \odot G$ for a fixed random $G$; then
 # $\partial L/\partial y = G$ exactly, so `layer.backward(G)` must return $\partial L / \partial x$.
@@ -316,6 +453,8 @@ assert report_broken["x"].passed and report_broken["W"].passed
 # ## Summary
 #
 # * Central differences have error $O(h^2)$; round-off adds $O(u/h)$; the best step is $\sim u^{1/3}$.
+# * The numerical gradient nudges one entry at a time; the chain rule, applied node by node, gives the
+#   analytic one.
 # * Compare gradients with the symmetric relative error, in float64; aim below $10^{-7}$.
 # * Kinks (ReLU at 0) produce false alarms when an input lies within $h$ of them.
 # * `ms.gradcheck(...)` applies all of this to a kernel, a layer or a model; every later lesson uses it.

@@ -21,6 +21,9 @@
 # computed from eigenvalues and eigenvectors, and its backward pass starts with the dense
 # layer's. Here we write the layer's forward pass, derive its three gradients $dx$, $dW$ and
 # $db$ index by index, write the backward pass with a *cache*, and check everything numerically.
+# Then come the two activations that sit between dense layers, ReLU and tanh, and a first use of the
+# gradients: fitting a linear model by gradient descent. You write four functions: the dense layer's
+# backward pass, the backward passes of ReLU and tanh, and the mean squared error with its gradient.
 #
 # Conventions used throughout `minispectral` (and CS231n): a batch of $N$ inputs is a matrix
 # $x$ of shape $(N, D_\text{in})$, one sample per row; $W$ has shape $(D_\text{out}, D_\text{in})$,
@@ -149,15 +152,100 @@ print("my kernels:\n", report_mine, "\nlibrary kernels:\n", report_lib, sep="")
 assert report_mine.passed and report_lib.passed
 
 # %% [markdown]
-# ## 4. The cache, and what it costs
+# ## 4. Activations: ReLU and tanh
+#
+# A stack of dense layers alone is still one dense layer: $(xW_1^\top + b_1)W_2^\top + b_2 = x(W_2W_1)^\top + b'$.
+# What makes a network more is an **activation** between the layers: a function $\sigma$ applied to
+# every entry, $y = \sigma(x)$, $y_{nk} = \sigma(x_{nk})$. Its backward pass is the shortest there is.
+# Entry $y_{nk}$ depends on $x_{nk}$ alone, so the chain rule's sum has one term:
+# $$dx_{nk} = \sum_{m,l} dy_{ml}\,\frac{\partial y_{ml}}{\partial x_{nk}} = dy_{nk}\,\sigma'(x_{nk})
+# \quad\Longrightarrow\quad dx = dy \odot \sigma'(x),$$
+# with $\odot$ the entry-by-entry product. The cache is the input $x$. Two activations serve
+# throughout the lessons:
+#
+# * **ReLU**, $\sigma(x) = \max(x, 0)$: its slope is $1$ where $x > 0$ and $0$ where $x < 0$. At the kink
+#   $x = 0$ it has none; the library takes $0$ there.
+# * **tanh**, $\sigma(x) = \tanh x = \dfrac{e^x - e^{-x}}{e^x + e^{-x}}$: the quotient rule gives
+#   $\sigma'(x) = 1 - \tanh^2 x$.
+#
+# **Exercise.** Write `my_relu_backward` and `my_tanh_backward`. Each takes the upstream gradient and
+# the cache, `x`, as the library's `relu_backward` and `tanh_backward` do. Each check compares your
+# `dx` with the library's kernel and with central differences of $L = \sum y \odot dy$.
+
+# %%
+def my_relu_backward(dout, cache):
+    """dout (N, D) and cache = x (N, D) -> dx (N, D) of y = max(x, 0)."""
+    x = cache
+    ### BEGIN SOLUTION
+    dx = dout * (x > 0)    # slope 1 where x > 0, 0 elsewhere (the kink gets 0)
+    ### END SOLUTION
+    return dx
+
+
+# %%
+from minispectral.exercises.lesson_02 import check_relu_backward
+
+check_relu_backward(my_relu_backward)
+
+
+# %%
+def my_tanh_backward(dout, cache):
+    """dout (N, D) and cache = x (N, D) -> dx (N, D) of y = tanh(x)."""
+    x = cache
+    ### BEGIN SOLUTION
+    t = np.tanh(x)
+    dx = dout * (1 - t**2)
+    ### END SOLUTION
+    return dx
+
+
+# %%
+from minispectral.exercises.lesson_02 import check_tanh_backward
+
+check_tanh_backward(my_tanh_backward)
+
+# %% [markdown]
+# With the library's forward kernels, your backward passes make pairs that `ms.gradcheck` accepts
+# (inputs kept clear of ReLU's kink, as lesson 01 advises). The slopes, drawn from your functions with
+# $dy = 1$, show what each passes back: ReLU passes the gradient through or stops it; tanh damps it,
+# and almost stops it once $|x| \gtrsim 3$, where the curve is flat.
+
+# %%
+from minispectral.functional import relu_forward, tanh_forward
+
+x_act = rng.standard_normal((N, D_in))
+x_act = np.where(np.abs(x_act) < 1e-3, 0.5, x_act)
+for name, forward, backward in (("relu", relu_forward, my_relu_backward), ("tanh", tanh_forward, my_tanh_backward)):
+    report_act = ms.gradcheck(forward, backward, {"x": x_act})
+    print(f"{name} with my backward:\n{report_act}")
+    assert report_act.passed
+
+grid = np.linspace(-4, 4, 401)
+fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
+for ax, name, forward, backward in zip(axes, ("ReLU", "tanh"), (relu_forward, tanh_forward),
+                                       (my_relu_backward, my_tanh_backward)):
+    y_act, cache_act = forward(grid)
+    ax.plot(grid, y_act, label=r"$\sigma(x)$")
+    ax.plot(grid, backward(np.ones_like(grid), cache_act), "--", label=r"$\sigma'(x)$ (your backward)")
+    ax.set_title(name)
+    ax.set_xlabel("x")
+    ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+assert np.all(my_tanh_backward(np.ones(2), np.array([-3.5, 3.5])) < 0.004)
+
+# %% [markdown]
+# ## 5. The cache, and what it costs
 #
 # The backward pass never recomputes the forward pass: it reads $x$ and $W$ from the cache.
 # The price is memory — every layer keeps its input batch alive until its backward pass has run,
 # which for a deep network is most of the memory used by training. What a kernel caches is a
-# choice between memory and precision: `tanh_backward` could rebuild its slope $1 - t^2$ from the
-# output $t$, which the next layer keeps anyway, but $1 - t^2$ rounds to 0 once $t$ rounds to
-# $\pm 1$ ($|x| \ge 10$ in float32), so it keeps its input $x$ instead and computes the slope as
-# $4e/(1+e)^2$ with $e = e^{-2|x|}$: one more batch-sized array held, and every digit kept.
+# choice between memory and precision. Tanh's slope $1 - t^2$ could be rebuilt from the output
+# $t = \tanh x$, which the next layer keeps anyway; but $1 - t^2$ is exactly 0 once $t$ rounds to
+# $\pm 1$ (from $|x| \approx 9$ in float32). So the library's `tanh_backward` keeps the input $x$
+# and computes the slope in a form without that cancellation (appendix B shows it): one more
+# batch-sized array held, every digit kept. Your `my_tanh_backward` shares the textbook formula's
+# weakness far out on the curve, which is why its check keeps $x$ within $\pm 4$.
 #
 # One gradient is often not needed: the first layer's $dx$ is the gradient with respect to the
 # *data*, which nobody trains. The library's `dense_backward(..., need_dx=False)` skips that
@@ -186,12 +274,38 @@ print(report_layer)
 assert report_layer.passed
 
 # %% [markdown]
-# ## 5. Using the gradients: linear regression by gradient descent
+# ## 6. Using the gradients: linear regression by gradient descent
 #
-# With a mean squared error $L = \frac{1}{2N}\sum_{n,k}(y_{nk} - t_{nk})^2$ against targets $t$,
-# the upstream gradient is $dy = (y - t)/N$. Feeding it to `dense_backward` and stepping
-# $W \leftarrow W - \eta\, dW$, $b \leftarrow b - \eta\, db$ fits a linear model. Gradient descent on this convex
-# loss must reach the least-squares solution, which NumPy computes directly.
+# To fit targets $t$ (shape $(N, D_\text{out})$) take the mean squared error
+# $$L = \frac{1}{2N}\sum_{n,k}(y_{nk} - t_{nk})^2 .$$
+# Each $y_{nk}$ appears in one term, so $\partial L/\partial y_{nk} = (y_{nk} - t_{nk})/N$: the upstream
+# gradient is $dy = (y - t)/N$ (the $\tfrac12$ is there to cancel the 2 of the square). Feeding it to
+# your `my_dense_backward` and stepping $W \leftarrow W - \eta\, dW$, $b \leftarrow b - \eta\, db$ fits a
+# linear model. Gradient descent on this convex loss must reach the least-squares solution, which NumPy
+# computes directly.
+#
+# **Exercise.** Write `my_mse(y, t)`, returning the loss and $dy$. The check compares both with the
+# formulas, and $dy$ also with central differences.
+
+# %%
+def my_mse(y, t):
+    """y and t (N, D_out) -> loss (a number) and dy = ∂loss/∂y (N, D_out)."""
+    ### BEGIN SOLUTION
+    N = len(y)
+    loss = np.sum((y - t) ** 2) / (2 * N)
+    dy = (y - t) / N
+    ### END SOLUTION
+    return loss, dy
+
+
+# %%
+from minispectral.exercises.lesson_02 import check_mse
+
+check_mse(my_mse)
+
+# %% [markdown]
+# The training loop: forward, loss, backward (your `my_dense_backward`; the loop never needs $dx$),
+# step.
 
 # %%
 n_samples, n_features, n_targets = (200, 8, 3) if FAST else (1000, 8, 3)
@@ -200,23 +314,13 @@ W_true = rng.standard_normal((n_targets, n_features))
 b_true = rng.standard_normal(n_targets)
 T = X @ W_true.T + b_true + 0.1 * rng.standard_normal((n_samples, n_targets))
 
-
-def mse(y, t):
-    return np.sum((y - t) ** 2) / (2 * len(y)), (y - t) / len(y)
-
-
-# the loss gradient dy = (y − t)/N, checked like any other formula
-y0 = rng.standard_normal((5, n_targets))
-t0 = rng.standard_normal((5, n_targets))
-assert rel_error(mse(y0, t0)[1], numerical_gradient(lambda: mse(y0, t0)[0], y0)) < 1e-8
-
 W_fit, b_fit = np.zeros((n_targets, n_features)), np.zeros(n_targets)
 lr, losses = 0.2, []
 for step in range(150 if FAST else 300):
-    y_fit, fit_cache = dense_forward(X, W_fit, b_fit)
-    loss, dy_fit = mse(y_fit, T)
+    y_fit, fit_cache = my_dense_forward(X, W_fit, b_fit)
+    loss, dy_fit = my_mse(y_fit, T)
     losses.append(loss)
-    _, dW_fit, db_fit = dense_backward(dy_fit, fit_cache, need_dx=False)
+    _, dW_fit, db_fit = my_dense_backward(dy_fit, fit_cache)
     W_fit -= lr * dW_fit
     b_fit -= lr * db_fit
 
@@ -227,7 +331,7 @@ print(f"final loss {losses[-1]:.5f}; max |W_gd − W_lstsq| = {np.max(np.abs(W_f
 assert np.allclose(W_fit, W_ls, atol=1e-5) and np.allclose(b_fit, b_ls, atol=1e-5)
 assert np.allclose(W_fit, W_true, atol=0.05)
 
-loss_ls = mse(dense_forward(X, W_ls, b_ls)[0], T)[0]
+loss_ls = my_mse(dense_forward(X, W_ls, b_ls)[0], T)[0]
 assert min(losses) >= loss_ls - 1e-12  # nothing beats the least-squares optimum
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.2))
@@ -252,6 +356,8 @@ plt.show()
 #
 # * Forward: $y = xW^\top + b$; the cache keeps $x$ and $W$.
 # * Backward: $dx = dy\,W$, $dW = dy^\top x$, $db = \sum_n dy_n$ — each derived from one line of index calculus.
+# * An element-wise activation's backward is $dx = dy \odot \sigma'(x)$: $[x > 0]$ for ReLU, $1 - \tanh^2 x$ for tanh.
+# * The mean squared error's gradient, $dy = (y - t)/N$, starts the backward pass of a regression.
 # * The library's `dense_forward`/`dense_backward` give the same numbers, and `ms.gradcheck` confirms them.
 #
 # ## Exercises

@@ -21,12 +21,16 @@
 # $\partial L/\partial\lambda^\text{in}$, $\partial L/\partial\lambda^\text{out}$ and (when the eigenvectors are
 # trained too) $\partial L/\partial\phi$. The derivation is short because $W$ is an intermediate: the
 # dense layer's backward pass (lesson 02) delivers $dW = \partial L/\partial W$, and the chain rule
-# carries it one more step back. We do that step by step, with the code for each step beside it,
-# compare with the library's `spectral_backward`, and check everything with `gradcheck`.
+# carries it one more step back. You write each of the three gradients yourself, right after its
+# derivation, and a check compares it with the library's `spectral_weight_backward`; a fourth blank
+# computes the eigenvalue gradients without ever forming $dW$.
 #
-# Then we look at the result from two other angles: as the classical eigenvalue-perturbation
-# formula for $A = \Phi\Lambda\Phi^{-1}$, and through a symmetry that gradient descent on the
-# eigenvalues can never break.
+# Then we look at the result from two other angles. First through the transfer operator
+# $A = \Phi\Lambda\Phi^{-1}$: the chain rule through $A$ at fixed $\Phi$ gives the same sums. (This is
+# *not* the classical eigenvalue-perturbation formula $\partial\lambda_k/\partial A$: that one answers the
+# opposite question, how an eigenvalue moves when $A$ moves; section 7 tells the two apart.) Second through a
+# symmetry: the eigenvalue gradients always sum to zero, so plain gradient descent conserves
+# $\sum\lambda$ (an optimizer with a per-coordinate step size, such as Adamax, does not).
 
 # %%
 import os
@@ -46,8 +50,8 @@ rng = np.random.default_rng(0)
 # ## 0. The forward pass, in two named steps
 #
 # $$W = \phi \odot (\mathbf 1\,\lambda^{\text{in}\top} - \lambda^\text{out}\mathbf 1^\top), \qquad y = xW^\top + b .$$
-# We use float64 and unit-scale values throughout, and a random upstream gradient
-# $dy = \partial L/\partial y$ standing in for the rest of the network.
+# We use float64 and unit-scale values throughout, a batch of $N$ samples, and a random upstream
+# gradient $dy = \partial L/\partial y$ standing in for the rest of the network.
 
 # %%
 N, n_in, n_out = 5, 6, 4
@@ -86,7 +90,23 @@ db = dy.sum(axis=0)
 # \qquad\Longrightarrow\qquad d\phi = dW \odot (\mathbf 1\,\lambda^{\text{in}\top} - \lambda^\text{out}\mathbf 1^\top).$$
 
 # %%
-dphi = dW * lam_diff
+def my_dphi(dW, lam_in, lam_out):
+    """dW (n_out, n_in), lam_in (n_in,), lam_out (n_out,) -> dphi (n_out, n_in)."""
+    ### BEGIN SOLUTION
+    dphi = dW * (lam_in[None, :] - lam_out[:, None])
+    ### END SOLUTION
+    return dphi
+
+
+# %% [markdown]
+# **Exercise.** Fill in `my_dphi` from the formula above (broadcasting, no loop), then run the check:
+# it compares your $d\phi$ with the library's `spectral_weight_backward`.
+
+# %%
+from minispectral.exercises.lesson_06 import check_dphi
+
+check_dphi(my_dphi)
+dphi = my_dphi(dW, lam_in, lam_out)
 
 # %% [markdown]
 # **Input eigenvalues.** $\partial W_{ij}/\partial\lambda^\text{in}_l = \phi_{ij}\,\delta_{jl}$: $\lambda^\text{in}_l$ sits in every entry
@@ -95,8 +115,22 @@ dphi = dW * lam_diff
 # \qquad\Longrightarrow\qquad d\lambda^\text{in} = \text{column sums of } dW \odot \phi .$$
 
 # %%
-dW_phi = dW * phi
-dlam_in = dW_phi.sum(axis=0)
+def my_dlam_in(dW, phi):
+    """dW (n_out, n_in), phi (n_out, n_in) -> dlam_in (n_in,)."""
+    ### BEGIN SOLUTION
+    dlam_in = np.sum(dW * phi, axis=0)   # down each column j: over the output nodes i
+    ### END SOLUTION
+    return dlam_in
+
+
+# %% [markdown]
+# **Exercise.** Fill in `my_dlam_in`. Mind the axis: a column sum runs over the rows.
+
+# %%
+from minispectral.exercises.lesson_06 import check_dlam_in
+
+check_dlam_in(my_dlam_in)
+dlam_in = my_dlam_in(dW, phi)
 
 # %% [markdown]
 # **Output eigenvalues.** $\partial W_{ij}/\partial\lambda^\text{out}_k = -\phi_{ij}\,\delta_{ik}$: $\lambda^\text{out}_k$ sits, with a minus
@@ -105,7 +139,22 @@ dlam_in = dW_phi.sum(axis=0)
 # \qquad\Longrightarrow\qquad d\lambda^\text{out} = -\text{row sums of } dW \odot \phi .$$
 
 # %%
-dlam_out = -dW_phi.sum(axis=1)
+def my_dlam_out(dW, phi):
+    """dW (n_out, n_in), phi (n_out, n_in) -> dlam_out (n_out,)."""
+    ### BEGIN SOLUTION
+    dlam_out = -np.sum(dW * phi, axis=1)   # along each row i, with the minus sign of −λ_out_i
+    ### END SOLUTION
+    return dlam_out
+
+
+# %% [markdown]
+# **Exercise.** Fill in `my_dlam_out`, minus sign included.
+
+# %%
+from minispectral.exercises.lesson_06 import check_dlam_out
+
+check_dlam_out(my_dlam_out)
+dlam_out = my_dlam_out(dW, phi)
 
 # %% [markdown]
 # ## 3. The library gives the same numbers
@@ -143,7 +192,7 @@ print(report_weight, report_layer, sep="\n")
 assert report_weight.passed and report_layer.passed
 
 # %% [markdown]
-# And our own step-by-step gradients against central differences, for the loss
+# And your step-by-step gradients against central differences, for the loss
 # $L = \sum y \odot dy$ (whose $\partial L/\partial y$ is exactly $dy$):
 
 # %%
@@ -196,12 +245,32 @@ plt.show()
 #
 # Substituting $dW_{ij} = \sum_n dy_{ni} x_{nj}$ and reordering the sums gives forms that never build
 # the $(n_\text{out}, n_\text{in})$ matrix $dW$ — useful when only the eigenvalues are trained:
-# $$d\lambda^\text{in}_j = \sum_n x_{nj}\,(dy_n\,\phi)_j, \qquad d\lambda^\text{out}_i = -\sum_n dy_{ni}\,(x_n\phi^\top)_i .$$
+# $$d\lambda^\text{in}_j = \sum_i\sum_n dy_{ni}x_{nj}\,\phi_{ij} = \sum_n x_{nj}\,(dy_n\,\phi)_j, \qquad
+# d\lambda^\text{out}_i = -\sum_j\sum_n dy_{ni}x_{nj}\,\phi_{ij} = -\sum_n dy_{ni}\,(x_n\phi^\top)_i .$$
 # Each costs one product with $\phi$ or $\phi^\top$, the same as the forward pass.
 
 # %%
-dlam_in_direct = np.sum(x * (dy @ phi), axis=0)
-dlam_out_direct = -np.sum(dy * (x @ phi.T), axis=0)
+def my_eigenvalue_grads(x, dy, phi):
+    """x (N, n_in), dy (N, n_out), phi (n_out, n_in) -> dlam_in (n_in,), dlam_out (n_out,), without dW."""
+    ### BEGIN SOLUTION
+    dlam_in = np.sum(x * (dy @ phi), axis=0)      # (N, n_in) ⊙ (N, n_in), summed over the batch
+    dlam_out = -np.sum(dy * (x @ phi.T), axis=0)  # (N, n_out) ⊙ (N, n_out)
+    ### END SOLUTION
+    return dlam_in, dlam_out
+
+
+# %% [markdown]
+# **Exercise.** Fill in `my_eigenvalue_grads` with the two formulas above: one matrix product each,
+# no $(n_\text{out}, n_\text{in})$ intermediate. The check compares them with `spectral_backward` and with
+# central differences of $L = \sum y\odot dy$.
+
+# %%
+from minispectral.exercises.lesson_06 import check_eigenvalue_grads
+
+check_eigenvalue_grads(my_eigenvalue_grads)
+
+# %%
+dlam_in_direct, dlam_out_direct = my_eigenvalue_grads(x, dy, phi)
 assert np.allclose(dlam_in_direct, dlam_in, rtol=1e-13, atol=1e-14)
 assert np.allclose(dlam_out_direct, dlam_out, rtol=1e-13, atol=1e-14)
 
@@ -213,23 +282,53 @@ assert np.allclose(dlam_out_direct, dlam_out, rtol=1e-13, atol=1e-14)
 # $A$ by $\delta A = \Phi\,\delta\Lambda\,\Phi^{-1}$, so
 # $$\delta L = \sum_{ab} dA_{ab}\,\delta A_{ab} = \mathrm{tr}\big(dA^\top \Phi\,\delta\Lambda\,\Phi^{-1}\big)
 # = \mathrm{tr}\big(\Phi^{-1} dA^\top \Phi\;\delta\Lambda\big)
-# \quad\Longrightarrow\quad \frac{\partial L}{\partial \Lambda_{kk}} = \big(\Phi^\top dA\,\Phi^{-\top}\big)_{kk} .$$
-# In eigenvectors: $\partial L/\partial\lambda_k = u_k^\top\,dA^\top v_k$, with right eigenvector $v_k$
-# (column $k$ of $\Phi$) and left eigenvector $u_k^\top$ (row $k$ of $\Phi^{-1}$), because at fixed $\Phi$
-# $\partial A/\partial\lambda_k = v_k u_k^\top$. (Its transpose, $u_k v_k^\top$, is the textbook
-# eigenvalue-perturbation formula $\partial\lambda_k/\partial A$, which answers the opposite question: how
-# an eigenvalue moves when $A$ moves.) With
-# $\Phi^{-1} = 2I - \Phi$ it reduces to the column and row sums above; here we check it with the full matrices.
+# \quad\Longrightarrow\quad \frac{\partial L}{\partial \Lambda_{kk}} = \big(\Phi^\top dA\,\Phi^{-\top}\big)_{kk}
+# = v_k^\top\, dA\; u_k ,$$
+# with the right eigenvector $v_k$ (column $k$ of $\Phi$) and the left eigenvector $u_k^\top$ (row $k$ of
+# $\Phi^{-1}$), because at fixed $\Phi$, $\partial A/\partial\lambda_k = v_k u_k^\top$.
+#
+# **Which question this answers.** The textbook eigenvalue-perturbation formula,
+# $\partial\lambda_k/\partial A = u_k v_k^\top$ (for $u_k^\top v_k = 1$, which holds here since $\Phi^{-1}\Phi = I$),
+# tells how an eigenvalue moves when the *matrix* moves. Training asks the opposite: how the matrix (and
+# so the loss) moves when we move an eigenvalue with the eigenvectors held fixed. The two Jacobians
+# are built from the same vectors, transposed; only the second is used here.
+#
+# **The reduction to column and row sums.** With $\Phi^{-1} = 2I - \Phi$ both eigenvectors are explicit.
+#
+# * Input node $j$ ($k = j \le n_\text{in}$): $v_j = e_j + \sum_i \phi_{ij}\, e_{n_\text{in}+i}$, and row $j$ of
+#   $\Phi^{-1}$ is that of the identity, $u_j = e_j$. So $v_j^\top dA\, u_j = v_j^\top (dA\, e_j)$: column $j$ of
+#   $dA$, which is $(0, dW_{:j})$, dotted with $v_j$, whose lower part is $\phi_{:j}$:
+#   $$\frac{\partial L}{\partial\lambda^\text{in}_j} = \sum_i \phi_{ij}\, dW_{ij} .$$
+# * Output node $i$ ($k = n_\text{in} + i$): $v_k = e_{n_\text{in}+i}$, and row $n_\text{in}+i$ of $\Phi^{-1}$ is
+#   $u_k^\top = (-\phi_{i:},\; e_i^\top)$. So $v_k^\top dA\, u_k$ is row $n_\text{in}+i$ of $dA$, $(dW_{i:},\, 0)$,
+#   dotted with $u_k$:
+#   $$\frac{\partial L}{\partial\lambda^\text{out}_i} = -\sum_j dW_{ij}\,\phi_{ij} .$$
+#
+# These are the column sums and minus the row sums of $dW\odot\phi$ from section 2. Below, both the full
+# matrices and each pair $(u_k, v_k)$.
 
 # %%
-n = n_in + n_out
+n_nodes = n_in + n_out
 Phi = np.block([[np.eye(n_in), np.zeros((n_in, n_out))], [phi, np.eye(n_out)]])
-Phi_inv = 2 * np.eye(n) - Phi
-dA = np.zeros((n, n))
+Phi_inv = 2 * np.eye(n_nodes) - Phi
+dA = np.zeros((n_nodes, n_nodes))
 dA[n_in:, :n_in] = dW
 dLam = np.diag(Phi.T @ dA @ Phi_inv.T)
 assert np.allclose(dLam[:n_in], dlam_in, rtol=1e-13, atol=1e-14)
 assert np.allclose(dLam[n_in:], dlam_out, rtol=1e-13, atol=1e-14)
+
+for k in range(n_nodes):
+    v_k, u_k = Phi[:, k], Phi_inv[k, :]
+    assert np.isclose(u_k @ v_k, 1.0)
+    if k < n_in:   # input node j = k: u_k = e_k, v_k's lower part is phi's column k
+        assert np.array_equal(u_k, np.eye(n_nodes)[k]) and np.array_equal(v_k[n_in:], phi[:, k])
+        assert np.isclose(v_k @ dA @ u_k, np.sum(phi[:, k] * dW[:, k]))
+    else:          # output node i = k − n_in: v_k = e_k, u_k = (−phi's row i, e_i)
+        i = k - n_in
+        assert np.array_equal(v_k, np.eye(n_nodes)[k]) and np.array_equal(u_k[:n_in], -phi[i])
+        assert np.isclose(v_k @ dA @ u_k, -np.sum(dW[i] * phi[i]))
+    assert np.isclose(v_k @ dA @ u_k, dLam[k])
+print("v_k^T dA u_k = column sums (inputs) and minus row sums (outputs) of dW * phi, for all", n_nodes, "nodes")
 
 # %% [markdown]
 # ## 8. A symmetry the gradient respects
@@ -237,9 +336,9 @@ assert np.allclose(dLam[n_in:], dlam_out, rtol=1e-13, atol=1e-14)
 # Shifting *every* eigenvalue by the same $c$ leaves $\lambda^\text{in}_j - \lambda^\text{out}_i$, hence $W$ and
 # the loss, unchanged. So the gradient has no component along that direction:
 # $$\sum_j d\lambda^\text{in}_j + \sum_i d\lambda^\text{out}_i = \sum_{ij} dW_{ij}\phi_{ij} - \sum_{ij} dW_{ij}\phi_{ij} = 0 .$$
-# A consequence: plain gradient descent never changes $\sum\lambda^\text{in} + \sum\lambda^\text{out}$. If a
-# "student" layer learns the eigenvalues of a "teacher" with the same $\phi$, it can at best find them up to
-# that shift: it must end at $\lambda^\ast + c$ with
+# A consequence: plain gradient descent, $\lambda \leftarrow \lambda - \eta\, d\lambda$, never changes
+# $\sum\lambda^\text{in} + \sum\lambda^\text{out}$. If a "student" layer learns the eigenvalues of a "teacher"
+# with the same $\phi$, it can at best find them up to that shift: it must end at $\lambda^\ast + c$ with
 # $c = \big(\textstyle\sum\lambda(0) - \sum\lambda^\ast\big)/(n_\text{in}+n_\text{out})$. We check both.
 
 # %%
@@ -284,6 +383,34 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# **Only for updates that treat every coordinate alike.** The argument needs the step to be a
+# multiple of the gradient, or a sum of past gradients with the same coefficients for every
+# coordinate: plain gradient descent, and momentum too (its velocity is a sum of gradients, each
+# summing to zero). Adam and Adamax divide each coordinate by its own running scale, so the step no
+# longer sums to zero and $\sum\lambda$ drifts; lesson 04 shows this in detail. The same teacher and
+# student, a few steps of each optimizer from `minispectral.optim`:
+
+# %%
+def sum_drift(make_optimizer, steps=50):
+    """|Σλ after − Σλ before| for the student layer trained by ``make_optimizer(layer)``."""
+    student = ms.Spectral(t_in, t_out, variant="spectral", bias=False, phi_init=phi_t, lam_in_init=np.ones(t_in),
+                          lam_out_init=np.ones(t_out), dtype="float64")
+    optimizer = make_optimizer(student)
+    for _ in range(steps):
+        student.backward((student.forward(X) - T) / n_samples)
+        optimizer.step()
+    p = student.params
+    return abs(p["lam_in"].value.sum() + p["lam_out"].value.sum() - total_before)
+
+
+drifts = {"SGD": sum_drift(lambda m: ms.SGD(m, lr=0.1)),
+          "SGD, momentum 0.9": sum_drift(lambda m: ms.SGD(m, lr=0.02, momentum=0.9)),
+          "Adamax": sum_drift(lambda m: ms.Adamax(m, lr=0.02))}
+for name, drift in drifts.items():
+    print(f"{name:>18}: |change of sum(lambda)| after 50 steps = {drift:.1e}")
+assert drifts["SGD"] < 1e-10 and drifts["SGD, momentum 0.9"] < 1e-10 and drifts["Adamax"] > 1e-2
+
+# %% [markdown]
 # ## 9. In the layer and in a model
 #
 # `ms.Spectral` calls these kernels and stores the gradients of its *trainable* parameters only:
@@ -322,10 +449,14 @@ assert report_model.passed
 #
 # * Backward through a spectral layer = the dense backward ($dx$, $dW$, $db$) + one more chain-rule step:
 #   $d\phi = dW\odot(\lambda^\text{in}_j - \lambda^\text{out}_i)$, $d\lambda^\text{in}$ = column sums and
-#   $d\lambda^\text{out}$ = minus row sums of $dW\odot\phi$.
-# * The same formulas follow from eigenvalue perturbation of $A = \Phi\Lambda\Phi^{-1}$.
-# * The eigenvalue gradients always sum to zero, so gradient descent conserves $\sum\lambda$; the eigenvalues
-#   are determined only up to a common shift.
+#   $d\lambda^\text{out}$ = minus row sums of $dW\odot\phi$; the eigenvalue gradients can skip $dW$ altogether.
+# * The same sums follow from the chain rule through $A = \Phi\Lambda\Phi^{-1}$ at fixed $\Phi$:
+#   $\partial L/\partial\lambda_k = v_k^\top dA\,u_k$, which $\Phi^{-1} = 2I - \Phi$ reduces to the column and row sums.
+#   That is the derivative of $A$ with respect to its eigenvalues, not the textbook perturbation formula
+#   $\partial\lambda_k/\partial A = u_k v_k^\top$, which answers the opposite question.
+# * The eigenvalue gradients always sum to zero, so plain gradient descent (and momentum) conserves
+#   $\sum\lambda$ and determines the eigenvalues only up to a common shift; Adam and Adamax break the
+#   conservation (lesson 04).
 #
 # ## Exercises
 #

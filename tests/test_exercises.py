@@ -66,6 +66,15 @@ def test_wrong_answers_spoil_every_returned_quantity():
     assert spoiled["[1]['s'] zeros"][1]["s"] == 0.0
 
 
+def test_one_entry_off_lands_on_any_memory_order_and_on_integers():
+    from minispectral.exercises import _nudge
+
+    a = np.arange(1.0, 7.0).reshape(2, 3).T  # Fortran order: a naive reshape(-1) copies, and the nudge is lost
+    assert np.sum(_nudge(a) != a) == 1
+    idx = np.array([3, 1, 2])
+    assert np.sum(_nudge(idx) != idx) == 1
+
+
 def test_exercise_editions_are_up_to_date():
     """Regenerate with: python lessons/make_exercises.py"""
     assert make_exercises.stale() == []

@@ -5,10 +5,10 @@ import minispectral as ms
 
 rng = np.random.default_rng(4)
 n_in, n_out = 5, 3
-N = n_in + n_out
+n_nodes = n_in + n_out
 phi = rng.uniform(-1, 1, size=(n_out, n_in))
-I = np.eye(N)
-E = np.zeros((N, N))
+I = np.eye(n_nodes)
+E = np.zeros((n_nodes, n_nodes))
 E[n_in:, :n_in] = phi
 Phi = I + E
 

@@ -62,14 +62,14 @@ assert np.allclose(H @ np.ones(t_in + t_out), 0, atol=1e-8)
 # block of δE Λ − Λ δE is δφ Λ_in − Λ_out δφ, so δL = Σ_ij dW_ij δφ_ij (λ_in_j − λ_out_i).
 phi = rng.uniform(-1, 1, size=(n_out, n_in))
 lam_in, lam_out = rng.uniform(-2, 2, n_in), rng.uniform(-2, 2, n_out)
-n = n_in + n_out
+n_nodes = n_in + n_out
 Lam = np.diag(np.concatenate([lam_in, lam_out]))
 
 
 def transfer_operator(phi):
-    E = np.zeros((n, n))
+    E = np.zeros((n_nodes, n_nodes))
     E[n_in:, :n_in] = phi
-    return (np.eye(n) + E) @ Lam @ (np.eye(n) - E)
+    return (np.eye(n_nodes) + E) @ Lam @ (np.eye(n_nodes) - E)
 
 
 delta = rng.standard_normal((n_out, n_in))
@@ -77,7 +77,7 @@ dA_block = (transfer_operator(phi + 1e-3 * delta) - transfer_operator(phi))[n_in
 assert np.allclose(dA_block, delta @ np.diag(lam_in) - np.diag(lam_out) @ delta, rtol=1e-8, atol=1e-10)
 
 dW = rng.standard_normal((n_out, n_in))
-dA = np.zeros((n, n))
+dA = np.zeros((n_nodes, n_nodes))
 dA[n_in:, :n_in] = dW
 dphi_numerical = numerical_gradient(lambda: np.sum(dA * transfer_operator(phi)), phi)
 dphi_formula = dW * (lam_in[None, :] - lam_out[:, None])

@@ -182,9 +182,13 @@ def _replace(result, path: tuple, value):
 
 
 def _nudge(value):
-    wrong = np.array(value, copy=True)
+    wrong = np.array(value, copy=True, order="C")  # C order: reshape(-1) is then a view, and the nudge lands
     flat = wrong.reshape(-1)
-    flat[int(np.argmax(np.abs(flat)))] *= 1 + 1e-3  # one entry of many: a norm alone would barely see it
+    i = int(np.argmax(np.abs(flat)))
+    if np.issubdtype(wrong.dtype, np.integer):
+        flat[i] += 1  # an index or a count: 0.1 % would round back to the same integer
+    else:
+        flat[i] *= 1 + 1e-3  # one entry of many: a norm alone would barely see it
     return wrong
 
 
