@@ -1,6 +1,7 @@
 """Gradient checking: compare hand-written backward passes with central differences.
 
-The rules (CS231n's, and the reason float32 checks are meaningless, lesson 01):
+The rules (CS231n's, and the reason float32 checks are meaningless, lesson 01; appendix B of the lessons
+walks through the step size and the round-off bound below):
   * work in float64, on a copy, so nothing the caller owns is touched;
   * use the central difference (f(θ+h_i) − f(θ−h_i)) / 2h_i, error O(h_i²), with the step h_i of
     the next rule;
