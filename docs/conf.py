@@ -300,6 +300,21 @@ def _literal_blocks(lines):
     lines[:] = out
 
 
+def separate_lists(app, what, name, obj, options, lines):
+    """A bulleted list indented under the paragraph that introduces it, with no blank line between,
+    reads well in ``help()``; reST wants the blank line (else "Unexpected indentation"). Runs before
+    napoleon, on the docstring as written."""
+    out = []
+    for line in lines:
+        previous = out[-1] if out else ""
+        indent = len(line) - len(line.lstrip())
+        if (line.lstrip().startswith(("* ", "- ")) and previous.strip() and not previous.rstrip().endswith("::")
+                and indent > len(previous) - len(previous.lstrip()) and not previous.lstrip().startswith(("* ", "- "))):
+            out.append("")
+        out.append(line)
+    lines[:] = out
+
+
 def escape_bars(app, what, name, obj, options, lines):
     _escape_bars(lines)
     _literal_blocks(lines)
@@ -316,5 +331,6 @@ def add_lesson_link(app, what, name, obj, options, lines):
 
 
 def setup(app):
+    app.connect("autodoc-process-docstring", separate_lists, priority=400)  # before napoleon (500)
     app.connect("autodoc-process-docstring", escape_bars)
     app.connect("autodoc-process-docstring", add_lesson_link)
