@@ -239,15 +239,23 @@ def _n_inputs(model) -> int:
     return next(layer.n_in for layer in model.layers if hasattr(layer, "n_in"))
 
 
+def epoch_line(e: dict, indent: str = "") -> str:
+    """One epoch of ``History.epochs`` as the line train and compare print when the epoch ends."""
+    val = f"  val loss {e['val_loss']:.4f}  val acc {e['val_accuracy']:.4f}" if e["val_accuracy"] is not None else ""
+    return (f"{indent}epoch {e['epoch']:3d}  loss {e['loss']:.4f}  train acc {e['train_accuracy']:.4f}{val}"
+            f"  {e['seconds']:.2f} s")
+
+
+def _print_epoch(indent: str = ""):
+    """An ``on_epoch`` callback: each epoch's line as it ends, flushed, so that a pipe, a log file or
+    Ctrl-C keeps the finished epochs."""
+    return lambda e: print(epoch_line(e, indent), flush=True)
+
+
 def cmd_train(args) -> int:
     data = _load(args)
-    print(data.summary())
-    record, model = run(_config(args, args.model), data)
-    for e in record["history"]:
-        val = (f"  val loss {e['val_loss']:.4f}  val acc {e['val_accuracy']:.4f}" if e["val_accuracy"] is not None
-               else "")
-        print(f"epoch {e['epoch']:3d}  loss {e['loss']:.4f}  train acc {e['train_accuracy']:.4f}{val}"
-              f"  {e['seconds']:.2f} s")
+    print(data.summary(), flush=True)
+    record, model = run(_config(args, args.model), data, on_epoch=_print_epoch())
     print(f"{record['model']}: {record['trainable_parameters']:,} trainable parameters, "
           f"test accuracy {record['test_accuracy']:.4f}, "
           f"{sum(record['epoch_seconds']) / len(record['epoch_seconds']):.3f} s/epoch")
@@ -325,10 +333,11 @@ def model_list(text: str) -> list:
 def cmd_compare(args) -> int:
     models = args.models
     data = _load(args)
-    print(data.summary())
+    print(data.summary(), flush=True)
     records = []
     for model in models:
-        record, _ = run(_config(args, model), data)
+        print(f"  {model}", flush=True)
+        record, _ = run(_config(args, model), data, on_epoch=_print_epoch("    "))
         print(f"  {model:<9} test accuracy {record['test_accuracy']:.4f}  ({record['wall_seconds']:.1f} s)")
         records.append(record)
     print()

@@ -184,11 +184,7 @@ def test_missing_dataset_is_an_error_without_traceback_exit_1(tmp_path, monkeypa
     assert "4 of them are not on this machine" in proc.stderr  # all of them, not the first alone
 
 
-def test_cupy_backend_unavailable_exit_1(capsys):
-    from minispectral import available
-
-    if available("cupy")[0]:
-        pytest.skip("CuPy works here; this checks the message on machines without it")
+def test_cupy_backend_unavailable_exit_1(capsys, no_cupy):
     assert main(["train", "--backend", "cupy", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert "cupy" in err.lower() and err.count("\n") == 1

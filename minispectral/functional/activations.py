@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from array_api_compat import device
+from array_api_compat import device, is_cupy_array
 
 from ..backend import namespace
 from ._checks import _check_float, check_like
@@ -24,8 +24,11 @@ def _zero_row(x):
 
     A row, not the scalar 0: NumPy's maximum and minimum take their vectorised loop only when the
     other operand also runs along the last axis; against a scalar they are twice as slow
-    (0.26 against 0.51 ms on a 1000 x 1000 float32 batch).
+    (0.26 against 0.51 ms on a 1000 x 1000 float32 batch).  On CuPy, where that loop does not exist,
+    the row would only cost a launch: there the 0 is a number.
     """
+    if is_cupy_array(x):
+        return 0.0
     return namespace(x).zeros(x.shape[-1:], dtype=x.dtype, device=device(x))
 
 
