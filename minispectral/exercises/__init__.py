@@ -130,6 +130,23 @@ def as_tuple(result, count: int, what: str) -> tuple:
     return items
 
 
+def stacked(values, shape) -> object:
+    """The learner's per-step results as one (steps, *shape) array for ``compare``, or the first of them that
+    is not an array of ``shape`` (``compare`` then names its shape, or that it got None)."""
+    arrays = []
+    for value in values:
+        if value is None:
+            return None
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return value
+        if a.shape != shape:
+            return a
+        arrays.append(a)
+    return np.stack(arrays)
+
+
 # ---------------------------------------------------------------------------------------------------
 # The registry, and the wrong answers the tests feed to every check
 

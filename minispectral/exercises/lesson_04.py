@@ -8,29 +8,12 @@ import numpy as np
 
 from ..nn.module import Parameter
 from ..optim import SGD, Adam, Adamax
-from . import as_tuple, compare, exercise
+from . import as_tuple, compare, exercise, stacked
 
 # Gradient scales that change from step to step, so that Adamax's max(β₂u, |g|) switches between its
 # two arguments, and the bias corrections (1 − β^t) are seen at several t.
 _SCALES = (1.0, 0.2, 3.0, 0.05)
 _SHAPE = (3, 4)  # not square: a transposed answer has the wrong shape
-
-
-def _stacked(values, shape):
-    """The learner's per-step results as one (steps, *shape) array, or the first that is not of ``shape``
-    (``compare`` then names its shape, or None)."""
-    arrays = []
-    for value in values:
-        if value is None:
-            return None
-        try:
-            a = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return value
-        if a.shape != shape:
-            return a
-        arrays.append(a)
-    return np.stack(arrays)
 
 
 def _check_rule(title, fn, fn_name, optimizer, state_names, returned, call):
@@ -58,7 +41,7 @@ def _check_rule(title, fn, fn_name, optimizer, state_names, returned, call):
             got[name].append(mine)
             expected[name].append(ref)
     return compare(f"{title}, {len(grads)} steps, each from the library's state at the step before (float64)",
-                   {name: (_stacked(got[name], _SHAPE), np.stack(expected[name])) for name in returned})
+                   {name: (stacked(got[name], _SHAPE), np.stack(expected[name])) for name in returned})
 
 
 @exercise("04", "my_sgd")

@@ -11,7 +11,7 @@ from ..functional import relu_forward, softmax_cross_entropy
 from ..functional.spectral import spectral_forward, spectral_weight_forward
 from ..nn import mlp
 from ..optim import Adamax
-from . import as_tuple, compare, exercise
+from . import as_tuple, compare, exercise, stacked
 
 # the capstone's names of the library model's parameters (layer 0 and layer 2 of the Sequential: 1 is the ReLU)
 LIBRARY_NAMES = {"0.phi": "phi1", "0.lam_in": "lam_in1", "0.lam_out": "lam_out1", "0.b": "b1",
@@ -45,23 +45,6 @@ def _entry(mapping, key):
         return mapping[key]
     except (KeyError, TypeError, IndexError):
         return None
-
-
-def _stacked(values, shape):
-    """The learner's per-step results as one (steps, *shape) array, or the first that is not of ``shape``
-    (``compare`` then names its shape, or None)."""
-    arrays = []
-    for value in values:
-        if value is None:
-            return None
-        try:
-            a = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return value
-        if a.shape != shape:
-            return a
-        arrays.append(a)
-    return np.stack(arrays)
 
 
 def _copies(params):
@@ -147,6 +130,6 @@ def check_adamax_update(adamax_update):
         for key, i in index.items():
             record(f"m[{key}]", _entry(_entry(new_state, "m"), key), opt.m[i])
             record(f"u[{key}]", _entry(_entry(new_state, "u"), key), opt.v[i])
-    quantities = {key: (_stacked(got[key], expected[key][0].shape), np.stack(expected[key])) for key in got}
+    quantities = {key: (stacked(got[key], expected[key][0].shape), np.stack(expected[key])) for key in got}
     return compare("adamax_update against minispectral.optim.Adamax(lr=0.1, betas=(0.8, 0.9), eps=1e-3), "
                    "3 steps, stacked (float64)", quantities)
