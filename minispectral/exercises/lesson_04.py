@@ -8,7 +8,7 @@ import numpy as np
 
 from ..nn.module import Parameter
 from ..optim import SGD, Adam, Adamax
-from . import as_tuple, compare, exercise, stacked
+from . import CHANGED_NOTE, as_tuple, changed_in_place, compare, exercise, stacked
 
 # Gradient scales that change from step to step, so that Adamax's max(β₂u, |g|) switches between its
 # two arguments, and the bias corrections (1 − β^t) are seen at several t.
@@ -52,21 +52,6 @@ def _check_rule(title, fn, fn_name, optimizer, state_names, returned, call):
     quantities.update(changed)
     return compare(f"{title}, {len(grads)} steps, each from the library's state at the step before (float64)"
                    + (CHANGED_NOTE if changed else ""), quantities)
-
-
-CHANGED_NOTE = ("\n  rows 'given ...': inputs your function wrote into; it must return new arrays and leave its inputs "
-                "as they were (later cells pass it shared arrays)")
-
-
-def changed_in_place(after: dict, given: dict) -> dict:
-    """``compare`` rows for the inputs the learner's function wrote into, ``{"given m": (its values after
-    the calls, the values it was given)}`` stacked over the calls; empty when it wrote into none."""
-    rows = {}
-    for name in after:
-        now, before = np.stack(after[name]), np.stack(given[name])
-        if not np.array_equal(now, before):
-            rows[f"given {name}"] = (now, before)
-    return rows
 
 
 @exercise("04", "my_sgd")

@@ -11,8 +11,7 @@ from ..functional import relu_forward, softmax_cross_entropy
 from ..functional.spectral import spectral_forward, spectral_weight_forward
 from ..nn import mlp
 from ..optim import Adamax
-from . import as_tuple, compare, exercise, stacked
-from .lesson_04 import CHANGED_NOTE, changed_in_place
+from . import CHANGED_NOTE, as_tuple, changed_in_place, compare, exercise, stacked
 
 # the capstone's names of the library model's parameters (layer 0 and layer 2 of the Sequential: 1 is the ReLU)
 LIBRARY_NAMES = {"0.phi": "phi1", "0.lam_in": "lam_in1", "0.lam_out": "lam_out1", "0.b": "b1",
