@@ -103,7 +103,8 @@ def my_momentum(theta, grad, velocity, lr, momentum):
 
 
 # %% [markdown]
-# **Exercise.** Write `my_momentum` and run its check (the library's `SGD(lr=0.3, momentum=0.8)`).
+# **Exercise.** Write `my_momentum` in the first form, PyTorch's (the velocity you take and return is the
+# library's), and run its check (the library's `SGD(lr=0.3, momentum=0.8)`).
 
 # %%
 from minispectral.exercises.lesson_04 import check_momentum

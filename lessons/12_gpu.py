@@ -304,8 +304,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# `"strict"` computes with NumPy underneath, so its cost per sample is NumPy's; what it adds is a larger
-# fixed cost $t_0$, because its wrapper checks every operation against the standard. It is a
+# `"strict"` computes with NumPy underneath, so its cost per sample is close to NumPy's (the same arithmetic);
+# what it adds is a larger fixed cost $t_0$, because its wrapper checks every operation against the standard. It is a
 # correctness tool for CI, not a fast path.
 #
 # ## 5. The memory pool

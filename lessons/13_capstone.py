@@ -207,7 +207,9 @@ for name in TRAINED:
 # (one array each per trained parameter, zeros before the first step) and the step number $t$ (1 at the first step):
 # $$m \leftarrow \beta_1 m + (1-\beta_1)\,g, \qquad u \leftarrow \max(\beta_2 u,\ |g| + \varepsilon), \qquad
 # \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\,\frac{m}{u}.$$
-# Return new dicts; leave the frozen $\phi$'s as they are (the same arrays will do, since nothing writes into them).
+# Return new dicts of new arrays, and write into none of the arrays you are given: at the first step of §6, `params` *is*
+# `params0`, which §7 trains again from the start. Leave the frozen $\phi$'s as they are (the same arrays will do, since
+# nothing writes into them).
 #
 # To match the library to the last bit in float32, compute the step as `(m / u) * (lr / (1 - beta1**t))`: the library
 # divides first and then multiplies by the corrected learning rate (a Python float), and a different order rounds

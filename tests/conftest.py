@@ -19,6 +19,7 @@ import minispectral  # noqa: E402
 from minispectral import backend as backend_module  # noqa: E402
 from minispectral.backend import namespace  # noqa: E402
 from minispectral.nn.init import manual_seed  # noqa: E402
+import minispectral.cli as cli_module  # noqa: E402
 
 
 def _choose_cupy() -> str:
@@ -108,6 +109,16 @@ def _restore_current_backend():
     yield
     backend_module._block.reset(token)
     backend_module._base = saved
+
+
+BLAS_THREAD_ADVICE = cli_module.blas_thread_advice  # the real one, for the test that checks it
+
+
+@pytest.fixture(autouse=True)
+def _no_busy_machine_note(monkeypatch):
+    """The command's note about a busy machine (cli.blas_thread_advice) depends on what else runs on
+    the machine: kept out of the stderr that tests read, except where a test puts it back."""
+    monkeypatch.setattr(cli_module, "blas_thread_advice", lambda: None)
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ learner's function fixed float64 inputs, compares every quantity it returns with
 library's kernel, or float64 central differences), prints one line per quantity, and raises
 ``ExerciseFailed`` naming the wrong ones:
 
-    quantity        shape         max elementwise rel. err   norm-wise rel. err   verdict
-    dx              (4, 5)        1.1e-16                    6.9e-17              pass
-    dW              (3, 5)        1.0e+00                    1.0e+00              FAIL
+    quantity            shape         max elementwise rel. err   norm-wise rel. err   verdict
+    dx                  (4, 5)        1.1e-16                    6.9e-17              pass
+    dW                  (3, 5)        1.0e+00                    1.0e+00              FAIL
 
 Two errors, because one can hide what the other shows (CS231n's advice, made explicit):
 
@@ -84,16 +84,17 @@ class Verdict:
 
     def __str__(self) -> str:
         lines = [self.title,
-                 f"  {'quantity':<16}{'shape':<14}{'max elementwise rel. err':<27}{'norm-wise rel. err':<21}verdict"]
+                 f"  {'quantity':<20}{'shape':<14}{'max elementwise rel. err':<27}{'norm-wise rel. err':<21}verdict"]
         for r in self.rows:
             errors = (f"{r.elementwise:<27.1e}{r.normwise:<21.1e}" if not r.note else f"{r.note:<48}")
-            lines.append(f"  {r.name:<16}{r.shape:<14}{errors}{'pass' if r.passed else 'FAIL'}")
+            lines.append(f"  {r.name:<19} {r.shape:<14}{errors}{'pass' if r.passed else 'FAIL'}")
         wrong = [r.name for r in self.rows if not r.passed]
         lines.append(f"  all {len(self.rows)} pass (tolerance {self.tol:.0e})" if not wrong else
                      f"  wrong: {', '.join(wrong)} (tolerance {self.tol:.0e})")
         return "\n".join(lines)
 
-    __repr__ = __str__
+    def __repr__(self) -> str:  # short: a check cell prints its table once, then shows this as its value
+        return f"<Verdict: {'pass' if self.passed else 'FAIL'}, {len(self.rows)} quantities>"
 
 
 def _row(name: str, got, expected, tol: float) -> Row:
@@ -145,6 +146,21 @@ def stacked(values, shape) -> object:
             return a
         arrays.append(a)
     return np.stack(arrays)
+
+
+CHANGED_NOTE = ("\n  rows 'given ...': inputs your function wrote into; it must return new arrays and leave its inputs "
+                "as they were (later cells pass it shared arrays)")
+
+
+def changed_in_place(after: dict, given: dict) -> dict:
+    """``compare`` rows for the inputs the learner's function wrote into, ``{"given m": (its values after
+    the calls, the values it was given)}`` stacked over the calls; empty when it wrote into none."""
+    rows = {}
+    for name in after:
+        now, before = np.stack(after[name]), np.stack(given[name])
+        if not np.array_equal(now, before):
+            rows[f"given {name}"] = (now, before)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------

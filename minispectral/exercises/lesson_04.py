@@ -8,7 +8,7 @@ import numpy as np
 
 from ..nn.module import Parameter
 from ..optim import SGD, Adam, Adamax
-from . import as_tuple, compare, exercise, stacked
+from . import CHANGED_NOTE, as_tuple, changed_in_place, compare, exercise, stacked
 
 # Gradient scales that change from step to step, so that Adamax's max(β₂u, |g|) switches between its
 # two arguments, and the bias corrections (1 − β^t) are seen at several t.
@@ -30,18 +30,28 @@ def _check_rule(title, fn, fn_name, optimizer, state_names, returned, call):
     opt = optimizer([("theta", p)])
     got = {name: [] for name in returned}
     expected = {name: [] for name in returned}
+    inputs_after, inputs_given = {}, {}  # what the learner's function got, after and before each call
     for t, g in enumerate(grads, start=1):
         before = [np.array(getattr(opt, s)[0]) for s in state_names]
         theta = p.value.copy()
         p.grad = g.copy()
         opt.step()
         after = [p.value.copy()] + [np.array(getattr(opt, s)[0]) for s in state_names]
-        result = as_tuple(call(fn, theta, g.copy(), before, t), len(returned), fn_name)
+        # the learner's names of its state inputs are those of its state results: velocity; m, v; m, u
+        inputs = {"theta": theta, "grad": g.copy(), **dict(zip(returned[1:], before))}
+        given = {name: value.copy() for name, value in inputs.items()}
+        result = as_tuple(call(fn, theta, inputs["grad"], before, t), len(returned), fn_name)
         for name, mine, ref in zip(returned, result, after):
             got[name].append(mine)
             expected[name].append(ref)
-    return compare(f"{title}, {len(grads)} steps, each from the library's state at the step before (float64)",
-                   {name: (stacked(got[name], _SHAPE), np.stack(expected[name])) for name in returned})
+        for name, value in inputs.items():
+            inputs_after.setdefault(name, []).append(value)
+            inputs_given.setdefault(name, []).append(given[name])
+    quantities = {name: (stacked(got[name], _SHAPE), np.stack(expected[name])) for name in returned}
+    changed = changed_in_place(inputs_after, inputs_given)
+    quantities.update(changed)
+    return compare(f"{title}, {len(grads)} steps, each from the library's state at the step before (float64)"
+                   + (CHANGED_NOTE if changed else ""), quantities)
 
 
 @exercise("04", "my_sgd")

@@ -22,7 +22,13 @@ def check_softmax(my_softmax):
 
     p_numpy = my_softmax(z.copy())
     z_strict = from_numpy(z.astype(np.float32), backend="strict")
-    p_strict = my_softmax(z_strict)
+    try:
+        p_strict = my_softmax(z_strict)
+    except (TypeError, AttributeError, ValueError) as exc:  # np.exp(z), z.max(...): NumPy on a strict array
+        raise ExerciseFailed(f"my_softmax works on NumPy arrays but failed on an array-api-strict array "
+                             f"({type(exc).__name__}: {exc}): a NumPy function (np.*) or a NumPy-only method "
+                             "met it. Take the namespace from the input, xp = ms.backend.namespace(z), and call "
+                             "xp.exp, xp.max and xp.sum") from exc
     if type(p_strict) is not type(z_strict):
         raise ExerciseFailed(f"given an array-api-strict array, my_softmax returned a {type(p_strict).__module__}."
                              f"{type(p_strict).__name__}: take the namespace from the input (xp = namespace(z)) "

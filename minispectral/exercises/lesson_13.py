@@ -11,7 +11,7 @@ from ..functional import relu_forward, softmax_cross_entropy
 from ..functional.spectral import spectral_forward, spectral_weight_forward
 from ..nn import mlp
 from ..optim import Adamax
-from . import as_tuple, compare, exercise, stacked
+from . import CHANGED_NOTE, as_tuple, changed_in_place, compare, exercise, stacked
 
 # the capstone's names of the library model's parameters (layer 0 and layer 2 of the Sequential: 1 is the ReLU)
 LIBRARY_NAMES = {"0.phi": "phi1", "0.lam_in": "lam_in1", "0.lam_out": "lam_out1", "0.b": "b1",
@@ -100,7 +100,8 @@ def check_adamax_update(adamax_update):
     """``adamax_update(params, grads, state, t, lr, beta1, beta2, eps) -> (new_params, new_state)``, against
     ``minispectral.optim.Adamax`` on the library's model, over 3 steps (each from the library's values and
     state at the step before).  state = {"m": {name: array}, "u": {name: array}} for the six trained
-    parameters; new_params holds every parameter, the frozen phi1 and phi2 unchanged."""
+    parameters; new_params holds every parameter, the frozen phi1 and phi2 unchanged.  The arrays it is given
+    must come back as they were (a row "given ..." names any it wrote into)."""
     model, params, _ = _model_and_batch()
     lr, beta1, beta2, eps = 0.1, 0.8, 0.9, 1e-3  # not the defaults: an update that ignores its arguments fails
     opt = Adamax(model, lr=lr, betas=(beta1, beta2), eps=eps)
@@ -108,6 +109,7 @@ def check_adamax_update(adamax_update):
     index = {LIBRARY_NAMES[name]: i for i, (name, _) in enumerate(opt.params)}
     rng = np.random.default_rng(8)
     got, expected = {}, {}  # "phi1", "m[lam_in1]", ...: one list per quantity, one entry per step
+    inputs_after, inputs_given = {}, {}  # the arrays handed to adamax_update, after and before each call
 
     def record(key, mine, ref):
         got.setdefault(key, []).append(mine)
@@ -123,13 +125,21 @@ def check_adamax_update(adamax_update):
                 p.grad = scale * rng.standard_normal(p.value.shape)
                 grads[LIBRARY_NAMES[name]] = p.grad.copy()
         opt.step()
+        inputs = {**values, **{f"grads[{k}]": g for k, g in grads.items()},
+                  **{f"{s}[{k}]": a for s in ("m", "u") for k, a in state[s].items()}}
+        given = {key: a.copy() for key, a in inputs.items()}
         new_params, new_state = as_tuple(adamax_update(values, grads, state, t, lr, beta1, beta2, eps), 2,
                                          "adamax_update")
+        for key, a in inputs.items():
+            inputs_after.setdefault(key, []).append(a)
+            inputs_given.setdefault(key, []).append(given[key])
         for name, p in named.items():
             record(LIBRARY_NAMES[name], _entry(new_params, LIBRARY_NAMES[name]), p.value)
         for key, i in index.items():
             record(f"m[{key}]", _entry(_entry(new_state, "m"), key), opt.m[i])
             record(f"u[{key}]", _entry(_entry(new_state, "u"), key), opt.v[i])
     quantities = {key: (stacked(got[key], expected[key][0].shape), np.stack(expected[key])) for key in got}
+    changed = changed_in_place(inputs_after, inputs_given)
+    quantities.update(changed)
     return compare("adamax_update against minispectral.optim.Adamax(lr=0.1, betas=(0.8, 0.9), eps=1e-3), "
-                   "3 steps, stacked (float64)", quantities)
+                   "3 steps, stacked (float64)" + (CHANGED_NOTE if changed else ""), quantities)

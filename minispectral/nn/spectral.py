@@ -1,14 +1,14 @@
 """The Spectral layer: every variant of the three papers, chosen by ``variant``.
 
-=========  ===========================  =====================  =================================
-variant    trained                      frozen                 paper
-=========  ===========================  =====================  =================================
-"nc"       lam_out (+ b)                phi; lam_in = 0        Nat. Commun. 2021 (one set)
-"spectral" lam_in, lam_out (+ b)        phi                    Phys. Rev. E 2021 (two sets)
-"full"     phi, lam_in, lam_out (+ b)   —                      both sets and the eigenvectors
-"ssvd"     s, lam_in, lam_out (+ b)     U, V; phi = U diag(s) V  Phys. Rev. E, S-SVD
-"qr"       R, lam_in, lam_out (+ b)     Q; phi = R Q           Phys. Rev. E, QR
-=========  ===========================  =====================  =================================
+==========  ===========================  ========================  ==============================
+variant     trained                      frozen                    paper
+==========  ===========================  ========================  ==============================
+"nc"        lam_out (+ b)                phi; lam_in = 0           Nat. Commun. 2021 (one set)
+"spectral"  lam_in, lam_out (+ b)        phi                       Phys. Rev. E 2021 (two sets)
+"full"      phi, lam_in, lam_out (+ b)   —                         both sets and the eigenvectors
+"ssvd"      s, lam_in, lam_out (+ b)     U, V; phi = U diag(s) V   Phys. Rev. E, S-SVD
+"qr"        R, lam_in, lam_out (+ b)     Q; phi = R Q              Phys. Rev. E, QR
+==========  ===========================  ========================  ==============================
 
 ``trainable={"phi": True}`` and the like override the table (for instance an "nc" layer
 whose eigenvectors are trained too, as in Sci. Rep. 2022).

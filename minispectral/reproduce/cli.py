@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from . import STUDIES
-from ..cli import output_folder
+from ..cli import data_folder, output_folder
 from .common import positive_int, run_study
 
 
@@ -36,8 +36,8 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
         sub.add_argument("--out", type=output_folder, default=None,
                          help=f"output folder (default: results/{name}; with --quick: quick-results/{name})")
         sub.add_argument("--jobs", type=positive_int, default=1, help="runs trained in parallel processes (default: 1)")
-        sub.add_argument("--data-dir", default=None,
-                         help="where the MNIST files are (default: $MINISPECTRAL_DATA, then the cache)")
+        sub.add_argument("--data-dir", type=lambda text: str(data_folder(text)), default=None, metavar="DIR",
+                         help="the folder holding mnist/ and fashion-mnist/ (default: $MINISPECTRAL_DATA, then the cache)")
         mode = sub.add_mutually_exclusive_group()
         mode.add_argument("--plan", action="store_true", help="print the runs to do and the estimated time; train nothing")
         mode.add_argument("--report-only", action="store_true",
