@@ -51,6 +51,7 @@ from minispectral.datasets import DatasetError  # noqa: E402
 from minispectral.experiment import source_commit, write_json  # noqa: E402
 from minispectral.nn import MODELS, mlp  # noqa: E402
 from minispectral.optim import Adamax  # noqa: E402
+from minispectral.train import GPU_LOSS_READ_EVERY  # noqa: E402
 from minispectral.train import fit  # noqa: E402
 
 NETS = ("784-100-10", "784-300-10", "784-1000-10", "784-500-500-10")
@@ -132,6 +133,12 @@ def machine_info(backend: str) -> dict:
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         info["gpu"] = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         info["cupy"] = cupy.__version__
+        # TF32 float32 products on the tensor cores: faster, ~1e-3 relative error. PyTorch's float32 products
+        # are full float32 by default, so a comparison with it wants this unset (README, "TF32").
+        info["CUPY_TF32"] = os.environ.get("CUPY_TF32")
+        if os.environ.get("CUPY_TF32") == "1":
+            print("warning: CUPY_TF32=1: CuPy's float32 products run in TF32, PyTorch's in float32; unset it to "
+                  "compare like with like", file=sys.stderr)
     return info
 
 
@@ -199,6 +206,38 @@ class PeakRSS:
 
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
             return peak / 1024 ** (2 if sys.platform == "darwin" else 1)
+
+
+class CupyPoolPeak:
+    """On a GPU the host's RSS says nothing of the arrays: the memory CuPy's pool holds after an epoch
+    (emptied before it, so it grows to that epoch's peak; the pool keeps freed blocks)."""
+
+    resettable = True
+
+    def reset(self) -> None:
+        import cupy
+
+        cupy.get_default_memory_pool().free_all_blocks()
+
+    def read_mib(self) -> float:
+        import cupy
+
+        return cupy.get_default_memory_pool().total_bytes() / 2 ** 20
+
+
+class TorchCudaPeak:
+    """PyTorch's peak of GPU memory reserved by its caching allocator, per epoch."""
+
+    resettable = True
+
+    def __init__(self, torch):
+        self.torch = torch
+
+    def reset(self) -> None:
+        self.torch.cuda.reset_peak_memory_stats()
+
+    def read_mib(self) -> float:
+        return self.torch.cuda.max_memory_reserved() / 2 ** 20
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -368,8 +407,11 @@ def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: 
     def epoch(n_used: int, seed: int) -> float:
         # the permutation fit draws for this seed, so the batches are the same
         order = torch.from_numpy(np.random.default_rng(seed).permutation(n_used)).to(device)
-        loss_sum, hits = 0.0, 0.0
-        for start in range(0, n_used, batch_size):
+        # as fit: the step losses stay on the device and are read every `every` steps (each step on the
+        # CPU, GPU_LOSS_READ_EVERY on a GPU), with the non-finite check; the hits once per epoch
+        every = 1 if device == "cpu" else GPU_LOSS_READ_EVERY
+        loss_sum, hits, pending = 0.0, 0.0, []
+        for step, start in enumerate(range(0, n_used, batch_size)):
             idx = order[start:start + batch_size]
             xb, yb = x_t.index_select(0, idx), y_t.index_select(0, idx)
             logits = net(xb)
@@ -377,10 +419,19 @@ def run_torch(torch, initial, batch_size, x_t, y_t, args, rss: PeakRSS, device: 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_value = loss.item()  # fit reads the loss every step (non-finite check) and counts hits
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(f"PyTorch loss is {loss_value}")
-            loss_sum += loss_value * idx.shape[0]
+            if every == 1:
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise FloatingPointError(f"PyTorch loss is {loss_value}")
+                loss_sum += loss_value * idx.shape[0]
+            else:
+                pending.append(loss.detach() * idx.shape[0])
+            if pending and ((step + 1) % every == 0 or start + batch_size >= n_used):
+                for loss_value in torch.stack(pending).tolist():  # one read
+                    if not math.isfinite(loss_value):
+                        raise FloatingPointError(f"PyTorch loss is {loss_value}")
+                    loss_sum += loss_value
+                pending = []
             hits = hits + (logits.argmax(1) == yb).sum()  # on the device until the epoch ends, as in fit
         float(hits)
         return loss_sum / n_used
@@ -487,7 +538,7 @@ def parse_args(argv=None):
                         "(minispectral/allocator.py; process-wide, so PyTorch's side runs under it too)")
     p.add_argument("--flush-subnormals", action=argparse.BooleanOptionalAction, default=True,
                    help="as minispectral's optimizers do by default, zero the decayed optimizer state before it "
-                        "turns subnormal (slow on many CPUs; minispectral/optim.py)")
+                        "turns subnormal (slow on many CPUs; minispectral/optim_fast.py)")
     p.add_argument("--torch-flush-denormal", action="store_true",
                    help="call torch.set_flush_denormal(True) (off by default, as in PyTorch): the CPU's flush-to-zero "
                         "mode for the main thread, so minispectral's element-wise work runs under it too")
@@ -545,6 +596,13 @@ def measure(args) -> dict:
             info.update(torch=torch.__version__, torch_device=device, torch_threads=torch.get_num_threads())
             info["torch_flush_denormal"] = bool(args.torch_flush_denormal and torch.set_flush_denormal(True))
     rss = PeakRSS()
+    torch_rss = rss
+    if args.backend == "cupy":  # the arrays live on the GPU: its memory, not the host's RSS
+        rss = CupyPoolPeak()
+        info["peak_memory"] = "GPU: CuPy's memory pool after each epoch (peak_rss_mib)"
+        if torch is not None and device == "cuda":
+            torch_rss = TorchCudaPeak(torch)
+            info["torch_peak_memory"] = "GPU: torch.cuda.max_memory_reserved per epoch (torch_peak_rss_mib)"
     info["peak_rss_resettable"] = rss.resettable
     info["clock"] = args.clock
     info["keep_freed_memory"] = keep_freed_memory() if args.keep_freed_memory else False
@@ -578,7 +636,7 @@ def measure(args) -> dict:
                 model, initial, ms_epochs = run_minispectral(sizes, model_name, batch_size, x_dev, y_dev, args, rss)
                 sides = {"minispectral": ms_epochs}
                 if torch is not None:
-                    sides["torch"] = run_torch(torch, initial, batch_size, x_t, y_t, args, rss, device)
+                    sides["torch"] = run_torch(torch, initial, batch_size, x_t, y_t, args, torch_rss, device)
                 runs = timed_epochs(sides, args)
                 res = runs["minispectral"]
                 sec = statistics.median(res["seconds"])

@@ -336,7 +336,7 @@ assert np.isclose(my_rel_error(dW, -dW), 1.0)
 #
 # **Check in float64.** The same check, run on float32 copies of the same arrays, fails for a
 # *correct* gradient: section 1 showed that float32 differences reach only about $10^{-6}$ at their
-# best step size ($8\times10^{-7}$ above), short of the $10^{-7}$ a check needs. This is why
+# best step size (the float32 "best central error" printed there), short of the $10^{-7}$ a check needs. This is why
 # `ms.gradcheck` casts a copy of the layer or model to float64 first.
 
 # %%

@@ -170,7 +170,8 @@ assert report_mine.passed and report_lib.passed
 #
 # **Exercise.** Write `my_relu_backward` and `my_tanh_backward`. Each takes the upstream gradient and
 # the cache, `x`, as the library's `relu_backward` and `tanh_backward` do. Each check compares your
-# `dx` with the library's kernel and with central differences of $L = \sum y \odot dy$.
+# `dx` with the library's kernel and with central differences of $L = \sum y \odot dy$; the ReLU check
+# also feeds inputs exactly at the kink, where your slope must be the library's $0$.
 
 # %%
 def my_relu_backward(dout, cache):
@@ -370,5 +371,5 @@ plt.show()
 # 2. **A sum of outer products.** Show that $dW = \sum_n dy_n^{\top} x_n$ (one outer product per
 #    sample) by computing it with a loop, and that stacking the batch twice doubles $dW$ and $db$
 #    but leaves $dx$'s rows unchanged.
-# 3. **Weight decay.** Add $\frac{\mu}{2}\lVert W\rVert^2$ to the mean squared error of section 5. Derive the new
+# 3. **Weight decay.** Add $\frac{\mu}{2}\lVert W\rVert^2$ to the mean squared error of section 6. Derive the new
 #    $dW$ and check it with `numerical_gradient`.

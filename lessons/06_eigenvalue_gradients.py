@@ -357,9 +357,9 @@ lr, losses = 0.1, []
 for step in range(300 if FAST else 1000):
     Y, cache_t = spectral_forward(X, phi_t, student_in, student_out)
     losses.append(np.sum((Y - T) ** 2) / (2 * n_samples))
-    _, _, g_in, g_out, _ = spectral_backward((Y - T) / n_samples, cache_t, need_dx=False, need_dphi=False)
-    student_in -= lr * g_in
-    student_out -= lr * g_out
+    _, _, dlam_in, dlam_out, _ = spectral_backward((Y - T) / n_samples, cache_t, need_dx=False, need_dphi=False)
+    student_in -= lr * dlam_in
+    student_out -= lr * dlam_out
 
 c = (total_before - lam_in_true.sum() - lam_out_true.sum()) / (t_in + t_out)
 print(f"loss {losses[0]:.3f} -> {losses[-1]:.2e}; predicted shift c = {c:.4f}")

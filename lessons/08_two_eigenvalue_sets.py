@@ -459,7 +459,7 @@ assert silent.sum() > 10 and np.median(np.abs(lam_out_nc[silent])) < np.median(n
 # ## 6. Weight distributions: spectral against direct training
 #
 # The NC paper's abstract states that eigenvalue-only training yields a weight distribution close to that
-# of unrestricted direct training (paper.md §7; its figure was not retrieved). We test that claim on our
+# of unrestricted direct training (paper.md §7 quotes the claim; the figure behind it is not in the digest). We test that claim on our
 # trained models: the first-layer weights of each, divided by their standard deviation so that the shapes
 # can be compared (dead pixels left out: their weights never matter). The dashed curve is a standard normal.
 
@@ -545,7 +545,7 @@ for name in ("nc", "spectral"):
 #    (`lam_out_init=0.0, trainable={"lam_out": False}`). Show that setting $\lambda^\text{in}_j = 0$ in the
 #    first layer then gives *exactly* the same outputs as zeroing pixel $j$ in the input, and train it
 #    briefly to compare its accuracy with the two-set model's.
-# 2. **Gains are not unique.** In a ReLU network $N_1\to N_2\to10$ of two-set layers, multiply the
+# 2. **Gains are not unique.** In a ReLU network $n_1\to n_2\to10$ of two-set layers, multiply the
 #    first layer's $\lambda^\text{in}$, $\lambda^\text{out}$ and $b$ by $c > 0$ and the second layer's
 #    $\lambda^\text{in}$ and $\lambda^\text{out}$ by $1/c$. Prove that the outputs do not change and check it
 #    numerically. What does this say about reading $|\lambda|$ as an importance score (lesson 11)?

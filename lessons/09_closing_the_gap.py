@@ -274,7 +274,7 @@ plt.show()
 
 # %% [markdown]
 # The right panel puts the PRE paper's two quantities, the relative accuracy and the parameter ratio
-# $\rho$ (both plotted there against $N_2$), into one point per model at $N_2 = 100$. Trained to
+# $\rho$ (both plotted there against the hidden width $n_2$), into one point per model at $n_2 = 100$. Trained to
 # convergence, S-SVD adds 110 numbers and closes part of the gap; QR adds about 5,000 — still under 8 %
 # of dense — and closes most of it. The left panel shows that the models converge at different speeds,
 # so only the converged runs rank them fairly.

@@ -70,7 +70,8 @@ def my_magnitude_mask(W, p):
 
 # %% [markdown]
 # **Exercise.** Fill in `my_magnitude_mask` with a full sort (`np.sort`), minding both edge cases. The
-# check compares your mask with the library's `magnitude_mask` at several sparsities, $p = 0$ included.
+# check compares your mask with the library's `magnitude_mask` at several sparsities, both edge cases
+# included: $p = 0$, and $p = 0.999$, which for its $12\times20$ matrix rounds to all 240 entries.
 
 # %%
 from minispectral.exercises.lesson_10 import check_magnitude_mask
@@ -351,12 +352,12 @@ assert moved["qr"] > moved["dense"] and moved["qr"] > moved["dense+bias"]
 #
 # ## Note: a library detail, subnormal numbers
 #
-# Not needed for the lesson; it explains a line of `minispectral/optim.py`. An entry whose gradient
+# Not needed for the lesson; it explains an option of `minispectral/optim.py`. An entry whose gradient
 # has become exactly zero (a pruned dense weight) keeps its optimizer momentum, which now only decays,
 # $m \leftarrow \beta_1 m$. Some 850 steps later ($\beta_1 = 0.9$) it is below float32's smallest normal
 # number, and many CPUs compute on such *subnormal* numbers about 100× slower. Sparse training makes
 # many of them. minispectral's optimizers zero such state before it gets there (`flush_subnormals=True`,
-# explained in the module docstring of `minispectral/optim.py`); the measurement that motivated it, a
+# explained in the module docstring of `minispectral/optim_fast.py`); the measurement that motivated it, a
 # dense epoch growing 3× slower over six epochs without the flush, is in `benchmarks/RESULTS.md`.
 #
 # ## Exercises

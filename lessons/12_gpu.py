@@ -32,6 +32,7 @@
 
 # %%
 import os
+import platform
 import time
 
 import matplotlib.pyplot as plt
@@ -46,15 +47,21 @@ from minispectral.train import fit
 
 FAST = os.environ.get("MINISPECTRAL_FAST") == "1"
 
+gpu_ok, gpu_reason = ms.available("cupy")
+print(f"This run: {platform.machine()} CPU with {os.cpu_count()} cores, "
+      + ("with a GPU (CuPy works)." if gpu_ok else
+         "CPU only: no usable GPU, so the GPU parts below are skipped and every output is a CPU backend's."))
+
 # %% [markdown]
 # ## 1. Is there a GPU?
 #
-# `ms.available("cupy")` imports CuPy *and* allocates a few bytes on the device: importing
-# succeeds on machines without a GPU, the first allocation does not. It never raises; it returns
-# `(False, reason)` with the reason and the fix.
+# `ms.available("cupy")` (called in the first cell) imports CuPy and then runs what training needs on
+# the device: an allocation (which needs a GPU and its driver), an element-wise kernel (compiled at run
+# time by NVRTC) and a matrix product (cuBLAS). Importing succeeds on machines without a GPU, and each
+# of the three can fail on its own, so the reason names the step that failed and the fix. It never
+# raises; it returns `(False, reason)`.
 
 # %%
-gpu_ok, gpu_reason = ms.available("cupy")
 if gpu_ok:
     import cupy
 
@@ -114,7 +121,32 @@ for backend in backends[1:]:
     worst = max(float(np.max(np.abs(ms.to_numpy(p.value) - reference[name])) / (np.max(np.abs(reference[name])) + 1e-12))
                 for name, p in trained[backend].named_parameters())
     print(f"{backend} vs numpy: largest relative difference of any parameter {worst:.1e}")
-    assert worst < 1e-2
+
+# %% [markdown]
+# **Exercise: a kernel of your own that runs everywhere.** Every kernel of the library starts by asking
+# its inputs for their array namespace, `xp = ms.backend.namespace(x)` (NumPy's module for NumPy arrays,
+# CuPy's for CuPy arrays, array-api-strict's for strict ones), and from then on calls `xp.exp`, `xp.max`,
+# `xp.sum`, never `np.*`: a NumPy call on a GPU array would copy it to the host, or fail. Write the
+# row-wise softmax of lesson 03 that way,
+# $$p_{nc} = \frac{e^{z_{nc} - m_n}}{\sum_{c'} e^{z_{nc'} - m_n}}, \qquad m_n = \max_c z_{nc},$$
+# for `z` of shape $(N, C)$. The check runs your function on NumPy in float64 and on array-api-strict in
+# float32: it must return an array of the input's backend and dtype, and survive a row near 1000.
+
+# %%
+def my_softmax(z):
+    """z (N, C) of any backend -> p (N, C), the row-wise softmax, same backend and dtype."""
+    ### BEGIN SOLUTION
+    xp = ms.backend.namespace(z)
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))  # the largest exponent is 0: no overflow
+    p = e / xp.sum(e, axis=1, keepdims=True)
+    ### END SOLUTION
+    return p
+
+
+# %%
+from minispectral.exercises.lesson_12 import check_softmax
+
+check_softmax(my_softmax)
 
 # %% [markdown]
 # ## 3. Transfers are explicit
@@ -257,9 +289,6 @@ for name, ts in timings.items():
     predicted = t0 + c * np.array(batch_sizes)
     print(f"{name:>6}: t0 = {t0 * 1e3:6.3f} ms, c = {c * 1e6:6.2f} us per sample; "
           f"fit vs measured at batch {batch_sizes[-1]}: {predicted[-1] * 1e3:.2f} vs {ts[-1] * 1e3:.2f} ms")
-    assert abs(predicted[-1] - ts[-1]) < 0.3 * ts[-1]
-    if name != "cupy":
-        assert c > 0
 for ax in (ax1, ax2):
     ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
@@ -275,8 +304,8 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# `"strict"` computes with NumPy underneath, so its cost per sample is NumPy's; what it adds is a larger
-# fixed cost $t_0$, because its wrapper checks every operation against the standard. It is a
+# `"strict"` computes with NumPy underneath, so its cost per sample is close to NumPy's (the same arithmetic);
+# what it adds is a larger fixed cost $t_0$, because its wrapper checks every operation against the standard. It is a
 # correctness tool for CI, not a fast path.
 #
 # ## 5. The memory pool
@@ -321,13 +350,15 @@ else:
 # `softmax_cross_entropy` has one: it checks that the labels lie in $[0, C)$ (an out-of-range label
 # would otherwise get an all-zero one-hot row and add nothing to the loss, silently), which reads one
 # boolean back. `fit` moves that check out of the
-# loop: it checks all the labels once, then calls the loss with `check_labels_range=False`. One wait
-# per step remains, for a good reason: `fit` converts the loss to a Python float, to stop with a clear
-# message at the first NaN. Harmless for large steps, noticeable for tiny ones, and easy to avoid: keep
-# the running sum of the loss on the device and look at it once per epoch. Here is one epoch of `fit`,
-# written out that way (the labels checked once, as `fit` does); it must give the parameters that
-# `fit` gives — exactly on the CPU, and on a GPU up to the last digits that its summation order may
-# change.
+# loop: it checks all the labels once, then calls the loss with `check_labels_range=False`. The loss
+# itself stays on the device too: `fit` writes each step's loss into a device array and reads the
+# array back every `check_every` steps (every step on the CPU, where a read costs nothing; every 50
+# on a GPU), to stop with a clear message naming the step of a first NaN. The hit count comes back once
+# per epoch, and `evaluate` reads once per call. (The tests pin these counts on a CuPy stand-in:
+# `tests/test_gpu_budgets.py`.) Here is one epoch of `fit` written out with the running sum on the
+# device, read once at the end (the labels checked once, as `fit` does); it must give the parameters
+# that `fit` gives — exactly on the CPU, and on a GPU up to the last digits that its summation order
+# may change.
 
 # %%
 def one_epoch_device_sum(model, x, y, *, batch_size=200, lr=0.005, seed=0):
@@ -376,6 +407,8 @@ for name in backends:
 # * CuPy's memory pool keeps freed blocks; `used_bytes`, `total_bytes` and `free_all_blocks` tell
 #   the story that `nvidia-smi` does not.
 # * Every `float(...)` on a device array is a synchronisation; keep running sums on the device.
+# * On a GPU machine, `python -m minispectral.gpucheck` runs this lesson, the GPU tests and a timing of
+#   `fit` against NumPy and PyTorch, and writes one report.
 #
 # ## Exercises
 #

@@ -14,9 +14,9 @@
 # ---
 
 # %% [markdown]
-# # Appendix A — Setup and the array backend
+# # Appendix A — Array backends and precision
 #
-# **Why this lesson.** Every layer in `minispectral` is a pair of plain functions,
+# **Why this appendix.** Every layer in `minispectral` is a pair of plain functions,
 # `forward(...) -> (out, cache)` and `backward(dout, cache) -> grads`, written once and run
 # on three array libraries:
 #

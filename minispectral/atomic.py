@@ -36,7 +36,7 @@ def atomic_write(path, mode: str = "w"):
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:  # its message would name the temporary file, which the caller never asked for
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}", str(path)) from exc
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from exc  # names path once
     try:
         # UTF-8 whatever the locale: the studies' tables hold →, ± and ρ
         with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None) as f:

@@ -28,7 +28,9 @@ import numpy as np
 from array_api_compat import array_namespace
 
 BACKENDS = ("numpy", "cupy", "strict")
-GPU_INSTALL_HINT = 'pip install "minispectral[gpu]"'
+GPU_INSTALL_HINT = 'pip install "minispectral[gpu]" (CUDA 12; "minispectral[gpu-cuda13]" for CUDA 13)'
+GPU_EXTRAS_HINT = ('Install CuPy with its CUDA libraries: pip install "minispectral[gpu]" (CUDA 12) or '
+                   '"minispectral[gpu-cuda13]" (CUDA 13); see the README, "The GPU switch"')
 DEFAULT_DTYPE = "float32"
 _FLOAT_DTYPES = ("float32", "float64")
 
@@ -49,12 +51,25 @@ class Backend:
         # C order everywhere: an update mixes a parameter with its gradient and optimizer state, and
         # matrix products return C order; element-wise work on mixed layouts runs several times
         # slower (an F-ordered R from np.linalg.qr made an Adamax step on it 4x slower: bench_hot_paths.py).
+        if _is_cupy_array(a):  # np.asarray would raise CuPy's own TypeError about implicit conversion
+            if self.name != "cupy":
+                raise TypeError(f"expected a host array (NumPy) or a nested list, got a CuPy array, which lives on "
+                                f"the GPU: bring it to the host with minispectral.to_numpy(x), or move it with "
+                                f"minispectral.to_backend(x, {self.name!r})")
+            a = self.xp.asarray(a)
+            a = a if a.flags.c_contiguous else __import__("cupy").ascontiguousarray(a)
+            return a if dtype is None else self.xp.astype(a, self.dtype(resolve_dtype(dtype).name), copy=False)
         a = np.asarray(a, order="C")
         if dtype is not None:
             a = a.astype(resolve_dtype(dtype), copy=False)
         if self.name == "numpy":
             return a
         return self.xp.asarray(a)
+
+    @property
+    def on_device(self) -> bool:
+        """Whether arrays live in a GPU's memory, where each read on the host waits for the GPU."""
+        return self.name == "cupy"
 
     def dtype(self, name):
         """The backend's dtype object for ``"float32"``/``"float64"``/``"int64"``..."""
@@ -106,7 +121,13 @@ def _make(name: str) -> Backend:
 
 
 def _probe_cupy():
-    """Import CuPy and allocate on the GPU; say which of the two failed, and how to fix it."""
+    """Import CuPy, then run what training needs on the GPU; say which step failed, and how to fix it.
+
+    Three steps, because each needs a different part of CUDA: an allocation needs the driver and a
+    GPU; an element-wise kernel is compiled at run time by NVRTC (libnvrtc); a matrix product calls
+    cuBLAS (libcublas).  CuPy imports without any of them, and a memset alone would pass on a machine
+    where the first product fails.
+    """
     try:
         import cupy
     except Exception as exc:
@@ -114,14 +135,31 @@ def _probe_cupy():
             f"the 'cupy' backend needs CuPy, which is not installed ({exc}); "
             f"install it with: {GPU_INSTALL_HINT}"
         ) from exc
-    try:
-        probe = cupy.zeros(1, dtype=cupy.float32)  # importing works without a GPU; allocating does not
+
+    def sync():
         cupy.cuda.get_current_stream().synchronize()
-    except Exception as exc:
-        raise BackendUnavailableError(
-            f"CuPy is installed but no working GPU was found ({type(exc).__name__}: {exc}); "
-            "check the NVIDIA driver and CUDA runtime, or use the 'numpy' backend"
-        ) from exc
+
+    steps = (
+        ("no usable NVIDIA GPU was found: CuPy is installed, but it could not allocate memory on a GPU. "
+         "On a machine without an NVIDIA GPU use the 'numpy' backend; on one with a GPU, check that "
+         "`nvidia-smi` lists it and that the CUDA version it prints is at least the one CuPy was built for",
+         lambda: cupy.zeros(4, dtype=cupy.float32)),
+        ("CuPy found the GPU but cannot compile its element-wise kernels: the CUDA runtime compiler "
+         f"NVRTC (libnvrtc) is missing or does not match the driver. {GPU_EXTRAS_HINT}",
+         lambda: probe + 1),
+        ("CuPy found the GPU but cannot multiply matrices: the CUDA BLAS library cuBLAS (libcublas) is "
+         f"missing or does not match the driver. {GPU_EXTRAS_HINT}",
+         lambda: cupy.ones((2, 2), dtype=cupy.float32) @ cupy.ones((2, 2), dtype=cupy.float32)),
+    )
+    probe = None
+    for words, run in steps:
+        try:
+            out = run()
+            sync()
+        except Exception as exc:
+            detail = " ".join(str(exc).split())[:300]
+            raise BackendUnavailableError(f"{words} (CUDA said: {type(exc).__name__}: {detail})") from exc
+        probe = out if probe is None else probe
     return array_namespace(probe)
 
 
@@ -210,6 +248,13 @@ def _numpy_namespace():
     return array_namespace(np.empty(0))
 
 
+def _is_cupy_array(x) -> bool:
+    return type(x).__module__.partition(".")[0] == "cupy"
+
+
+_NAMESPACE_OF_TYPE: dict = {}  # array type -> its namespace, for arrays that all share one type
+
+
 def namespace(*arrays):
     """The array namespace shared by ``arrays``; a clear TypeError if they mix libraries."""
     present = [a for a in arrays if a is not None]
@@ -219,6 +264,16 @@ def namespace(*arrays):
         return _numpy_namespace()
     if not present:
         raise TypeError("namespace() needs at least one array, got none")
+    kind = type(present[0])
+    if all(type(a) is kind for a in present):  # CuPy's and strict's arrays: the same shortcut, by type
+        xp = _NAMESPACE_OF_TYPE.get(kind)
+        if xp is None:
+            try:
+                xp = _NAMESPACE_OF_TYPE[kind] = array_namespace(present[0])
+            except TypeError:
+                xp = None  # not an array: the error below says so
+        if xp is not None:
+            return xp
     try:
         return array_namespace(*present)
     except TypeError as exc:
@@ -270,16 +325,57 @@ def synchronize(backend: str | Backend | None = None) -> None:
 def kth_smallest(a, k: int):
     """The k-th smallest entry (1-based) of a 1-D array, as a 0-d array.
 
-    The Array API has no partial sort; NumPy and CuPy's ``partition`` is O(n) where a
-    full sort is O(n log n), which matters when a layer re-prunes at every step.
+    The Array API has no partial sort, so each library gets its cheapest exact selection:
+    NumPy's ``partition`` is O(n) where a full sort is O(n log n), which matters when a layer
+    re-prunes at every step.  CuPy's ``partition`` is O(n) only for k < 1024 and sorts the whole
+    array otherwise, so on CuPy a float32/float64 array is searched digit by digit instead
+    (``_radix_select``: a few O(n) passes, no host read).
     """
     if a.ndim != 1:
         raise ValueError(f"kth_smallest needs a 1-D array, got shape {tuple(a.shape)}")
     if not 1 <= k <= a.shape[0]:
         raise ValueError(f"k must be in [1, {a.shape[0]}], got {k}")
     b = backend_of(a)
-    if b.name in ("numpy", "cupy"):
+    if b.name == "numpy" or (b.name == "cupy" and (k - 1 < CUPY_PARTITION_MAX_K or a.shape[0] < CUPY_RADIX_FROM)):
         module = np if b.name == "numpy" else __import__("cupy")
         # a slice reshaped to 0-d: indexing would give NumPy a scalar, which is no array of any backend
         return module.reshape(module.partition(a, k - 1)[k - 1:k], ())
+    if b.name == "cupy" and str(a.dtype) in ("float32", "float64"):
+        return _radix_select(a, k)
     return namespace(a).sort(a)[k - 1]
+
+
+CUPY_PARTITION_MAX_K = 1024  # CuPy's partition selects in O(n) below this kth; from it on, it sorts
+# From this many entries on, the radix select's ~25 launches cost less than CuPy's sort (an estimate:
+# ``python -m minispectral.gpucheck`` times both, and its report is where to set it from).
+CUPY_RADIX_FROM = 1 << 16
+
+
+def _radix_select(a, k: int):
+    """The k-th smallest entry (1-based) of a 1-D float32/float64 CuPy (or NumPy) array, in O(n) passes.
+
+    Floats are mapped to unsigned integers of the same order (flip every bit of a negative number,
+    only the sign bit of a positive one); then, 16 bits at a time from the top, a histogram of the
+    next digit among the entries that share the digits chosen so far says which digit the k-th
+    smallest has.  2 passes for float32, 4 for float64; every step stays on the device.
+    """
+    xp = namespace(a)
+    bits, width = (32 if str(a.dtype) == "float32" else 64), 16
+    utype = xp.uint32 if bits == 32 else xp.uint64
+    top = utype(1 << (bits - 1))
+    u = a.view(utype)
+    u = xp.where(u >= top, ~u, u | top)  # order-preserving: a < b  <=>  u(a) < u(b)
+    prefix = xp.zeros((), dtype=utype)
+    remaining = xp.full((), k, dtype=xp.int64)  # made on the device: no upload
+    n_digits = 1 << width
+    for shift in range(bits - width, -1, -width):
+        digit = xp.astype((u >> utype(shift)) & utype(n_digits - 1), xp.int64)
+        if shift != bits - width:  # only the entries whose higher digits are the ones chosen so far
+            same = (u >> utype(shift + width)) == (prefix >> utype(shift + width))
+            digit = xp.where(same, digit, n_digits)
+        below = xp.cumulative_sum(xp.bincount(digit, minlength=n_digits + 1)[:n_digits])
+        chosen = xp.searchsorted(below, remaining)  # the first digit whose running count reaches k
+        remaining = remaining - xp.where(chosen > 0, below[xp.maximum(chosen - 1, 0)], 0)
+        prefix = prefix | (xp.astype(chosen, utype) << utype(shift))
+    value = xp.where(prefix >= top, prefix ^ top, ~prefix)  # the inverse of the mapping above
+    return xp.reshape(value.view(a.dtype), ())

@@ -103,8 +103,10 @@ class WorkerLost(RuntimeError):
     """The workers that ran a study's run died (killed, out of memory) more often than allowed."""
 
 
-def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None):
+def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_path=None, on_epoch=None):
     """Train and test one model; returns (record, model).
+
+    ``on_epoch`` is passed to ``fit``: called with each epoch's dict as the epoch ends.
 
     The record holds the config (``phi_init`` among it: the recipe phi started from, None for dense),
     ``trainable_parameters``, ``test_accuracy`` and ``test_loss``,
@@ -124,7 +126,8 @@ def run(config: RunConfig, data: Dataset | None = None, *, progress=None, save_p
     start = time.perf_counter()
     history = fit(model, data.x_train, data.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size,
                   optimizer=cfg.optimizer, lr=cfg.lr, seed=cfg.seed, x_val=data.x_val, y_val=data.y_val,
-                  early_stopping=cfg.early_stopping, min_delta=cfg.min_delta, progress=progress)
+                  early_stopping=cfg.early_stopping, min_delta=cfg.min_delta, progress=progress,
+                  on_epoch=on_epoch)
     test_loss, test_accuracy = evaluate(model, data.x_test, data.y_test)
     if not math.isfinite(test_loss):  # a divergence in the last step, with no validation pass to see it
         raise NonFiniteError(f"test loss is {test_loss} after training {cfg.model}: the run diverged "

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from array_api_compat import device
+
 from .backend import from_numpy, namespace, to_backend, to_numpy
-from .functional import softmax_cross_entropy
+from .functional.fused import softmax_cross_entropy  # the plain one off CuPy (functional/fused.py)
 from .functional._checks import is_integer_dtype
 from .functional.losses import check_labels
 from .nn.init import as_rng
@@ -62,6 +64,8 @@ def _check_positive_int(name: str, value) -> int:
     return int(value)
 
 
+GPU_LOSS_READ_EVERY = 50  # fit's default check_every on a GPU: a divergence costs at most 49 wasted steps
+
 _OVERFLOW = "an overflow: try a smaller learning rate"  # what a non-finite loss with finite inputs means
 
 
@@ -82,10 +86,29 @@ def _nonfinite_input(xb, updated: bool) -> str:
     n_bad = _count_nonfinite(xb)
     if n_bad:
         return f"x_train, {n_bad} NaN or infinite entr{'y' if n_bad == 1 else 'ies'} in this step's batch"
+    return f"none in the parameters or the batch ({_overflow(updated)})"
+
+
+def _overflow(updated: bool) -> str:
     if not updated:
-        return ("none in the parameters or the batch (an overflow before any update: the inputs or the initial "
-                "weights are too large; scale x to about [0, 1])")
-    return f"none in the parameters or the batch ({_OVERFLOW})"
+        return ("an overflow before any update: the inputs or the initial weights are too large; scale x to "
+                "about [0, 1]")
+    return _OVERFLOW
+
+
+def _all_finite(x):
+    """0-d boolean array: whether every entry of x is finite.  min and max propagate NaN and show
+    ±inf, and unlike isfinite(x) allocate nothing the size of x."""
+    xp = namespace(x)
+    if not x.shape[0] * x.shape[1]:
+        return xp.asarray(True)
+    return xp.logical_and(xp.isfinite(xp.min(x)), xp.isfinite(xp.max(x)))
+
+
+def _refuse_nonfinite(name: str, x) -> None:
+    n_bad = _count_nonfinite(x)
+    raise ValueError(f"{name} must hold finite numbers, got {n_bad} NaN or infinite "
+                     f"entr{'y' if n_bad == 1 else 'ies'} of {x.shape[0] * x.shape[1]}")
 
 
 def _to_model(model, x, y, name: str = "x", *, check_finite: bool = True):
@@ -109,11 +132,8 @@ def _to_model(model, x, y, name: str = "x", *, check_finite: bool = True):
         raise TypeError(f"{name} must hold real numbers (integers or floats), got dtype {x.dtype}")
     if x.dtype != getattr(xp, dtype.name):
         x = xp.astype(x, getattr(xp, dtype.name))
-    # min and max propagate NaN and show ±inf, and unlike isfinite(x) allocate nothing the size of x
-    if check_finite and x.shape[0] * x.shape[1] and not (bool(xp.isfinite(xp.min(x))) and bool(xp.isfinite(xp.max(x)))):
-        n_bad = _count_nonfinite(x)
-        raise ValueError(f"{name} must hold finite numbers, got {n_bad} NaN or infinite "
-                         f"entr{'y' if n_bad == 1 else 'ies'} of {x.shape[0] * x.shape[1]}")
+    if check_finite and not bool(_all_finite(x)):  # one read from the device
+        _refuse_nonfinite(name, x)
     y = to_backend(y, backend)
     if not is_integer_dtype(y.dtype):
         raise TypeError(f"labels ({y_name}) must be integers, got dtype {y.dtype}")
@@ -121,33 +141,53 @@ def _to_model(model, x, y, name: str = "x", *, check_finite: bool = True):
 
 
 def evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean softmax cross-entropy and accuracy of ``model`` on (x, y), ``batch_size`` rows at a time."""
+    """Mean softmax cross-entropy and accuracy of ``model`` on (x, y), ``batch_size`` rows at a time.
+
+    The sums stay on the device and come back in one read.  On a GPU the checks of x (finite) and y
+    (in range) come back in that same read, and their errors are raised after the pass; on the host,
+    where a read costs nothing, they run first.
+    """
     batch_size = _check_positive_int("batch_size", batch_size)
-    x, y = _to_model(model, x, y)
-    return _evaluate(model, x, y, batch_size)
+    on_device = model.backend.on_device
+    x, y = _to_model(model, x, y, check_finite=not on_device)
+    if not on_device and x.shape[0]:
+        check_labels(y, x.shape[0], model.forward(x[0:1, :]).shape[1])
+    return _evaluate(model, x, y, batch_size, check=on_device)
 
 
-def _evaluate(model, x, y, batch_size: int = 1000) -> tuple[float, float]:
-    """``evaluate`` on arrays already on the model's backend and checked (``_to_model``)."""
+def _evaluate(model, x, y, batch_size: int = 1000, *, check: bool = False) -> tuple[float, float]:
+    """``evaluate`` on arrays already on the model's backend (``_to_model``); ``check``: also check that x
+    is finite and y in range, in the same read (fit checks its validation data once, before training)."""
     xp = namespace(x)
     n = x.shape[0]
     if n == 0:
         raise ValueError("x must hold at least one sample to evaluate, got 0")
-    total_loss, hits = 0.0, 0.0
+    sums = None  # [loss sum, hits], float64 on the device
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)  # the Array API forbids a slice stop past the end
         logits = model.forward(x[start:stop, :])
         labels = y[start:stop]
-        loss, _ = softmax_cross_entropy(logits, labels)
-        total_loss += float(loss) * labels.shape[0]
-        hits += float(xp.sum(xp.astype(xp.argmax(logits, axis=1) == labels, xp.float64)))
-    return total_loss / n, hits / n
+        loss, _ = softmax_cross_entropy(logits, labels, check_labels_range=False)
+        batch = [xp.astype(loss, xp.float64) * (stop - start),
+                 xp.sum(xp.astype(xp.argmax(logits, axis=1) == labels, xp.float64))]
+        sums = batch if sums is None else [a + b for a, b in zip(sums, batch)]
+    n_classes = logits.shape[1]
+    if check:
+        sums += [xp.astype(_all_finite(x), xp.float64),
+                 xp.astype(xp.all((y >= 0) & (y < n_classes)), xp.float64)]
+    values = [float(v) for v in to_numpy(xp.stack(sums))]  # the one read
+    if check and not values[2]:
+        _refuse_nonfinite("x", x)
+    if check and not values[3]:
+        check_labels(y, n, n_classes)  # raises, naming the range of the labels
+    return values[0] / n, values[1] / n
 
 
 def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         optimizer: str | Optimizer = "adamax", lr: float | None = None, seed: int = 0,
         x_val=None, y_val=None, early_stopping: int | None = None, min_delta: float = 0.0,
-        restore_best: bool = False, progress: bool | None = None, check_finite: bool = True) -> History:
+        restore_best: bool = False, progress: bool | None = None, check_finite: bool = True,
+        check_every: int | None = None, on_epoch=None) -> History:
     """Train ``model`` with mini-batch gradient descent on the softmax cross-entropy.
 
     Parameters
@@ -172,6 +212,15 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         passes over 188 MB for MNIST's 60,000 × 784 float32); False skips them, e.g. when calling fit one epoch at a time
         on data checked once. A bad value then surfaces only if it makes the loss non-finite: a
         bounded activation such as tanh can hide an inf until the weights have turned NaN.
+    check_every : steps between two reads of the loss, whose finiteness is checked there (default: 1 on
+        the host, where a read costs nothing, and ``GPU_LOSS_READ_EVERY`` on a GPU, where each read
+        waits for the GPU). A non-finite loss still names its epoch and step; found after later steps,
+        the message says that the parameters were updated since
+    on_epoch : a function called with each epoch's dict (as in ``History.epochs``) as soon as the epoch
+        ends, e.g. to print a line per epoch while training runs
+
+    Host arrays are sent to the model's backend at every call: to train on a GPU one epoch at a
+    time, send the data once (``from_numpy``) and pass the device arrays.
 
     Returns
     -------
@@ -225,6 +274,11 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
     if n == 0:
         raise ValueError("x_train must hold at least one sample, got 0")
     steps = math.ceil(n / batch_size)
+    if check_every is None:
+        check_every = GPU_LOSS_READ_EVERY if backend.on_device else 1
+    check_every = _check_positive_int("check_every", check_every)
+    if on_epoch is not None and not callable(on_epoch):  # found before an epoch's work, not after it
+        raise TypeError(f"on_epoch must be a function of the epoch's dict, or None, got {on_epoch!r}")
     history = History()
     best, waited = -math.inf, 0
     best_accuracy, best_values = -math.inf, None  # for restore_best: the best epoch's parameters
@@ -237,7 +291,9 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         # pass, and no shuffled copy of the whole training set is made (60,000×784 float32 would
         # be 188 MB written, and as much extra peak memory, every epoch).
         order = from_numpy(rng.permutation(n), backend=backend)
-        loss_sum, hits = 0.0, 0.0  # hits stays on the device until the epoch ends
+        # The step losses and the hit count stay on the device; the losses are read every
+        # ``check_every`` steps (on a GPU each read waits for all queued work), the hits once.
+        losses, hits, read_from, loss_sum = None, None, 0, 0.0
         for step in range(steps):
             # The Array API wants every axis indexed and forbids a stop past the end.
             lo, hi = step * batch_size, min((step + 1) * batch_size, n)
@@ -249,14 +305,28 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
                     _check_labels_named("y_val", y_val, logits.shape[1])
                 labels_checked = True
             loss, dlogits = softmax_cross_entropy(logits, yb, check_labels_range=False)
-            loss_value = float(loss)
-            if not math.isfinite(loss_value):
-                raise NonFiniteError(f"loss is {loss_value} at epoch {epoch}, step {step + 1}; first non-finite: "
-                                     f"{find_nonfinite(model) or _nonfinite_input(xb, optimizer.t > 0)}")
+            if losses is None:
+                losses = xp.zeros(steps, dtype=loss.dtype, device=device(loss))
+            losses[step] = loss
+            hit = xp.count_nonzero(xp.argmax(logits, axis=1) == yb)  # an integer count: exact at any size
+            hits = hit if hits is None else hits + hit
+            last = step == steps - 1
+            if last or (step + 1) % check_every == 0:  # before this step's update, so that it is not taken
+                read = losses[read_from:step + 1]
+                if last:  # the hits come back in the same read
+                    values = to_numpy(xp.concat([xp.astype(read, xp.float64),
+                                                  xp.reshape(xp.astype(hits, xp.float64), (1,))]))
+                    read_values, hits_value = values[:-1], float(values[-1])
+                else:
+                    read_values = to_numpy(read)
+                for k, value in enumerate(read_values.tolist()):
+                    if not math.isfinite(value):
+                        raise NonFiniteError(_nonfinite_loss_message(
+                            model, optimizer, value, epoch, read_from + k, step, x, order, batch_size, n, check_every))
+                    loss_sum += value * (min((read_from + k + 1) * batch_size, n) - (read_from + k) * batch_size)
+                read_from = step + 1
             model.backward(dlogits)
             optimizer.step()
-            loss_sum += loss_value * yb.shape[0]
-            hits = hits + xp.sum(xp.astype(xp.argmax(logits, axis=1) == yb, xp.float64))
             bar.update(1)
         backend.synchronize()
         seconds = time.perf_counter() - start
@@ -264,8 +334,10 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         if val_loss is not None and not math.isfinite(val_loss):  # a divergence in the epoch's last step
             raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; first non-finite: "
                                  f"{find_nonfinite(model) or f'none in the parameters ({_OVERFLOW})'}")
-        history.epochs.append({"epoch": epoch, "loss": loss_sum / n, "train_accuracy": float(hits) / n,
+        history.epochs.append({"epoch": epoch, "loss": loss_sum / n, "train_accuracy": hits_value / n,
                                "val_loss": val_loss, "val_accuracy": val_acc, "seconds": seconds})
+        if on_epoch is not None:
+            on_epoch(dict(history.epochs[-1]))
         bar.set_postfix(loss=f"{loss_sum / n:.4f}", val=f"{val_acc:.4f}" if val_acc is not None else "-")
         if restore_best and val_acc > best_accuracy:
             best_accuracy, history.best_epoch = val_acc, epoch
@@ -283,6 +355,29 @@ def fit(model, x_train, y_train, *, epochs: int = 10, batch_size: int = 200,
         for (_, p), value in zip(model.named_parameters(), best_values):
             p.value[...] = value  # in place: the optimizer and the layers keep the same arrays
     return history
+
+
+def _nonfinite_loss_message(model, optimizer, value, epoch, bad_step, step, x, order, batch_size, n,
+                            check_every) -> str:
+    """Why the loss of step ``bad_step`` (0-based) is non-finite, read at step ``step``."""
+    where = f"loss is {value} at epoch {epoch}, step {bad_step + 1}"
+    if bad_step < step:
+        where += (f" (read at step {step + 1}: the loss is read every {check_every} steps (check_every), and the "
+                  f"parameters have been updated {step - bad_step} times since)")
+    xp = namespace(x)
+    xb = xp.take(x, order[bad_step * batch_size:min((bad_step + 1) * batch_size, n)], axis=0)
+    updated = optimizer.t - (step - bad_step) > 0  # whether the parameters had moved before that step
+    if bad_step == step:
+        return f"{where}; first non-finite: {find_nonfinite(model) or _nonfinite_input(xb, updated)}"
+    # Read late, the parameters are those of later steps, which the non-finite loss may have spoiled;
+    # the batch is the one that step saw.
+    if _count_nonfinite(xb):
+        return f"{where}; first non-finite: {_nonfinite_input(xb, updated)}"
+    now = find_nonfinite(model)
+    if now is None:
+        return f"{where}; first non-finite: {_nonfinite_input(xb, updated)}"
+    return (f"{where}; first non-finite: none in that step's batch; {now} is non-finite now, which the updates "
+            f"since may have made it (else {_overflow(updated)})")
 
 
 def _check_labels_named(name: str, labels, n_classes: int) -> None:
@@ -308,4 +403,5 @@ def _progress_bar(total: int, show: bool):
     return tqdm(total=total, unit="step", leave=False)
 
 
-__all__ = ["DEFAULT_LR", "History", "NonFiniteError", "evaluate", "find_nonfinite", "fit", "improves", "to_numpy"]
+__all__ = ["DEFAULT_LR", "GPU_LOSS_READ_EVERY", "History", "NonFiniteError", "evaluate", "find_nonfinite", "fit",
+           "improves", "to_numpy"]

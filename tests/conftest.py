@@ -19,6 +19,55 @@ import minispectral  # noqa: E402
 from minispectral import backend as backend_module  # noqa: E402
 from minispectral.backend import namespace  # noqa: E402
 from minispectral.nn.init import manual_seed  # noqa: E402
+import minispectral.cli as cli_module  # noqa: E402
+
+
+def _choose_cupy() -> str:
+    """Which CuPy the GPU-marked tests run on: the real one where it works, else the stand-in.
+
+    The stand-in (tests/cupy_standin.py) is CuPy's interface over NumPy: it sends every GPU-marked
+    test down the CuPy code path on a machine without a GPU, refuses implicit host conversion as
+    CuPy does, and counts host reads and calls.  ``MINISPECTRAL_TEST_CUPY=real`` or ``standin``
+    forces one (``real`` then skips the GPU tests, saying why, where CuPy cannot run).
+    """
+    choice = os.environ.get("MINISPECTRAL_TEST_CUPY", "auto")
+    if choice not in ("auto", "real", "standin"):
+        raise ValueError(f"MINISPECTRAL_TEST_CUPY must be auto, real or standin, got {choice!r}")
+    if choice == "real" or (choice == "auto" and minispectral.available("cupy")[0]):
+        return "real"
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    import cupy_standin
+    cupy_standin.install()
+    backend_module._make.cache_clear()
+    return "standin"
+
+
+CUPY = _choose_cupy()
+
+
+def pytest_report_header(config):
+    return f"cupy: {'the stand-in over NumPy (tests/cupy_standin.py)' if CUPY == 'standin' else 'real CuPy'}"
+
+
+@pytest.fixture
+def standin():
+    """The CuPy stand-in (its ``COUNTS``); skipped where the tests run on real CuPy."""
+    if CUPY != "standin":
+        pytest.skip("host reads and calls are counted by the CuPy stand-in; this run uses real CuPy")
+    import cupy
+    return cupy
+
+
+@pytest.fixture
+def no_cupy(monkeypatch):
+    """CuPy made unimportable for one test, as on a machine without it."""
+    import functools
+    import sys
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    # a fresh cache of backends for the test; the session's (and its Backend objects) come back after it
+    monkeypatch.setattr(backend_module, "_make", functools.lru_cache(maxsize=None)(backend_module._make.__wrapped__))
+
 
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -60,6 +109,16 @@ def _restore_current_backend():
     yield
     backend_module._block.reset(token)
     backend_module._base = saved
+
+
+BLAS_THREAD_ADVICE = cli_module.blas_thread_advice  # the real one, for the test that checks it
+
+
+@pytest.fixture(autouse=True)
+def _no_busy_machine_note(monkeypatch):
+    """The command's note about a busy machine (cli.blas_thread_advice) depends on what else runs on
+    the machine: kept out of the stderr that tests read, except where a test puts it back."""
+    monkeypatch.setattr(cli_module, "blas_thread_advice", lambda: None)
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,4 @@
 """The backend layer: choosing a backend, transfers, clear errors, and moving models."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -145,8 +144,7 @@ def test_missing_cupy_in_a_fresh_process():
     assert 'pip install "minispectral[gpu]"' in result.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
-def test_available_reports_why_cupy_cannot_run_here():
+def test_available_reports_why_cupy_cannot_run_here(no_cupy):
     ok, reason = minispectral.available("cupy")
     assert ok is False
     assert GPU_INSTALL_HINT in reason
@@ -348,3 +346,78 @@ def test_kth_smallest_returns_a_0d_array_on_every_backend(backend):
 
     r = kth_smallest(from_numpy(np.array([3.0, 1.0, 2.0]), backend=backend), 2)
     assert r.shape == () and backend_of(r).name == backend.name and float(to_numpy(r)) == 2.0
+
+
+# ------------------------------------------------------------------ CuPy's failures, in our words (on the stand-in)
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("where, cuda_says, ours, names", [
+    ("zeros", "cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA runtime version",
+     "no usable NVIDIA GPU was found", "nvidia-smi"),
+    ("__add__", "nvrtc: error: failed to open libnvrtc.so.12", "cannot compile its element-wise kernels", "NVRTC"),
+    ("__matmul__", "CUBLAS_STATUS_NOT_INITIALIZED: libcublas.so.12 not found", "cannot multiply matrices", "cuBLAS"),
+])
+def test_the_probe_names_the_cuda_part_that_failed_in_our_words_first(standin, monkeypatch, where, cuda_says, ours,
+                                                                        names):
+    def fail(*args, **kwargs):
+        raise RuntimeError(cuda_says)
+
+    monkeypatch.setattr(standin.ndarray if where.startswith("__") else standin, where, fail)
+    with pytest.raises(BackendUnavailableError) as info:
+        backend_module._probe_cupy()
+    message = str(info.value)
+    assert ours in message.split("(CUDA said")[0] and names in message
+    assert message.index(cuda_says) > message.index(names)  # CUDA's words come last, as a detail
+    if where != "zeros":
+        assert 'minispectral[gpu-cuda13]' in message
+
+
+@pytest.mark.gpu
+def test_a_cupy_array_given_to_from_numpy_or_as_an_initial_value_gets_our_words(cupy_backend):
+    x = minispectral.from_numpy(np.arange(6.0).reshape(2, 3), backend="cupy")
+    with pytest.raises(TypeError, match="got a CuPy array, which lives on the GPU.*to_numpy"):
+        minispectral.from_numpy(x, backend="numpy")
+    again = minispectral.from_numpy(x, "float32", backend="cupy")  # already there: converted on the device
+    assert backend_of(again) is cupy_backend and str(again.dtype) == "float32"
+    np.testing.assert_array_equal(minispectral.to_numpy(again), np.arange(6.0).reshape(2, 3))
+    layer = minispectral.Dense(3, 2, W_init=x, backend="numpy")  # an initial value of any backend
+    np.testing.assert_array_equal(layer.params["W"].value, np.arange(6.0).reshape(2, 3))
+
+
+@pytest.mark.gpu
+def test_namespace_answers_cupy_arrays_by_their_type(cupy_backend):
+    a = minispectral.from_numpy(np.ones(3), backend="cupy")
+    assert backend_module.namespace(a, a) is cupy_backend.xp
+    with pytest.raises(TypeError, match="different backends"):
+        backend_module.namespace(a, np.ones(3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_radix_select_finds_the_kth_smallest(dtype):
+    """backend._radix_select (CuPy's selection past partition's k < 1024) on NumPy arrays: signs, ±0, ±inf,
+    ties, subnormals and NaN (last, as sort puts it), at every k of a small array and some of a large one."""
+    from minispectral.backend import _radix_select
+    tiny = np.finfo(dtype).smallest_subnormal
+    a = np.array([3.5, -2.0, 0.0, -0.0, np.inf, -np.inf, tiny, -tiny, 3.5, -2.0, 1e-30, np.nan, 7.0], dtype=dtype)
+    want = np.sort(a)
+    for k in range(1, a.size + 1):
+        got = _radix_select(a, k)
+        assert got.shape == () and got.dtype == a.dtype
+        np.testing.assert_array_equal(got, want[k - 1])
+    big = np.random.default_rng(0).standard_normal(5000).astype(dtype) * np.float32(1e3)
+    big[::7] = big[3]  # ties
+    want = np.sort(big)
+    for k in (1, 2, 1023, 1024, 2500, 4999, 5000):
+        assert _radix_select(big, k) == want[k - 1]
+
+
+@pytest.mark.gpu
+def test_kth_smallest_on_cupy_past_partitions_reach_selects_on_the_device(standin, monkeypatch):
+    from minispectral import backend as bk
+    monkeypatch.setattr(bk, "CUPY_RADIX_FROM", 1000)
+    a = np.random.default_rng(1).standard_normal(3000).astype(np.float32)
+    d = from_numpy(a, backend="cupy")
+    with standin.counting() as counts:
+        got = kth_smallest(d, 2000)
+    assert counts.reads == 0 and counts.calls < 60  # no read, and no sort of the whole array
+    assert float(got) == np.sort(a)[1999]

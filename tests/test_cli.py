@@ -1,5 +1,6 @@
 """The command line: train, compare, and the exit codes users script against."""
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -169,7 +170,9 @@ def test_missing_dataset_is_an_error_without_traceback_exit_1(tmp_path, monkeypa
     """No files and an unreachable mirror (loopback, closed port): exit 1, no traceback, and the
     message's own lines kept (squeezed onto one, its instructions ran to ~700 characters)."""
     env = {"MINISPECTRAL_MIRROR": f"http://127.0.0.1:{_closed_port()}/", "MINISPECTRAL_DATA": str(tmp_path),
-           "XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
+           "OPENBLAS_NUM_THREADS": "1"}  # no note about a busy machine before the error
+    (tmp_path / "empty").mkdir()
     proc = subprocess.run([sys.executable, "-m", "minispectral", "train", "--dataset", "mnist",
                            "--data-dir", str(tmp_path / "empty")], capture_output=True, text=True, env=env,
                           timeout=120)
@@ -177,14 +180,11 @@ def test_missing_dataset_is_an_error_without_traceback_exit_1(tmp_path, monkeypa
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("minispectral: error: could not download mnist/")
     lines = proc.stderr.splitlines()
-    assert any(line.startswith("To install it by hand") for line in lines) and "SHA-256" in lines[-1]
+    assert any(line.startswith("To install it by hand") for line in lines) and "SHA-256" in proc.stderr
+    assert "4 of them are not on this machine" in proc.stderr  # all of them, not the first alone
 
 
-def test_cupy_backend_unavailable_exit_1(capsys):
-    from minispectral import available
-
-    if available("cupy")[0]:
-        pytest.skip("CuPy works here; this checks the message on machines without it")
+def test_cupy_backend_unavailable_exit_1(capsys, no_cupy):
     assert main(["train", "--backend", "cupy", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert "cupy" in err.lower() and err.count("\n") == 1
@@ -212,7 +212,7 @@ def test_output_paths_are_checked_before_training(tmp_path, capsys, monkeypatch)
     (tmp_path / "a_file").write_text("")
     cases = [(["train", "--save", str(tmp_path)], "--save: expected a file, got the folder"),
              (["train", "--json", ""], "--json: expected a file path, got ''"),
-             (["train", "--json", str(tmp_path / "a_file" / "out.json")], "is not a writable folder"),
+             (["train", "--json", str(tmp_path / "a_file" / "out.json")], "is not a folder"),
              (["compare", "--figure", str(tmp_path / "f.png"), "--json", str(tmp_path / "f.png")],
               "--json and --figure name the same file"),
              (["train", "--save", str(tmp_path / "m.out"), "--json", str(tmp_path / "." / "m.out")],
@@ -249,6 +249,129 @@ def test_model_lists_and_late_usage_errors_name_the_subcommand(capsys):
 def test_a_diverging_run_is_one_error_line_without_numpy_warnings():
     # in a subprocess: pytest would capture the warnings that a user sees on stderr
     done = subprocess.run([sys.executable, "-m", "minispectral", "train", "--hidden", "8", "--epochs", "2",
-                           "--lr", "1e30"], capture_output=True, text=True)
+                           "--lr", "1e30"], capture_output=True, text=True,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})  # no note about a busy machine
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "loss is" in done.stderr and "Warning" not in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------- rough edges a new user meets
+
+def test_compare_checks_its_default_figure_path_before_training(monkeypatch, capsys):
+    """compare.png in a folder that takes no files: refused at once, not after every model trained."""
+    import minispectral.cli as cli
+
+    monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("trained before checking compare.png"))
+    monkeypatch.chdir("/proc")  # refuses new files, even to root
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--models", "dense", "--epochs", "1"])
+    assert exc.value.code == 2 and "--figure: cannot write 'compare.png'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--save"])
+def test_an_output_folder_that_refuses_files_is_refused_before_training_even_to_root(flag, monkeypatch, capsys):
+    """os.access says yes to root everywhere; a real file in the folder says what will happen."""
+    import minispectral.cli as cli
+
+    monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("trained before checking the output path"))
+    with pytest.raises(SystemExit) as exc:
+        main(["train", flag, "/proc/out.file"])
+    assert exc.value.code == 2 and "/proc does not accept new files" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    import minispectral
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"minispectral {minispectral.__version__}"
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_help_shows_the_defaults_and_says_what_each_model_is(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("default: relu", "default: adamax", "(default: 0)", "(default: 0, none)"):
+        assert default in text, default
+    if command == "train":
+        assert "default: spectral" in text
+    for model, meaning in (("nc", "one eigenvalue set"), ("spectral", "two eigenvalue sets"), ("full", "phi trained"),
+                           ("ssvd", "phi = U diag(s) V"), ("qr", "phi = R Q")):
+        assert f"{model} {meaning}" in text, model
+
+
+@pytest.mark.parametrize("command", [["train", "--dataset", "mnist"], ["evaluate", "m.npz"],
+                                     ["reproduce", "params", "--plan"]])
+def test_data_dir_errors_name_the_option(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MINISPECTRAL_DATA", str(tmp_path))  # where the files could be found instead
+    for value, message in (("", "--data-dir: expected a folder holding mnist/ or fashion-mnist/, got ''"),
+                           (str(tmp_path / "typo"), "--data-dir: expected an existing folder")):
+        with pytest.raises(SystemExit) as exc:
+            main([*command, "--data-dir", value])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and message in err and "data_dir must" not in err
+
+
+def test_a_write_error_names_the_path_once(tmp_path, monkeypatch, capsys):
+    import errno
+    import tempfile
+
+    def refused(**kw):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".r.json.x.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)  # after the early check, which makes its own file
+    out = tmp_path / "r.json"
+    assert main(["train", "--hidden", "4", "--epochs", "1", "--json", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"minispectral: error: cannot write {out}: Permission denied"
+
+
+def test_train_full_r(tmp_path, capsys):
+    records = {}
+    for name, extra in (("triangular", []), ("full", ["--full-r"])):
+        out = tmp_path / f"{name}.json"
+        assert main(["train", "--model", "qr", "--hidden", "8", "--epochs", "1", "--json", str(out), *extra]) == 0
+        records[name] = json.loads(out.read_text())
+    assert records["full"]["layer_kw"] == {"triangular": False} and records["triangular"]["layer_kw"] == {}
+    # R of the 64 -> 8 layer is 8 x 8: 36 entries lower-triangular, 64 in full; the 8 -> 10 layer's 8 x 8 likewise
+    assert records["full"]["trainable_parameters"] - records["triangular"]["trainable_parameters"] == 2 * (64 - 36)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--model", "spectral", "--full-r"])
+    assert exc.value.code == 2 and "--full-r" in capsys.readouterr().err
+
+
+def test_evaluate_a_saved_model(tmp_path, capsys):
+    model, record = tmp_path / "m.npz", tmp_path / "r.json"
+    assert main(["train", "--hidden", "16", "--epochs", "2", "--save", str(model), "--json", str(record)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(model), "--json", str(out)]) == 0  # the dataset comes from the file
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "digits"
+    assert result["test_accuracy"] == pytest.approx(json.loads(record.read_text())["test_accuracy"])
+    assert f"accuracy {result['test_accuracy']:.4f}" in capsys.readouterr().out
+    assert main(["evaluate", str(model), "--dataset", "mnist"]) == 1  # 64 inputs against 784 features
+    assert "pass the --dataset it was trained on" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "none.npz")]) == 1
+
+
+def test_a_busy_machine_gets_the_blas_threads_advice(monkeypatch, capsys):
+    import minispectral.cli as cli
+    from conftest import BLAS_THREAD_ADVICE
+
+    monkeypatch.setattr(cli, "blas_thread_advice", BLAS_THREAD_ADVICE)
+    for name in cli.BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cli.os, "getloadavg", lambda: (1.9, 1.5, 1.0))
+    assert main(["train", "--hidden", "4", "--epochs", "1"]) == 0
+    assert "note: other processes keep this machine busy (load 1.9 on 2 cores); set OPENBLAS_NUM_THREADS=1" in \
+        capsys.readouterr().err
+    monkeypatch.setattr(cli.os, "getloadavg", lambda: (0.2, 0.2, 0.2))  # idle: nothing to say
+    assert main(["train", "--hidden", "4", "--epochs", "1"]) == 0
+    assert "OPENBLAS" not in capsys.readouterr().err
+    monkeypatch.setattr(cli.os, "getloadavg", lambda: (1.9, 1.5, 1.0))
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # already set: nothing to say
+    assert main(["train", "--hidden", "4", "--epochs", "1"]) == 0
+    assert "OPENBLAS" not in capsys.readouterr().err

@@ -26,6 +26,8 @@ from minispectral.datasets import (
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# where the library itself puts downloads; read now, before isolated_env points XDG_CACHE_HOME elsewhere
+USER_CACHE = data_dir_candidates()[-1]
 LABELS = "t10k-labels-idx1-ubyte.gz"
 LABELS_SPEC = REGISTRY["mnist"]["files"][LABELS]
 
@@ -41,11 +43,23 @@ def isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def shared_data():
-    """The offline MNIST/Fashion-MNIST copies: ../shared/data, else $MINISPECTRAL_DATA."""
-    for candidate in (SHARED_DATA, os.environ.get("MINISPECTRAL_DATA")):
-        if candidate and (Path(candidate) / "mnist" / LABELS).is_file():
-            return Path(candidate)
-    skip_without_data(f"MNIST files not found in {SHARED_DATA} nor in $MINISPECTRAL_DATA")
+    """The offline MNIST/Fashion-MNIST copies: ../shared/data, $MINISPECTRAL_DATA, or the user cache
+    (where the library downloads them, and where the lesson tests find them too)."""
+    found = offline_data_dir((SHARED_DATA, os.environ.get("MINISPECTRAL_DATA"), USER_CACHE))
+    if found is None:
+        skip_without_data(f"MNIST files not found in {SHARED_DATA}, $MINISPECTRAL_DATA nor {USER_CACHE}")
+    return found
+
+
+def _needs(folder: Path, name: str) -> None:
+    """Skip (fail under MINISPECTRAL_REQUIRE_DATA) when ``folder`` holds MNIST but not ``name``."""
+    if not (folder / name / LABELS).is_file():
+        skip_without_data(f"{name} not found in {folder}")
+
+
+def offline_data_dir(candidates):
+    """The first folder that holds mnist/ (None if none does)."""
+    return next((Path(c) for c in candidates if c and (Path(c) / "mnist" / LABELS).is_file()), None)
 
 
 # ---------------------------------------------------------------- loopback server
@@ -167,6 +181,7 @@ def test_dataset_summary_and_checks():
 
 @pytest.mark.parametrize("name, mean", [("mnist", 0.1307), ("fashion-mnist", 0.2860)])
 def test_idx_datasets_load(shared_data, name, mean):
+    _needs(shared_data, name)
     ds = load_dataset(name, data_dir=shared_data, download=False)
     assert ds.summary() == f"{name}: 60000 train, 10000 test, 784 features, 10 classes"
     assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (10000, 784)
@@ -184,6 +199,7 @@ def test_idx_datasets_load(shared_data, name, mean):
 
 
 def test_fashion_mnist_from_env_dir(shared_data, monkeypatch):
+    _needs(shared_data, "fashion-mnist")
     monkeypatch.setenv("MINISPECTRAL_DATA", str(shared_data))
     ds = load_fashion_mnist(download=False, dtype="float64")
     assert ds.x_test.dtype == np.float64
@@ -828,3 +844,92 @@ def test_the_params_study_runs_on_cifar10(cifar_dir, tmp_path, monkeypatch):
     assert dense["trainable_parameters"] == 3072 * 4 + 4 + 4 * 10 + 10 and dense["lr"] == 0.002
     assert next(r for r in records if r["model"] == "qr")["lr"] == 0.003
     assert (out / "table.md").read_text().startswith("# Parameter reduction: 3072 → N2 → 10")
+
+
+# ---------------------------------------------------------------- finding the files as a user has them
+
+def test_the_offline_data_includes_the_user_cache(tmp_path):
+    """MNIST where the library itself puts it (the user cache) runs these tests, as it runs the lessons."""
+    cache = tmp_path / "cache"
+    (cache / "mnist").mkdir(parents=True)
+    (cache / "mnist" / LABELS).write_bytes(b"")
+    assert offline_data_dir((tmp_path / "no-shared", None, cache)) == cache
+    assert USER_CACHE.name == "minispectral" and USER_CACHE != data_dir_candidates()[-1]  # the real one
+
+
+def _all_missing(tmp_path):
+    with pytest.raises(DatasetError) as err:
+        load_mnist(data_dir=tmp_path, download=False)
+    return str(err.value)
+
+
+def test_the_missing_data_message_names_every_missing_file_at_once(tmp_path, site):
+    message = _all_missing(tmp_path)
+    for filename, spec in REGISTRY["mnist"]["files"].items():
+        assert filename in message and spec.sha256 in message
+    assert "4 of them are not on this machine" in message and str(tmp_path / "mnist") in message
+    # with one file there, the other three are named, and it is not
+    (tmp_path / "mnist").mkdir()
+    shutil.copy(site / LABELS, tmp_path / "mnist" / LABELS)
+    message = _all_missing(tmp_path)
+    assert "3 of them" in message and LABELS not in message
+    assert "train-images-idx3-ubyte.gz" in message
+
+
+def test_a_failed_download_also_names_the_other_missing_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINISPECTRAL_MIRROR", "http://127.0.0.1:9/{dataset}/")  # a closed port
+    with pytest.raises(DatasetError) as err:
+        load_mnist(data_dir=tmp_path)
+    message = str(err.value)
+    assert "could not download mnist/" in message
+    assert all(name in message for name in REGISTRY["mnist"]["files"]) and "4 of them" in message
+
+
+def test_unpacked_idx_files_are_read_and_verified(shared_data, tmp_path):
+    _needs(shared_data, "mnist")
+    (tmp_path / "mnist").mkdir()
+    for name in REGISTRY["mnist"]["files"]:
+        with gzip.open(shared_data / "mnist" / name) as packed:
+            (tmp_path / "mnist" / name.removesuffix(".gz")).write_bytes(packed.read())
+    unpacked = load_mnist(data_dir=tmp_path, download=False)
+    packed = load_mnist(data_dir=shared_data, download=False)
+    np.testing.assert_array_equal(unpacked.x_test, packed.x_test)
+    np.testing.assert_array_equal(unpacked.y_train, packed.y_train)
+    # an unpacked file is checked against the unpacked bytes' checksum, as a packed one is
+    labels = tmp_path / "mnist" / LABELS.removesuffix(".gz")
+    labels.write_bytes(labels.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(DatasetError, match="SHA-256.*delete it"):
+        fetch("mnist", LABELS, data_dir=tmp_path, download=False)
+
+
+def test_a_data_dir_one_level_too_deep_is_named_as_the_mistake(site, tmp_path):
+    deep = tmp_path / "data" / "mnist"
+    deep.mkdir(parents=True)
+    shutil.copy(site / LABELS, deep / LABELS)
+    with pytest.raises(DatasetError, match=r"holds t10k-labels-idx1-ubyte\.gz itself.*pass the folder above it"):
+        load_mnist(data_dir=deep, download=False)
+    with pytest.raises(DatasetError, match="pass the folder above it"):  # not a download into data/mnist/mnist
+        fetch("mnist", LABELS, data_dir=deep, mirrors="http://127.0.0.1:9/")
+    assert fetch("mnist", LABELS, data_dir=tmp_path / "data", download=False) == deep / LABELS
+
+
+def test_a_dataset_error_shows_in_jupyter_as_its_message_alone():
+    """IPython renders an exception through _render_traceback_ when it has one: no frames, no colour."""
+    error = DatasetError("mnist needs 4 files\n    train-images-idx3-ubyte.gz")
+    assert error._render_traceback_() == ["DatasetError: mnist needs 4 files", "    train-images-idx3-ubyte.gz"]
+
+
+def test_a_lesson_without_data_shows_the_message_not_a_traceback(tmp_path, monkeypatch):
+    """In a notebook, a missing dataset reads as its message: no screen of ANSI-coloured frames first."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])))
+    cell = nbformat.v4.new_code_cell(f"from minispectral.datasets import load_mnist\n"
+                                     f"load_mnist(data_dir={str(tmp_path)!r}, download=False)")
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    NotebookClient(notebook, kernel_name="python3", allow_errors=True, timeout=120).execute()
+    (error,) = [out for out in cell.outputs if out.output_type == "error"]
+    assert error.traceback[0].startswith("DatasetError: mnist needs 4 files")
+    assert not [line for line in error.traceback if "\x1b[" in line or "File " in line]

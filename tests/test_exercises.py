@@ -45,9 +45,10 @@ def test_compare_names_each_wrong_quantity_and_shape():
     assert "dx" in message and compare("t", {"dx": (a, a)}).passed
 
 
-def test_non_finite_answers_fail():
-    with pytest.raises(ExerciseFailed):
+def test_non_finite_answers_fail_and_say_so():
+    with pytest.raises(ExerciseFailed, match="got nan or inf"):
         compare("t", {"x": (np.array([np.nan, 1.0]), np.array([1.0, 1.0]))})
+    assert relative_errors(np.array([np.inf]), np.array([np.inf])) == (np.inf, np.inf)  # no inf - inf warning
 
 
 def test_wrong_answers_spoil_every_returned_quantity():
@@ -124,3 +125,12 @@ def test_every_blank_is_checked_in_its_lesson(lesson):
     text = lesson.read_text(encoding="utf-8")
     for name in solution_functions(lesson):
         assert re.search(rf"check_\w+\((?:[^()]*, )?{name}\b", text), f"{lesson.name}: no check is called on {name}"
+
+
+def test_the_course_has_blanks_in_every_numbered_lesson():
+    """Issue 17's coverage: at least 30 blanks over at least 11 lessons, and no numbered lesson without one
+    (the key steps: dense, activations, softmax, the MLP, the optimizers, W, the eigenvalue gradients, ds and
+    dR, the sparse backward, pruning, a portable kernel, the capstone)."""
+    counts = {lesson.stem: len(solution_functions(lesson)) for lesson in WORKED}
+    assert sum(counts.values()) >= 30 and sum(1 for n in counts.values() if n) >= 11, counts
+    assert [stem for stem, n in counts.items() if not n] == []

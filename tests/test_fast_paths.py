@@ -599,7 +599,7 @@ def test_the_benchmark_without_its_dataset_is_a_one_line_error(tmp_path, monkeyp
     monkeypatch.delenv("MINISPECTRAL_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(bench, "matmul_peak", lambda *a, **k: pytest.fail("measured the peak before loading the data"))
-    with pytest.raises(SystemExit, match="bench_train.py: error: mnist/train-images-idx3-ubyte.gz not found"):
+    with pytest.raises(SystemExit, match="bench_train.py: error: mnist needs 4 files and 4 of them are not on this machine"):
         bench.main(["--data", "mnist", "--out", str(tmp_path / "b.json")])
 
 

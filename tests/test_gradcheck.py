@@ -277,7 +277,8 @@ def test_cupy_kernel_gradients(cupy_backend, name):
 def test_cupy_layer_and_model_gradients(cupy_backend, variant, kw):
     layer = spectral_layer(variant, kw, 4, 3, seed=1, backend="cupy")
     assert_passed(check_layer(layer, randn(cupy_backend, (2, 4), "float32")))
-    net = unit_scale(mlp((4, 3, 3, 2), variant, seed=0, backend="cupy", **spectral_kwargs(variant), **kw))
+    net = unit_scale(mlp((4, 3, 3, 2), variant, seed=0, backend="cupy", **spectral_kwargs(variant, kw.get("bias", True)),
+                         **kw))
     assert_passed(check_model(net, randn(cupy_backend, (2, 4), "float32"), make_labels(cupy_backend, [1, 0])))
 
 

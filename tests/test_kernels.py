@@ -440,6 +440,60 @@ def test_cupy_kernels_agree_with_numpy(cupy_backend, name):
                 np.testing.assert_allclose(host(g_gpu), host(g_np), rtol=rtol, atol=rtol)
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, alpha", [("relu", None), ("tanh", None), ("sigmoid", None), ("elu", 1.0), ("elu", 0.3)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_activation_backward_gives_the_plain_numbers(cupy_backend, name, alpha, dtype):
+    """functional/fused.py's one-kernel backward passes against activations.py's, on the same device arrays,
+    over both signs, 0, the tails (where a careless form loses the slope), a NaN in x and ±inf in dout."""
+    from minispectral.functional import fused
+    forward, plain = F.ACTIVATIONS[name]
+    x = np.concatenate([np.random.default_rng(0).standard_normal(40) * 4, [0.0, -0.0, 30.0, -30.0, 1e-3, -90.0]])
+    dout = np.random.default_rng(1).standard_normal(x.shape)
+    dout[:2] = [np.inf, -np.inf]
+    x[5] = np.nan  # a NaN input gives a NaN slope in the plain form: so must the kernel (CUDA's min drops a NaN)
+    x, dout = make(cupy_backend, x.reshape(2, -1), dtype), make(cupy_backend, dout.reshape(2, -1), dtype)
+    _, cache = forward(x) if alpha is None else forward(x, alpha=alpha)
+    want = host(plain(dout, cache))
+    got = fused.backward(name)(dout, cache)
+    assert dtype_name(got) == dtype and backend_of(got) is cupy_backend
+    np.testing.assert_allclose(host(got), want, rtol=2e-7 if dtype == "float32" else 1e-15, atol=0)
+    assert np.array_equal(np.isnan(host(got)), np.isnan(want))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_softmax_cross_entropy_gives_the_plain_numbers(cupy_backend, dtype):
+    """functional/fused.py's loss against losses.py's on the same device arrays: ordinary rows, a row far
+    from its maximum (a log-probability that underflows to -inf off the label), uint8 labels; then a label
+    whose log-probability is -inf (the loss is inf, not NaN), and the range check."""
+    from minispectral.functional import fused
+    z = np.random.default_rng(0).standard_normal((6, 5)) * 3
+    big = 3e38 if dtype == "float32" else 1.7e308
+    z[1] = [big, -big, 2.0, 1.0, -1.0]  # z - max overflows to -inf at column 1
+    labels = np.array([0, 2, 4, 1, 3, 3], dtype=np.uint8)
+    logits, y = make(cupy_backend, z, dtype), minispectral.from_numpy(labels, backend=cupy_backend)
+    loss, dz = fused.softmax_cross_entropy(logits, y)
+    want_loss, want_dz = F.softmax_cross_entropy(logits, y)
+    assert dtype_name(dz) == dtype and dtype_name(loss) == dtype and loss.shape == ()
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(host(loss), host(want_loss), rtol=rtol)
+    np.testing.assert_allclose(host(dz), host(want_dz), rtol=rtol, atol=1e-300)
+    labels[1] = 1  # the label sits on the row's -inf log-probability
+    y = minispectral.from_numpy(labels, backend=cupy_backend)
+    assert host(fused.softmax_cross_entropy(logits, y)[0]) == host(F.softmax_cross_entropy(logits, y)[0]) == np.inf
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\]"):
+        fused.softmax_cross_entropy(logits, make_labels(cupy_backend, [0, 1, 2, 3, 4, 5]))
+
+
+def test_fused_activation_backward_is_the_plain_kernel_off_cupy():
+    from minispectral.functional import fused
+    for name, (forward, plain) in F.ACTIVATIONS.items():
+        x = randn("numpy", (3, 4))
+        _, cache = forward(x)
+        np.testing.assert_array_equal(fused.backward(name)(x, cache), plain(x, cache))
+
+
 # ------------------------------------------------------------------ found by a review of 2026-12-01
 
 def test_qr_backward_checks_its_mask(backend):

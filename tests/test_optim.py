@@ -8,7 +8,8 @@ from hypothesis import given, strategies as st
 import minispectral
 from minispectral import SGD, Adam, Adamax, make_optimizer, mlp
 from minispectral.nn import Parameter
-from minispectral.optim import FLUSH_BELOW
+from minispectral import optim_fast
+from minispectral.optim import FLUSH_BELOW, Optimizer
 
 from conftest import dtype_name, host, make
 
@@ -206,7 +207,9 @@ def test_packed_vectors_update_exactly_as_one_by_one(backend, name, build, by_ha
             opt.step()
         runs.append((opt, [host(p.value) for _, p in params], [[host(a) for a in s] for s in opt.state]))
     (packed, values, state), (single, values1, state1) = runs
-    if name != "sgd":  # plain SGD keeps no state, so there is nothing to pack
+    if backend.name == "cupy":  # one fused kernel per parameter there: packing would add two calls a member
+        assert not packed.packs
+    elif name != "sgd":  # plain SGD keeps no state, so there is nothing to pack
         assert len(packed.packs) == 2 and not single.packs
         assert sorted(len(p.indices) for p in packed.packs) == [2, 3]  # a, b, e (float32) and c, d
     for v, v1 in zip(values, values1):
@@ -214,6 +217,75 @@ def test_packed_vectors_update_exactly_as_one_by_one(backend, name, build, by_ha
     for s, s1 in zip(state, state1):
         for a, a1 in zip(s, s1):
             np.testing.assert_array_equal(a, a1)
+
+
+# ------------------------------------------------------------------ the plain rules and the fast path
+
+@pytest.mark.parametrize("block_entries", [None, 4], ids=["whole", "blocks"])
+@pytest.mark.parametrize("name, build, by_hand", CASES, ids=[c[0] for c in CASES])
+def test_the_fast_path_gives_the_numbers_of_the_plain_rules(backend, name, build, by_hand, block_entries, monkeypatch):
+    """optim_fast's step (scratch arrays, packs, blocks; one fused kernel per parameter on CuPy) against
+    optim's formulas run one parameter at a time (fast=False): the same bits on the CPU; on CuPy the
+    fused kernels' own arithmetic, equal to float32 rounding (tests/cupy_standin.py runs their C source)."""
+    monkeypatch.setattr(Optimizer, "block_entries", block_entries)
+    runs = []
+    for fast in (True, False):
+        params, grads = _mixed_params(backend)
+        grads = [[g * 1e-8 if k in (0, 3) else g for k, g in enumerate(gs)] for gs in grads]  # eps matters here
+        opt = build(params, fast=fast)
+        for step, gs in enumerate(grads):
+            for (pname, p), g in zip(params, gs):
+                p.grad = None if (step == 2 and pname == "b") else g
+            opt.step()
+        runs.append(([host(p.value) for _, p in params], [[host(a) for a in st] for st in opt.state]))
+    (values, state), (plain_values, plain_state) = runs
+    for got, want in zip(values + sum(state, []), plain_values + sum(plain_state, [])):
+        if backend.name == "cupy":
+            np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(values[1], host(_mixed_params(backend)[0][1][1].value))  # W moved
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, build, by_hand", CASES, ids=[c[0] for c in CASES])
+def test_a_fused_step_keeps_the_plain_rules_nan_and_inf(cupy_backend, name, build, by_hand):
+    """A NaN or an infinite gradient entry leaves the very NaN and inf in the state and the value that the
+    plain rule leaves (CUDA's max of floats drops a NaN, NumPy's maximum keeps it)."""
+    runs = []
+    for fast in (True, False):
+        value = Parameter(make(cupy_backend, np.linspace(-1.0, 1.0, 6).reshape(2, 3), "float32"))
+        opt = build([("W", value)], fast=fast)
+        for g in ([np.nan, np.inf, -np.inf, 0.5, 0.0, -0.25], [0.1, 0.2, 0.3, -0.1, np.nan, 0.0]):
+            value.grad = make(cupy_backend, np.reshape(g, (2, 3)), "float32")
+            opt.step()
+        runs.append([host(value.value)] + [host(a) for a in opt.state[0]])
+    for got, want in zip(*runs):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=0)
+
+
+@pytest.mark.parametrize("name, build, by_hand", CASES[1:], ids=[c[0] for c in CASES[1:]])
+def test_on_cupy_each_parameter_is_updated_by_one_kernel(standin, name, build, by_hand):
+    params, grads = _mixed_params("cupy")
+    opt = build(params)
+    for (_, p), g in zip(params, grads[0]):
+        p.grad = g
+    with standin.counting() as counts:
+        opt.step()
+    assert counts.calls == len(params) and counts.reads == 0
+
+
+def test_a_subclass_that_rewrites_the_rule_is_run_by_its_own_rule():
+    class Halved(Adamax):
+        def rule(self, grad, m, u, *, t):
+            return 0.5 * super().rule(grad, m, u, t=t)
+
+    p, q = Parameter(np.zeros(3)), Parameter(np.zeros(3))
+    for opt, param in ((Halved([("p", p)], lr=0.1), p), (Adamax([("q", q)], lr=0.1), q)):
+        param.grad = np.ones(3)
+        opt.step()
+    np.testing.assert_allclose(p.value, 0.5 * q.value)
 
 
 def test_a_packed_vectors_state_is_a_view_of_the_pack():
@@ -282,6 +354,23 @@ def test_flushing_moves_no_parameter(name, build):
     _, unflushed, _ = _pulse_then_silence("numpy", build, "float32", 200, flush_subnormals=False)
     for (_, p), (_, q) in zip(flushed, unflushed):
         np.testing.assert_array_equal(p.value, q.value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_flush_zeroes_below_its_bound_and_nothing_above(backend, dtype):
+    """The bound is FLUSH_BELOW × the smallest normal number: an entry just under it is zeroed, one just
+    over it is kept, in every decaying state array (packed or not) and on every backend."""
+    bound = float(np.finfo(dtype).smallest_normal) * FLUSH_BELOW
+    entries = np.array([bound * 0.99, -bound * 0.99, bound * 1.01, -bound * 1.01, 0.5], dtype=dtype)
+    params = [("a", Parameter(make(backend, np.ones(5), dtype))), ("b", Parameter(make(backend, np.ones(5), dtype))),
+              ("W", Parameter(make(backend, np.ones((2, 5)), dtype)))]
+    opt = Adamax(params)
+    for m in opt.m:
+        m[...] = make(backend, np.broadcast_to(entries, m.shape), dtype)
+    opt.flush_decayed_state()
+    for m in opt.m:
+        np.testing.assert_array_equal(host(m), np.broadcast_to([0, 0, bound * 1.01, -bound * 1.01, 0.5], m.shape)
+                                      .astype(dtype))
 
 
 @given(beta=st.floats(0.01, 0.9999), dtype=st.sampled_from(["float32", "float64"]))
@@ -362,8 +451,8 @@ def test_a_large_parameter_is_updated_in_blocks_of_rows(monkeypatch):
     p = Parameter(np.zeros((1000, 784), dtype=np.float32))
     opt = Adamax([("W", p)])
     calls = []
-    rule = opt.rule
-    monkeypatch.setattr(opt, "rule", lambda grad, *state, t: calls.append(grad.shape) or rule(grad, *state, t=t))
+    rule = optim_fast._rule  # the fast path's one entry to a rule, per block or pack
+    monkeypatch.setattr(optim_fast, "_rule", lambda opt, fast, grad, *a: calls.append(grad.shape) or rule(opt, fast, grad, *a))
     p.grad = np.ones_like(p.value)
     opt.step()
     assert calls == [(167, 784)] * 5 + [(165, 784)]
@@ -371,8 +460,6 @@ def test_a_large_parameter_is_updated_in_blocks_of_rows(monkeypatch):
     small = Parameter(np.zeros((100, 784), dtype=np.float32))
     opt = Adamax([("W", small)])
     calls.clear()
-    small_rule = opt.rule
-    monkeypatch.setattr(opt, "rule", lambda grad, *state, t: calls.append(grad.shape) or small_rule(grad, *state, t=t))
     small.grad = np.ones_like(small.value)
     opt.step()
     assert calls == [(100, 784)]
@@ -476,8 +563,9 @@ def test_a_pack_stays_one_update_after_a_member_skipped_a_step(monkeypatch):
             p.grad = None if (step == 1 and name == "b") else np.full(p.value.shape, 0.1)
         opt.step()
     calls = []
-    rule = opt.rule
-    monkeypatch.setattr(opt, "rule", lambda grad, *state, t: calls.append(t) or rule(grad, *state, t=t))
+    rule = optim_fast._rule
+    monkeypatch.setattr(optim_fast, "_rule", lambda opt, fast, grad, state, scratch, t: calls.append(t) or
+                        rule(opt, fast, grad, state, scratch, t))
     opt.step()
     assert len(calls) == 1 and opt.counts == [4, 3, 4]
 

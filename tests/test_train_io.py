@@ -756,6 +756,39 @@ def test_an_overflow_before_any_update_blames_the_inputs_not_the_learning_rate()
         fit(net, x * 1e38, y, epochs=1, batch_size=10)
 
 
+def test_a_non_finite_loss_read_late_blames_its_own_batch_not_the_parameters_it_spoiled():
+    """Read every 4 steps: the NaN in step 1's batch made the gradients, then the parameters, NaN by the
+    read at step 4; the message names the batch, and says that the parameters moved since."""
+    x, y = small_data()
+    x[3, 1] = np.nan  # row 3 lands in step 1's batch with seed 0
+    position = np.argsort(np.random.default_rng(0).permutation(len(x)))[3]
+    step = position // 10 + 1
+    net = mlp((6, 5, 3), "dense")
+    with pytest.raises(NonFiniteError) as info:
+        fit(net, x, y, epochs=1, batch_size=10, check_every=4, check_finite=False)
+    message = str(info.value)
+    assert f"at epoch 1, step {step}" in message and "x_train, 1 NaN or infinite entry in this step's batch" in message
+    if step < 4:
+        assert f"updated {4 - step} times since" in message
+
+
+def test_an_on_epoch_that_is_not_a_function_is_refused_before_training():
+    x, y = small_data()
+    net = mlp((6, 3), "dense")
+    before = [p.value.copy() for p in net.parameters()]
+    with pytest.raises(TypeError, match=r"on_epoch must be a function of the epoch's dict, or None, got 'print'"):
+        fit(net, x, y, epochs=1, on_epoch="print")
+    assert all(np.array_equal(a, p.value) for a, p in zip(before, net.parameters()))  # no epoch was trained
+
+
+def test_an_overflow_at_the_first_step_read_late_still_blames_the_inputs():
+    x, y = small_data()
+    net = mlp((6, 3), "dense")
+    with pytest.raises(NonFiniteError, match="step 1 .*before any update: the inputs or the initial weights are too "
+                                             "large"), np.errstate(over="ignore", invalid="ignore"):
+        fit(net, x * np.float32(1e38), y, epochs=1, batch_size=10, check_every=3, check_finite=False)
+
+
 def test_save_refuses_a_model_load_could_not_rebuild_and_keeps_the_old_file(tmp_path):
     from minispectral import Dense, ReLU, Sequential
 

@@ -7,10 +7,10 @@ import numpy as np
 import minispectral as ms
 
 # --- Exercise 1: deeper counts ------------------------------------------------------------------
-# N1 -> N2 -> N2 -> 10, biases everywhere:
-#   dense: N1 N2 + N2 + N2² + N2 + 10 N2 + 10
-#   NC:    one eigenvalue per receiving node, plus its bias: 2 (N2 + N2 + 10)
-#   PRE:   (N1 + N2) + (N2 + N2) + (N2 + 10) eigenvalues + (2 N2 + 10) biases = N1 + 6 N2 + 20
+# n1 -> n2 -> n2 -> 10, biases everywhere:
+#   dense: n1 n2 + n2 + n2² + n2 + 10 n2 + 10
+#   NC:    one eigenvalue per receiving node, plus its bias: 2 (n2 + n2 + 10)
+#   PRE:   (n1 + n2) + (n2 + n2) + (n2 + 10) eigenvalues + (2 n2 + 10) biases = n1 + 6 n2 + 20
 
 
 def counts_two_hidden(n1, n2):
@@ -24,7 +24,7 @@ for n2 in (50, 100, 200):
     assert built == counts_two_hidden(784, n2), (n2, built)
 ratio = {n2: counts_two_hidden(784, n2)["spectral"] / counts_two_hidden(784, n2)["dense"] for n2 in range(1, 400)}
 first = min(n2 for n2, r in ratio.items() if r <= 0.01)
-print(f"exercise 1: counts match mlp(); PRE/dense drops to 1 % at N2 = {first} (ratio {ratio[first]:.4f})")
+print(f"exercise 1: counts match mlp(); PRE/dense drops to 1 % at n2 = {first} (ratio {ratio[first]:.4f})")
 assert ratio[first] <= 0.01 < ratio[first - 1]
 
 # --- Exercise 2: reading the curves ---------------------------------------------------------------------

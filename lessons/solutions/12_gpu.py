@@ -74,7 +74,6 @@ for name, (med, q25, q75) in stats.items():
     print(f"exercise 1: {name:>6}, batch 256: median {med * 1e3:.2f} ms, IQR [{q25 * 1e3:.2f}, {q75 * 1e3:.2f}] ms")
 clearly_slower = stats["strict"][1] > stats["numpy"][2]
 print("exercise 1: strict is clearly slower than numpy (IQRs do not overlap):", clearly_slower)
-assert stats["strict"][0] > stats["numpy"][0]
 
 # --- Exercise 2: float32 against float64 ----------------------------------------------------------------
 # On a CPU, float64 moves twice the bytes and fits half as many numbers per SIMD register: expect about
@@ -83,7 +82,6 @@ for name in backends:
     t = time_it({dtype: make_parts(name, 1024, dtype)["whole step"] for dtype in ("float32", "float64")}, name)
     t32, t64 = t["float32"][0], t["float64"][0]
     print(f"exercise 2: {name:>6}: float32 {t32 * 1e3:.2f} ms, float64 {t64 * 1e3:.2f} ms, ratio {t64 / t32:.1f}")
-    assert t64 > 0 and t32 > 0
 
 # --- Exercise 3: where is the time? ---------------------------------------------------------------------
 # The dict of parts is in step order, so the warm-up runs forward before loss before backward, and each
@@ -99,4 +97,3 @@ for name in backends:
     total = sum(medians.values())
     print(f"exercise 3: {name:>6}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in medians.items())
           + f"; sum {total * 1e3:.2f} ms vs whole step {whole * 1e3:.2f} ms")
-    assert 0.3 * whole < total < 1.5 * whole

@@ -11,6 +11,11 @@ import numpy as np
 class DatasetError(RuntimeError):
     """A data file is missing, corrupt, or could not be downloaded."""
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython and Jupyter show it: the message alone, which says what to do, without a
+        screen of coloured frames from inside the loader above it."""
+        return [f"DatasetError: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
+
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays field by field is ambiguous
 class Dataset:

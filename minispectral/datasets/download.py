@@ -2,7 +2,8 @@
 
 Each file of :data:`REGISTRY` is looked up as ``<dir>/<dataset>/<file>`` in every directory of
 :func:`data_dir_candidates`, checked against its size and SHA-256, and downloaded from the mirrors
-only when missing. A download is streamed into a temporary file beside its destination, verified,
+only when missing. An unpacked copy (``<file>`` without ``.gz``, as ``gunzip`` leaves it) is used
+too, checked against the size and SHA-256 of the unpacked bytes. A download is streamed into a temporary file beside its destination, verified,
 and renamed into place, so a file that appears is always complete.
 """
 from __future__ import annotations
@@ -50,6 +51,16 @@ REGISTRY: dict[str, dict] = {
             "t10k-labels-idx1-ubyte.gz": FileSpec(
                 "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4_542),
         },
+        "unpacked": {  # the same files after gunzip
+            "train-images-idx3-ubyte.gz": FileSpec(
+                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 47_040_016),
+            "train-labels-idx1-ubyte.gz": FileSpec(
+                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60_008),
+            "t10k-images-idx3-ubyte.gz": FileSpec(
+                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 7_840_016),
+            "t10k-labels-idx1-ubyte.gz": FileSpec(
+                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10_008),
+        },
     },
     "fashion-mnist": {
         "mirrors": (
@@ -65,6 +76,16 @@ REGISTRY: dict[str, dict] = {
                 "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4_422_102),
             "t10k-labels-idx1-ubyte.gz": FileSpec(
                 "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5_148),
+        },
+        "unpacked": {
+            "train-images-idx3-ubyte.gz": FileSpec(
+                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", 47_040_016),
+            "train-labels-idx1-ubyte.gz": FileSpec(
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", 60_008),
+            "t10k-images-idx3-ubyte.gz": FileSpec(
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", 7_840_016),
+            "t10k-labels-idx1-ubyte.gz": FileSpec(
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10_008),
         },
     },
     # The binary version (fixed-size records), never the pickled python version (datasets/cifar.py).
@@ -216,11 +237,9 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
     if filename not in files:
         raise ValueError(f"unknown file {filename!r}; {dataset_name} has {', '.join(files)}")
     spec = files[filename]
-    for root in data_dir_candidates(data_dir):  # which checks data_dir
-        path = root / dataset_name / filename
-        if path.is_file():
-            _verify(path, spec)
-            return path
+    found = locate(dataset_name, filename, data_dir=data_dir)  # which checks data_dir
+    if found is not None:
+        return found
 
     dest = _download_root(dataset_name, data_dir) / dataset_name / filename
     urls = _mirror_urls(dataset_name, filename, mirrors)
@@ -249,6 +268,49 @@ def fetch(dataset_name: str, filename: str, *, data_dir=None, download: bool = T
     _remove_empty(created)
     raise DatasetError(f"could not download {dataset_name}/{filename}:\n" + "\n".join(errors)
                        + "\n" + _by_hand(dest, spec))
+
+
+def locate(dataset_name: str, filename: str, *, data_dir=None) -> Path | None:
+    """The verified file on disk, packed (``.gz``) or unpacked, in the first directory that has it,
+    else None. A ``data_dir`` that holds the files itself, one level too deep, is an error."""
+    spec = REGISTRY[dataset_name]["files"][filename]
+    unpacked = REGISTRY[dataset_name].get("unpacked", {}).get(filename)  # CIFAR-10's archive: packed only
+    candidates = data_dir_candidates(data_dir)
+    for root in candidates:
+        for path, expected in ((root / dataset_name / filename, spec),
+                               (root / dataset_name / filename.removesuffix(".gz"), unpacked)):
+            if expected is not None and path.is_file():
+                _verify(path, expected)
+                return path
+    if data_dir is not None:
+        _check_not_too_deep(Path(data_dir).expanduser(), dataset_name, filename)
+    return None
+
+
+def _check_not_too_deep(folder: Path, dataset_name: str, filename: str) -> None:
+    """``--data-dir data/mnist`` for ``data``: the files are in the folder itself, not in its mnist/."""
+    here = [folder / name for name in (filename, filename.removesuffix(".gz")) if (folder / name).is_file()]
+    if here:
+        raise DatasetError(f"{folder} holds {here[0].name} itself, but data files are looked up as "
+                           f"<data dir>/{dataset_name}/<file>: pass the folder above it, {folder.parent}, "
+                           f"and keep the files in {folder.parent / dataset_name}")
+
+
+def missing_files(dataset_name: str, *, data_dir=None) -> list[str]:
+    """The files of ``dataset_name`` that no searched directory holds (verifying those that are there)."""
+    return [f for f in REGISTRY[dataset_name]["files"] if locate(dataset_name, f, data_dir=data_dir) is None]
+
+
+def missing_files_message(dataset_name: str, missing: list[str], *, data_dir=None) -> str:
+    """Every missing file at once: where they were looked for, and where to put them by hand."""
+    searched = ", ".join(str(d / dataset_name) for d in data_dir_candidates(data_dir))
+    dest = _download_root(dataset_name, data_dir) / dataset_name
+    specs = REGISTRY[dataset_name]["files"]
+    listed = "\n".join(f"    {f}  (SHA-256 {specs[f].sha256}, {specs[f].size} bytes)" for f in missing)
+    return (f"{dataset_name} needs {len(specs)} files and {len(missing)} of them are not on this machine "
+            f"(searched {searched}):\n{listed}\n"
+            f"Put them (gzipped as above, or unpacked) in {dest}, or set MINISPECTRAL_DATA to a directory "
+            f"holding {dataset_name}/ with them.")
 
 
 def _remove_empty(created: list) -> None:

@@ -18,7 +18,7 @@ _IDX_NDIM = {2049: 1, 2051: 3}  # labels (N,), images (N, rows, cols)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Parse a gzipped IDX file of unsigned bytes (the MNIST format).
+    """Parse an IDX file of unsigned bytes (the MNIST format), gzipped (``.gz``) or unpacked.
 
     Parameters
     ----------
@@ -33,10 +33,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     DatasetError
-        Not gzip, truncated, wrong magic number, or wrong length for its header.
+        Not gzip (a ``.gz`` file), truncated, wrong magic number, or wrong length for its header.
     """
     try:
-        with gzip.open(path, "rb") as f:
+        with (gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")) as f:
             raw = f.read()
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:  # not the file's content
         raise DatasetError(f"{path}: cannot read it ({exc.strerror})") from exc

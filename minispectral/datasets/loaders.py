@@ -11,7 +11,7 @@ import numpy as np
 
 from .dataset import (Dataset, DatasetError, _build, _check_labels, _check_val_split, _float_dtype,
                       _stratified_test_mask, _to_float)
-from .download import FileSpec, fetch
+from .download import FileSpec, fetch, missing_files, missing_files_message
 from .cifar import read_cifar_cached
 from .idx import _read_idx_cached
 
@@ -84,8 +84,16 @@ def _read_pair(name: str, prefix: str, data_dir, download: bool) -> tuple[np.nda
 def _load_idx_dataset(name, *, data_dir, val_split, seed, download, dtype) -> Dataset:
     dtype = _float_dtype(dtype)
     _check_val_split(val_split, seed)
-    (x, y), (x_test, y_test) = (_read_pair(name, prefix, data_dir, download)
-                                for prefix in ("train", "t10k"))
+    missing = missing_files(name, data_dir=data_dir)
+    if missing and not download:
+        raise DatasetError(missing_files_message(name, missing, data_dir=data_dir) + " (download=False)")
+    try:
+        (x, y), (x_test, y_test) = [_read_pair(name, prefix, data_dir, download) for prefix in ("train", "t10k")]
+    except DatasetError as exc:
+        if len(missing) < 2:
+            raise
+        # a failed download names its own file; the reader needs all of them
+        raise DatasetError(f"{exc}\n\n" + missing_files_message(name, missing, data_dir=data_dir)) from exc
     return _build(name, _to_float(x, 255, dtype), y.astype(np.int64),
                   _to_float(x_test, 255, dtype), y_test.astype(np.int64),
                   val_split=val_split, seed=seed)

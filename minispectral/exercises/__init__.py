@@ -7,9 +7,9 @@ learner's function fixed float64 inputs, compares every quantity it returns with
 library's kernel, or float64 central differences), prints one line per quantity, and raises
 ``ExerciseFailed`` naming the wrong ones:
 
-    quantity   shape       max elementwise rel. err   norm-wise rel. err   verdict
-    dx         (4, 5)      1.1e-16                    6.9e-17              pass
-    dW         (3, 5)      1.0e+00                    1.0e+00              FAIL
+    quantity            shape         max elementwise rel. err   norm-wise rel. err   verdict
+    dx                  (4, 5)        1.1e-16                    6.9e-17              pass
+    dW                  (3, 5)        1.0e+00                    1.0e+00              FAIL
 
 Two errors, because one can hide what the other shows (CS231n's advice, made explicit):
 
@@ -50,6 +50,8 @@ def relative_errors(got, expected) -> tuple[float, float]:
     Both are 0 for two all-zero arrays.
     """
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if not np.all(np.isfinite(got)):
+        return float("inf"), float("inf")
     diff = np.abs(got - expected)
     if not diff.size:
         return 0.0, 0.0
@@ -57,8 +59,6 @@ def relative_errors(got, expected) -> tuple[float, float]:
     scale = np.maximum(np.abs(got) + np.abs(expected), max(floor, np.finfo(np.float64).tiny))
     elementwise = float(np.max(diff / scale))
     normwise = float(np.linalg.norm(diff) / max(float(np.linalg.norm(expected)), np.finfo(np.float64).tiny))
-    if not np.all(np.isfinite(got)):
-        elementwise = normwise = float("inf")
     return elementwise, normwise
 
 
@@ -84,16 +84,17 @@ class Verdict:
 
     def __str__(self) -> str:
         lines = [self.title,
-                 f"  {'quantity':<12}{'shape':<14}{'max elementwise rel. err':<27}{'norm-wise rel. err':<21}verdict"]
+                 f"  {'quantity':<20}{'shape':<14}{'max elementwise rel. err':<27}{'norm-wise rel. err':<21}verdict"]
         for r in self.rows:
             errors = (f"{r.elementwise:<27.1e}{r.normwise:<21.1e}" if not r.note else f"{r.note:<48}")
-            lines.append(f"  {r.name:<12}{r.shape:<14}{errors}{'pass' if r.passed else 'FAIL'}")
+            lines.append(f"  {r.name:<19} {r.shape:<14}{errors}{'pass' if r.passed else 'FAIL'}")
         wrong = [r.name for r in self.rows if not r.passed]
         lines.append(f"  all {len(self.rows)} pass (tolerance {self.tol:.0e})" if not wrong else
                      f"  wrong: {', '.join(wrong)} (tolerance {self.tol:.0e})")
         return "\n".join(lines)
 
-    __repr__ = __str__
+    def __repr__(self) -> str:  # short: a check cell prints its table once, then shows this as its value
+        return f"<Verdict: {'pass' if self.passed else 'FAIL'}, {len(self.rows)} quantities>"
 
 
 def _row(name: str, got, expected, tol: float) -> Row:
@@ -106,6 +107,8 @@ def _row(name: str, got, expected, tol: float) -> Row:
         return Row(name, "?", np.inf, np.inf, False, f"not an array: {type(got).__name__} ({exc})")
     if got.shape != expected.shape:
         return Row(name, str(tuple(got.shape)), np.inf, np.inf, False, f"expected shape {tuple(expected.shape)}")
+    if got.size and not np.all(np.isfinite(got.astype(np.float64))):
+        return Row(name, str(tuple(got.shape)), np.inf, np.inf, False, "got nan or inf")
     elementwise, normwise = relative_errors(got, expected)
     return Row(name, str(tuple(got.shape)), elementwise, normwise, elementwise <= tol and normwise <= tol)
 
@@ -126,6 +129,38 @@ def as_tuple(result, count: int, what: str) -> tuple:
         raise ExerciseFailed(f"{what} should return {count} value{'s' * (count > 1)}, got {len(items)}: "
                              f"{type(result).__name__}")
     return items
+
+
+def stacked(values, shape) -> object:
+    """The learner's per-step results as one (steps, *shape) array for ``compare``, or the first of them that
+    is not an array of ``shape`` (``compare`` then names its shape, or that it got None)."""
+    arrays = []
+    for value in values:
+        if value is None:
+            return None
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return value
+        if a.shape != shape:
+            return a
+        arrays.append(a)
+    return np.stack(arrays)
+
+
+CHANGED_NOTE = ("\n  rows 'given ...': inputs your function wrote into; it must return new arrays and leave its inputs "
+                "as they were (later cells pass it shared arrays)")
+
+
+def changed_in_place(after: dict, given: dict) -> dict:
+    """``compare`` rows for the inputs the learner's function wrote into, ``{"given m": (its values after
+    the calls, the values it was given)}`` stacked over the calls; empty when it wrote into none."""
+    rows = {}
+    for name in after:
+        now, before = np.stack(after[name]), np.stack(given[name])
+        if not np.array_equal(now, before):
+            rows[f"given {name}"] = (now, before)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -32,15 +32,20 @@ def _elementwise_differences(forward, x, dout, h=1e-5):
 @exercise("02", "my_relu_backward")
 def check_relu_backward(my_relu_backward):
     """``my_relu_backward(dout, cache) -> dx`` with ``cache = x``, against ``relu_backward`` and against
-    central differences.  Shapes: dout, x and dx (N, D).  The inputs stay clear of the kink at 0."""
+    central differences.  Shapes: dout, x and dx (N, D).  The inputs stay clear of the kink at 0; a second
+    call, ``dx at 0``, feeds exact zeros and checks the convention the lesson states (slope 0 at the kink)
+    against ``relu_backward`` alone, since a central difference there gives 1/2."""
     rng = np.random.default_rng(21)
     x = rng.standard_normal((5, 6))
     x = np.where(np.abs(x) < 0.05, 0.5, x)  # a step of 1e-6 never straddles the kink
     dout = rng.standard_normal((5, 6))
     dx = my_relu_backward(dout.copy(), x.copy())
+    x_kink = np.where(rng.random((5, 6)) < 0.5, 0.0, x)  # half the entries exactly at the kink
+    dx_kink = my_relu_backward(dout.copy(), x_kink.copy())
     return compare("my_relu_backward against minispectral.functional.relu_backward, and central differences",
                    {"dx": (dx, relu_backward(dout, relu_forward(x)[1])),
-                    "dx (num.)": (dx, _elementwise_differences(relu_forward, x, dout))})
+                    "dx (num.)": (dx, _elementwise_differences(relu_forward, x, dout)),
+                    "dx at 0": (dx_kink, relu_backward(dout, relu_forward(x_kink)[1]))})
 
 
 @exercise("02", "my_tanh_backward")

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..functional import dense_forward, relu_forward, softmax_cross_entropy
 from ..nn import mlp
-from . import as_tuple, compare, exercise
+from . import ExerciseFailed, as_tuple, compare, exercise
 
 
 @exercise("03", "my_softmax_cross_entropy")
@@ -26,7 +26,7 @@ def check_softmax_cross_entropy(my_softmax_cross_entropy):
     loss_big_ref, dlogits_big_ref = softmax_cross_entropy(big, labels)
     return compare("my_softmax_cross_entropy against minispectral.functional.softmax_cross_entropy (float64)",
                    {"loss": (loss, loss_ref), "dlogits": (dlogits, dlogits_ref),
-                    "loss (big)": (loss_big, loss_big_ref), "dlogits (big)": (dlogits_big, dlogits_big_ref)})
+                    "loss big": (loss_big, loss_big_ref), "dlogits big": (dlogits_big, dlogits_big_ref)})
 
 
 def mlp_cache(x, W1, b1, W2):
@@ -61,6 +61,7 @@ def check_mlp_backward(my_mlp_backward):
                  "W2": second.params["W"].grad, "b2": second.params["b"].grad}
     grads = my_mlp_backward(dlogits.copy(), mlp_cache(x, W1, b1, W2))
     if not isinstance(grads, dict):
-        grads = {}  # every row then says "got None"
+        raise ExerciseFailed(f"my_mlp_backward should return a dict with the keys {sorted(reference)}, "
+                             f"got {type(grads).__name__}")
     return compare("my_mlp_backward against the gradients of ms.mlp((6, 5, 4), model='dense') (float64)",
                    {name: (grads.get(name), reference[name]) for name in reference})

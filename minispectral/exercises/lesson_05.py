@@ -28,7 +28,8 @@ def check_eigenvectors(my_eigenvectors):
 
 @exercise("05", "my_transfer_operator")
 def check_transfer_operator(my_transfer_operator):
-    """``my_transfer_operator(phi, lam_in, lam_out) -> A``, against ``Spectral.transfer_operator()``.
+    """``my_transfer_operator(phi, lam_in, lam_out) -> A``, against ``Spectral.transfer_operator()``, whole and,
+    when A has the right shape, block by block, so that a wrong answer shows which block is off.
 
     Shapes: phi (n_out, n_in), lam_in (n_in,), lam_out (n_out,); A (n_in + n_out, n_in + n_out).
     """
@@ -38,8 +39,14 @@ def check_transfer_operator(my_transfer_operator):
                      lam_out_init=lam_out.copy(), dtype="float64")
     A_ref = layer.transfer_operator()
     A = my_transfer_operator(phi.copy(), lam_in.copy(), lam_out.copy())
-    return compare("my_transfer_operator against minispectral.Spectral.transfer_operator (float64)",
-                   {"A": (A, A_ref)})
+    quantities = {"A": (A, A_ref)}
+    if np.shape(A) == A_ref.shape:  # then say which block is wrong: "in" = the first n_in rows or columns
+        A = np.asarray(A)
+        for rows, i in (("in", slice(None, n_in)), ("out", slice(n_in, None))):
+            for cols, j in (("in", slice(None, n_in)), ("out", slice(n_in, None))):
+                quantities[f"A[{rows},{cols}]"] = (A[i, j], A_ref[i, j])
+    return compare("my_transfer_operator against minispectral.Spectral.transfer_operator (float64), whole and by "
+                   "block (A[out,in] is W)", quantities)
 
 
 @exercise("05", "my_spectral_weight")

@@ -11,12 +11,14 @@ def check_parameter_counts(my_parameter_counts):
     """``my_parameter_counts(n1, n2) -> (dense, nc, spectral)`` for the network n1 → n2 → 10, biases
     everywhere, against ``mlp(...).num_parameters()`` of the library's three models, at two sizes."""
     rows = {}
-    for n1, n2 in ((784, 100), (30, 7)):
+    for size, (n1, n2) in (("a", (784, 100)), ("b", (30, 7))):
         got = as_tuple(my_parameter_counts(n1, n2), 3, "my_parameter_counts")
         for kind, value in zip(("dense", "nc", "spectral"), got):
             expected = mlp((n1, n2, 10), model=kind, seed=0).num_parameters()
-            rows[f"{kind}@{n1},{n2}"] = (value, expected)
-    return compare("my_parameter_counts against mlp(...).num_parameters()", rows)
+            label = {"dense": "dense", "nc": "NC", "spectral": "PRE"}[kind]
+            rows[f"{label} ({size})"] = (value, expected)  # short names keep the table's columns aligned
+    return compare("my_parameter_counts (dense, NC = one set, PRE = two sets) against mlp(...).num_parameters(), "
+                   "at (a) 784-100-10 and (b) 30-7-10", rows)
 
 
 @exercise("07", "my_one_set_weight")

@@ -25,7 +25,7 @@ def check_rank2_form(my_rank2_form):
 def check_weight_jacobian(my_weight_jacobian):
     """``my_weight_jacobian(phi) -> J``, the (n_out·n_in, n_in + n_out) Jacobian of W.reshape(-1) (row-major)
     with respect to the eigenvalues stacked as (lam_in, lam_out), against float64 central differences of
-    ``spectral_weight_forward``."""
+    ``spectral_weight_forward``: whole, and (when J has the right shape) its lam_in and lam_out columns apart."""
     rng = np.random.default_rng(9)
     n_out, n_in = 3, 5
     phi = rng.standard_normal((n_out, n_in))
@@ -35,7 +35,13 @@ def check_weight_jacobian(my_weight_jacobian):
     for k in range(n_out * n_in):  # row k of J: the gradient of the entry W.flat[k]
         J_ref[k] = numerical_gradient(
             lambda: spectral_weight_forward(phi, lam[:n_in], lam[n_in:])[0].reshape(-1)[k], lam)
-    return compare("my_weight_jacobian against central differences of spectral_weight_forward", {"J": (J, J_ref)})
+    quantities = {"J": (J, J_ref)}
+    if np.shape(J) == J_ref.shape:  # then say which columns are wrong: the lam_in ones or the lam_out ones
+        J = np.asarray(J)
+        quantities["J[:, :n_in]"] = (J[:, :n_in], J_ref[:, :n_in])
+        quantities["J[:, n_in:]"] = (J[:, n_in:], J_ref[:, n_in:])
+    return compare("my_weight_jacobian against central differences of spectral_weight_forward; J[:, :n_in] is "
+                   "dW/dlam_in, J[:, n_in:] is dW/dlam_out", quantities)
 
 
 @exercise("08", "silence")

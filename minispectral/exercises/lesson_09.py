@@ -19,8 +19,8 @@ def check_ssvd_backward(my_ssvd_backward):
     ds = my_ssvd_backward(dphi.copy(), (U.copy(), V.copy()))
     ds_lib = ssvd_backward(dphi, ssvd_forward(U, s, V)[1])
     ds_num = numerical_gradient(lambda: np.sum(dphi * ssvd_forward(U, s, V)[0]), s)
-    return compare("my_ssvd_backward against ssvd_backward and central differences (float64)",
-                   {"ds": (ds, ds_lib), "ds (differences)": (ds, ds_num)})
+    return compare("my_ssvd_backward against ssvd_backward and (~cd) float64 central differences",
+                   {"ds": (ds, ds_lib), "ds~cd": (ds, ds_num)})
 
 
 @exercise("09", "my_qr_backward")
@@ -38,5 +38,5 @@ def check_qr_backward(my_qr_backward):
     dR = my_qr_backward(dphi.copy(), Q.copy(), mask.copy())
     dR_lib = qr_backward(dphi, qr_forward(R, Q)[1], R_mask=mask)
     dR_num = numerical_gradient(lambda: np.sum(dphi * qr_forward(R, Q)[0]), R) * mask
-    return compare("my_qr_backward against qr_backward and central differences (float64), masked",
-                   {"dR": (dR, dR_lib), "dR (differences)": (dR, dR_num)})
+    return compare("my_qr_backward against qr_backward and (~cd) float64 central differences, masked",
+                   {"dR": (dR, dR_lib), "dR~cd": (dR, dR_num)})

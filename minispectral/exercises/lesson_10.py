@@ -7,14 +7,17 @@ from . import as_tuple, compare, exercise
 
 @exercise("10", "my_magnitude_mask")
 def check_magnitude_mask(my_magnitude_mask):
-    """``my_magnitude_mask(W, p) -> M``, against ``magnitude_mask`` at p = 0, 0.5, 0.9 and 0.98.
+    """``my_magnitude_mask(W, p) -> M``, against ``magnitude_mask`` at p = 0, 0.5, 0.9, 0.98 and 0.999.
+
+    The two edge cases: p = 0 prunes nothing (k = 0), and p = 0.999 rounds to every one of the 240 entries
+    (k = round(239.76) = 240), which must be capped at 239 so that one weight survives.
 
     Shapes: W (n_out, n_in); M (n_out, n_in), 0.0 or 1.0.
     """
     rng = np.random.default_rng(100)
     W = rng.standard_normal((12, 20))
     quantities = {}
-    for p in (0.0, 0.5, 0.9, 0.98):
+    for p in (0.0, 0.5, 0.9, 0.98, 0.999):
         expected = magnitude_mask(W, p)
         quantities[f"M (p={p:g})"] = (my_magnitude_mask(W.copy(), p), expected)
     return compare("my_magnitude_mask against minispectral.functional.magnitude_mask (float64)", quantities)

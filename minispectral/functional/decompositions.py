@@ -26,6 +26,10 @@ def ssvd_forward(U, s, V):
     -------
     phi : (n_out, n_in) array, ``phi = U diag(s) V``
     cache : (U, V)
+
+    Notes
+    -----
+    .. math:: \\phi_{ij} = \\sum_r U_{ir}\\, s_r\\, V_{rj}
     """
     check_matrix(U, "U")
     check_vector(s, "s", U.shape[1])
@@ -44,6 +48,11 @@ def ssvd_backward(dphi, cache):
     ds : (m,) array, ``ds_r = Σ_ij dphi_ij U_ir V_rj = (Uᵀ dphi Vᵀ)_rr``
 
     The diagonal is computed as row sums of (Uᵀ dphi) ⊙ V, without forming the m×m product.
+
+    Notes
+    -----
+    .. math:: \\frac{\\partial L}{\\partial s_r} = \\sum_{ij} d\\phi_{ij}\\, U_{ir} V_{rj}
+        = (U^\\top d\\phi\\, V^\\top)_{rr}
     """
     U, V = cache
     check_matrix(dphi, "dphi", (U.shape[0], V.shape[1]))
@@ -64,6 +73,10 @@ def qr_forward(R, Q):
     -------
     phi : (n_out, n_in) array, ``phi = R Q``
     cache : (Q, n_out)
+
+    Notes
+    -----
+    .. math:: \\phi_{ij} = \\sum_r R_{ir}\\, Q_{rj}
     """
     check_matrix(R, "R")
     check_matrix(Q, "Q", (R.shape[1], None))
@@ -84,6 +97,10 @@ def qr_backward(dphi, cache, R_mask=None):
     Returns
     -------
     dR : (n_out, m) array, ``dR = dphi Qᵀ`` (⊙ R_mask)
+
+    Notes
+    -----
+    .. math:: \\frac{\\partial L}{\\partial R_{ir}} = \\sum_j d\\phi_{ij}\\, Q_{rj} = (d\\phi\\, Q^\\top)_{ir}
     """
     Q, n_out = cache
     check_matrix(dphi, "dphi", (n_out, Q.shape[1]))

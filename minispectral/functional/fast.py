@@ -20,6 +20,8 @@ read (lessons 05–06).  The kernels here return the same arrays with less work,
   GPU's matrix product may run in reduced precision, TF32). Each entry adds two exact products (a
   factor is ±1), rounded once, as the subtraction is: both give the same numbers
   (``eigenvalue_differences``).
+* **One kernel for lam_diff ⊙ phi on a GPU.**  On CuPy, where each call is a kernel launch, W and
+  dphi are each formed in one element-wise kernel (``times_lam_diff``) instead of two calls.
 * **Fused eigenvalue reductions.**  ``dlam_in`` and ``dlam_out`` are the column and row sums of
   the *same* product ``dW ⊙ phi``; it is computed once, in place, and reduced twice by
   matrix-vector products with a vector of ones.
@@ -39,6 +41,7 @@ Like every kernel, these never mutate their inputs and take the namespace from t
 """
 from __future__ import annotations
 
+import functools
 import sys
 
 from array_api_compat import device, is_cupy_array, is_numpy_array
@@ -82,8 +85,7 @@ def spectral_forward(x, phi, lam_in, lam_out, b=None, *, lam_in_zero=False, W_ou
         W = None
     else:
         # lam_diff is written into W's memory and multiplied in place: one (n_out, n_in) array, not two
-        W = eigenvalue_differences(lam_in, lam_out, out=W_out)
-        W *= phi
+        W = times_lam_diff(phi, lam_in, lam_out, out=W_out)
         y = x @ W.T
         z = None
     if b is not None:
@@ -131,17 +133,18 @@ def spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam_in=T
     if forms_weight_gradient(cache, need_dphi=need_dphi, need_dlam_in=need_dlam_in, need_dlam_out=need_dlam_out):
         dW = dy.T @ x if dW_out is None else matmul_into(dy.T, x, out=dW_out)
         if need_dphi:
-            dphi = eigenvalue_differences(lam_in, lam_out)
-            dphi *= dW
+            dphi = times_lam_diff(dW, lam_in, lam_out)
         if need_dlam_in or need_dlam_out:
             dW *= phi  # dW is ours and no longer needed: dW ⊙ phi in place, shared by both sums
             # The column and row sums as products with a vector of ones: BLAS streams the matrix
             # at full speed (on every core), where xp.sum(..., axis=1) runs a slower loop per row.
+            # On CuPy a sum is one kernel, where the product is two (and the ones a third).
             n_out, n_in = phi.shape
+            on_gpu = is_cupy_array(dW)
             if need_dlam_in:
-                dlam_in = xp.ones(n_out, dtype=dW.dtype, device=device(dW)) @ dW
+                dlam_in = xp.sum(dW, axis=0) if on_gpu else xp.ones(n_out, dtype=dW.dtype, device=device(dW)) @ dW
             if need_dlam_out:
-                dlam_out = -(dW @ xp.ones(n_in, dtype=dW.dtype, device=device(dW)))
+                dlam_out = -(xp.sum(dW, axis=1) if on_gpu else dW @ xp.ones(n_in, dtype=dW.dtype, device=device(dW)))
     return dx, dphi, dlam_in, dlam_out, db
 
 
@@ -170,6 +173,29 @@ def eigenvalue_differences(lam_in, lam_out, *, out=None):
     left = xp.stack([xp.ones_like(lam_out), lam_out], axis=1)  # (n_out, 2): rows [1, lam_out_i]
     right = xp.stack([lam_in, -xp.ones_like(lam_in)], axis=0)  # (2, n_in): columns [lam_in_j, −1]
     return left @ right if out is None else matmul_into(left, right, out=out)
+
+
+def times_lam_diff(a, lam_in, lam_out, *, out=None):
+    """``a ⊙ (lam_in_j − lam_out_i)`` for an (n_out, n_in) array a (phi, or dW), into ``out`` if given.
+
+    lam_diff is built in the result's memory and multiplied in place; on CuPy both in one kernel,
+    which rounds the difference, then the product, as the two steps do.
+    """
+    if is_cupy_array(a):
+        kernel = _times_lam_diff_kernel()
+        return kernel(a, lam_in[None, :], lam_out[:, None]) if out is None else \
+            kernel(a, lam_in[None, :], lam_out[:, None], out)
+    result = eigenvalue_differences(lam_in, lam_out, out=out)
+    result *= a
+    return result
+
+
+@functools.lru_cache(maxsize=None)
+def _times_lam_diff_kernel():
+    import cupy
+
+    return cupy.ElementwiseKernel("T a, T lam_in, T lam_out", "T out", "out = (lam_in - lam_out) * a;",
+                                  "minispectral_times_lam_diff")
 
 
 def check_buffer(buffer, name: str, phi, **inputs) -> None:

@@ -55,6 +55,8 @@ def masked_dense_forward(x, W, b, sparsity, *, mask=None):
     or None: a mask to use instead of ``magnitude_mask(W, sparsity)`` (a gradient check holds it
     fixed, so that a nudge across the magnitude threshold does not move it).
     Returns y (N, D_out) = x (W ⊙ mask)ᵀ + b, and the cache.
+
+    .. math:: y = x\\,(W \\odot m)^\\top + b, \\qquad m_{ij} = [\\,|W_{ij}| > \\tau\\,]
     """
     mask = _given_or_magnitude_mask(mask, W, sparsity)
     y, dense_cache = dense_forward(x, W * mask, b)
@@ -62,7 +64,10 @@ def masked_dense_forward(x, W, b, sparsity, *, mask=None):
 
 
 def masked_dense_backward(dy, cache, *, need_dx=True):
-    """dy (N, D_out) -> (dx (N, D_in) or None, dW (D_out, D_in), db (D_out,) or None), ``dW = (dyᵀ x) ⊙ mask``."""
+    """dy (N, D_out) -> (dx (N, D_in) or None, dW (D_out, D_in), db (D_out,) or None), ``dW = (dyᵀ x) ⊙ mask``.
+
+    .. math:: dx = dy\\,(W \\odot m), \\qquad dW = (dy^\\top x) \\odot m, \\qquad db = \\textstyle\\sum_n dy_n
+    """
     dense_cache, mask = cache
     dx, dW_masked, db = dense_backward(dy, dense_cache, need_dx=need_dx)
     return dx, dW_masked * mask, db
@@ -74,6 +79,9 @@ def masked_spectral_forward(x, phi, lam_in, lam_out, b, sparsity, *, mask=None):
     x (N, n_in), phi (n_out, n_in), lam_in (n_in,), lam_out (n_out,), b (n_out,) or None;
     mask (n_out, n_in) 0/1 or None, as in ``masked_dense_forward``.
     Returns y (N, n_out) = x (W ⊙ mask)ᵀ + b, and the cache.
+
+    .. math:: y_{ni} = \\sum_j x_{nj}\\, m_{ij}\\, \\phi_{ij}(\\lambda^{in}_j - \\lambda^{out}_i) + b_i,
+        \\qquad m_{ij} = [\\,|W_{ij}| > \\tau\\,]
     """
     W_full, weight_cache = spectral_weight_forward(phi, lam_in, lam_out)
     mask = _given_or_magnitude_mask(mask, W_full, sparsity)
@@ -83,7 +91,12 @@ def masked_spectral_forward(x, phi, lam_in, lam_out, b, sparsity, *, mask=None):
 
 def masked_spectral_backward(dy, cache, *, need_dx=True, need_dphi=True, need_dlam=True):
     """dy (N, n_out) -> (dx (N, n_in), dphi (n_out, n_in), dlam_in (n_in,), dlam_out (n_out,), db (n_out,)),
-    the spectral gradients of ``dW_full = dW ⊙ mask``; a gradient not needed (or no bias) is None."""
+    the spectral gradients of ``dW_full = dW ⊙ mask``; a gradient not needed (or no bias) is None.
+
+    .. math:: dW^{full}_{ij} = m_{ij}\\, (dy^\\top x)_{ij}, \\qquad
+        \\frac{\\partial L}{\\partial \\lambda^{in}_j} = \\sum_i dW^{full}_{ij}\\phi_{ij}, \\qquad
+        \\frac{\\partial L}{\\partial \\lambda^{out}_i} = -\\sum_j dW^{full}_{ij}\\phi_{ij}
+    """
     dense_cache, weight_cache, mask = cache
     dx, dW, db = dense_backward(dy, dense_cache, need_dx=need_dx)
     dW_full = dW * mask

@@ -35,6 +35,11 @@ def spectral_weight_forward(phi, lam_in, lam_out):
     -------
     W : (n_out, n_in) array, ``W_ij = phi_ij (lam_in_j − lam_out_i)``
     cache : (phi, lam_in, lam_out)
+
+    Notes
+    -----
+    .. math:: W_{ij} = \\phi_{ij}\\,(\\lambda^{in}_j - \\lambda^{out}_i), \\qquad
+        W = \\phi\\,\\mathrm{diag}(\\lambda^{in}) - \\mathrm{diag}(\\lambda^{out})\\,\\phi
     """
     check_matrix(phi, "phi")
     n_out, n_in = phi.shape
@@ -61,6 +66,13 @@ def spectral_weight_backward(dW, cache, *, need_dphi=True, need_dlam=True):
     dphi : (n_out, n_in) array, ``dphi_ij = dW_ij (lam_in_j − lam_out_i)``
     dlam_in : (n_in,) array, ``dlam_in_j = Σ_i dW_ij phi_ij`` (column sums of dW ⊙ phi)
     dlam_out : (n_out,) array, ``dlam_out_i = −Σ_j dW_ij phi_ij`` (minus row sums of dW ⊙ phi)
+
+    Notes
+    -----
+    .. math::
+        \\frac{\\partial L}{\\partial \\phi_{ij}} = dW_{ij}(\\lambda^{in}_j - \\lambda^{out}_i), \\quad
+        \\frac{\\partial L}{\\partial \\lambda^{in}_j} = \\sum_i dW_{ij}\\phi_{ij}, \\quad
+        \\frac{\\partial L}{\\partial \\lambda^{out}_i} = -\\sum_j dW_{ij}\\phi_{ij}
     """
     phi, lam_in, lam_out = cache
     check_matrix(dW, "dW", tuple(phi.shape))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..functional import ACTIVATIONS
+from ..functional import fused
 from .module import Module
 
 
@@ -13,7 +14,8 @@ class Activation(Module):
         if name not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
         self.name = name
-        self._forward, self._backward = ACTIVATIONS[name]
+        # the backward pass is one fused kernel on a GPU, the plain one elsewhere (functional/fused.py)
+        self._forward, self._backward = ACTIVATIONS[name][0], fused.backward(name)
 
     def forward(self, x):
         out, self._cache = self._forward(x)

@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..backend import to_numpy
+
 
 def as_rng(seed_or_rng) -> np.random.Generator:
     """A NumPy Generator from a seed, a Generator, or None (seed 0, so runs are reproducible).
@@ -79,6 +81,8 @@ def draw(spec, default, rng, shape, name: str) -> np.ndarray:
     elif isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):  # NumPy scalars too
         value = np.full(shape, float(spec))
     else:
+        if hasattr(spec, "shape") and type(spec).__module__.partition(".")[0] in ("cupy", "array_api_strict"):
+            spec = to_numpy(spec)  # a device array, brought to the host once, explicitly (CuPy refuses np.asarray)
         value = np.asarray(spec, dtype=np.float64)
     value = np.array(value, dtype=np.float64)  # a copy: training updates in place, never the caller's array
     if value.shape != tuple(shape):

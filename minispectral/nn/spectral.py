@@ -1,14 +1,14 @@
 """The Spectral layer: every variant of the three papers, chosen by ``variant``.
 
-=========  ===========================  =====================  =================================
-variant    trained                      frozen                 paper
-=========  ===========================  =====================  =================================
-"nc"       lam_out (+ b)                phi; lam_in = 0        Nat. Commun. 2021 (one set)
-"spectral" lam_in, lam_out (+ b)        phi                    Phys. Rev. E 2021 (two sets)
-"full"     phi, lam_in, lam_out (+ b)   —                      both sets and the eigenvectors
-"ssvd"     s, lam_in, lam_out (+ b)     U, V; phi = U diag(s) V  Phys. Rev. E, S-SVD
-"qr"       R, lam_in, lam_out (+ b)     Q; phi = R Q           Phys. Rev. E, QR
-=========  ===========================  =====================  =================================
+==========  ===========================  ========================  ==============================
+variant     trained                      frozen                    paper
+==========  ===========================  ========================  ==============================
+"nc"        lam_out (+ b)                phi; lam_in = 0           Nat. Commun. 2021 (one set)
+"spectral"  lam_in, lam_out (+ b)        phi                       Phys. Rev. E 2021 (two sets)
+"full"      phi, lam_in, lam_out (+ b)   —                         both sets and the eigenvectors
+"ssvd"      s, lam_in, lam_out (+ b)     U, V; phi = U diag(s) V   Phys. Rev. E, S-SVD
+"qr"        R, lam_in, lam_out (+ b)     Q; phi = R Q              Phys. Rev. E, QR
+==========  ===========================  ========================  ==============================
 
 ``trainable={"phi": True}`` and the like override the table (for instance an "nc" layer
 whose eigenvectors are trained too, as in Sci. Rep. 2022).
@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..backend import get_backend, namespace, resolve_dtype
+from ..backend import backend_of, get_backend, namespace, resolve_dtype
 from ..functional import (masked_spectral_backward, masked_spectral_forward, qr_backward, qr_forward,
                           ssvd_backward, ssvd_forward)
 # Training runs on the optimised twins of functional.spectral_forward/backward: the same results
@@ -128,7 +128,10 @@ class Spectral(Module):
             mask = np.tril(np.ones_like(R)) if triangular else None
             add("R", R, flags["R"], mask), add("Q", Q, False)
         lam_in_default, lam_out_default = _LAM_INIT[variant]
-        add("lam_in", draw(lam_in_init, lam_in_default, rng, (n_in,), "lam_in"), flags["lam_in"])
+        lam_in = draw(lam_in_init, lam_in_default, rng, (n_in,), "lam_in")
+        add("lam_in", lam_in, flags["lam_in"])
+        # the lam_in = 0 flag, from the host values at hand: no read from a GPU (_lam_in_zero)
+        self._lam_in_memo = (self.params["lam_in"].value, not np.any(np.asarray(lam_in, dtype=dtype) != 0))
         add("lam_out", draw(lam_out_init, lam_out_default, rng, (n_out,), "lam_out"), flags["lam_out"])
         if self.bias:
             add("b", draw(b_init, 0.0, rng, (n_out,), "b"), True)
@@ -211,9 +214,26 @@ class Spectral(Module):
         return buf
 
     def _lam_in_zero(self) -> bool:
-        """True for a frozen lam_in of zeros (the "nc" variant), which spares the kernel a matrix product."""
+        """True for a frozen lam_in of zeros (the "nc" variant), which spares the kernel a matrix product.
+
+        The answer is a host flag.  On the host it is read at every pass (free); on a GPU, where the
+        read would wait for the GPU at every forward pass, it is read once per lam_in array: a
+        frozen lam_in changed in place there is seen after ``layer.params["lam_in"].value`` is
+        assigned an array (the same one will do after ``forget_lam_in()``), and a lam_in trained
+        for a while (updated in place) is read again once it is frozen.
+        """
         lam_in = self.params["lam_in"]
-        return not lam_in.trainable and not bool(namespace(lam_in.value).any(lam_in.value != 0))
+        if lam_in.trainable:  # trained in place: once frozen again, its values are read afresh
+            self._lam_in_memo = None
+            return False
+        memo = getattr(self, "_lam_in_memo", None)
+        if memo is None or memo[0] is not lam_in.value or not backend_of(lam_in.value).on_device:
+            memo = self._lam_in_memo = (lam_in.value, not bool(namespace(lam_in.value).any(lam_in.value != 0)))
+        return memo[1]
+
+    def forget_lam_in(self) -> None:
+        """Read a frozen lam_in's values again at the next forward pass (after changing it in place on a GPU)."""
+        self._lam_in_memo = None
 
     def backward(self, dy):
         cache, phi_cache = self._forward_cache()

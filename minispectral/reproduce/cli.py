@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import STUDIES
-from ..cli import output_folder
+from ..cli import data_folder, output_folder
 from .common import positive_int, run_study
 
 
@@ -40,8 +40,8 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
         sub.add_argument("--scheduler", default=None, metavar="ADDRESS",
                          help="train the runs on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (needs the "
                               "'cluster' extra; the records come back here, into --out)")
-        sub.add_argument("--data-dir", default=None,
-                         help="where the MNIST and CIFAR-10 files are (default: $MINISPECTRAL_DATA, then the cache)")
+        sub.add_argument("--data-dir", type=lambda text: str(data_folder(text)), default=None, metavar="DIR",
+                         help="the folder holding mnist/, fashion-mnist/ and cifar10/ (default: $MINISPECTRAL_DATA, then the cache)")
         mode = sub.add_mutually_exclusive_group()
         mode.add_argument("--plan", action="store_true", help="print the runs to do and the estimated time; train nothing")
         mode.add_argument("--report-only", action="store_true",
