@@ -288,10 +288,10 @@ plt.show()
 # initial values, on one batch of 200 images.
 
 # %%
-recipe = RunConfig(model="spectral", dataset="mnist", hidden=(100,)).resolved()
+recipe = RunConfig(model="spectral", dataset="mnist", hidden=(100,), phi_init="papers").resolved()  # the papers' phi
 data = load_dataset("mnist", val_split=recipe.val_split, seed=recipe.seed, dtype=recipe.dtype)
 model = ms.mlp((784, *recipe.hidden, 10), recipe.model, activation=recipe.activation, seed=recipe.seed,
-               dtype=recipe.dtype)
+               dtype=recipe.dtype, phi_init=recipe.phi_init)
 x_batch, y_batch = data.x_train[:200], data.y_train[:200]
 loss, dlogits = softmax_cross_entropy(model.forward(x_batch), y_batch)
 model.backward(dlogits)
@@ -353,7 +353,8 @@ sweep = [("sgd", 1.0), ("sgd", 10.0), ("sgd", 30.0), ("sgd", 100.0), ("adamax", 
 print(f"{sweep_epochs} epoch(s) of the 60,000 training images, batch {recipe.batch_size}")
 sweep_loss, sweep_accuracy = {}, {}
 for optimizer, lr in sweep:
-    model_sweep = ms.mlp((784, 100, 10), recipe.model, activation=recipe.activation, seed=0, dtype=recipe.dtype)
+    model_sweep = ms.mlp((784, 100, 10), recipe.model, activation=recipe.activation, seed=0, dtype=recipe.dtype,
+                         phi_init=recipe.phi_init)
     try:
         history = fit(model_sweep, data.x_train, data.y_train, epochs=sweep_epochs,
                       batch_size=recipe.batch_size, optimizer=optimizer, lr=lr, seed=0, progress=False)
@@ -458,7 +459,8 @@ plt.show()
 #
 # ## 7. Initialisation: the papers' ranges against Glorot
 #
-# **The papers' recipe** (paper.md §4; `minispectral.nn.init`, the default of `ms.Spectral(variant="spectral")`):
+# **The papers' recipe** (paper.md §4; `minispectral.nn.init`, `phi_init="papers"`; the library's default for the
+# two-set variants is Glorot since `minispectral reproduce init`):
 # * $\lambda^\text{in} \sim U(-0.97, 0.97)$ and $\lambda^\text{out} \sim U(-0.13, 0.13)$, biases 0;
 # * $\phi = U\,\mathrm{diag}(s)\,V$ with $U$ ($n_\text{out}\times m$) and $V$ ($m\times n_\text{in}$) drawn from $N(0, 0.04^2)$,
 #   $s \sim U(0, 3)$ and $m = \min(n_\text{in}, n_\text{out})$ — the frozen factors of the authors' S-SVD layer.
@@ -499,7 +501,7 @@ def two_set_model(seed, glorot_layers=()):
     """The recipe's 784→100→10 two-set model, seeded; phi of the Spectral layers listed (0, 2) drawn
     Glorot-uniform instead of by the papers' recipe. Every other initial value stays the same."""
     net = ms.mlp((784, *recipe.hidden, 10), recipe.model, activation=recipe.activation, seed=seed,
-                 dtype=recipe.dtype)
+                 dtype=recipe.dtype, phi_init=recipe.phi_init)
     phi_rng = np.random.default_rng(seed)
     for i in (0, 2):
         phi = net.layers[i].params["phi"]
