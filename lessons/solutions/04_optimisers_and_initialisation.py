@@ -66,13 +66,14 @@ assert losses_momentum[-1] < 1e-3 * losses_momentum[0] and losses_adam[-1] < 1e-
 # --- Exercise 3: scale or shape? ------------------------------------------------------------------------
 # Rescale each layer's papers' phi = U diag(s) V to Glorot's std, sqrt(2 / (n_in + n_out)), keeping its shape of a
 # product, and train as many steps as the lesson's FAST measurement.
-recipe = RunConfig(model="spectral", dataset="mnist", hidden=(100,)).resolved()
+recipe = RunConfig(model="spectral", dataset="mnist", hidden=(100,), phi_init="papers").resolved()  # the papers' phi
 data = load_dataset("mnist", val_split=recipe.val_split, seed=recipe.seed, dtype=recipe.dtype)
 epochs = 2
 
 
 def two_set_model(phi_of):
-    net = ms.mlp((784, 100, 10), recipe.model, activation=recipe.activation, seed=0, dtype=recipe.dtype)
+    net = ms.mlp((784, 100, 10), recipe.model, activation=recipe.activation, seed=0, dtype=recipe.dtype,
+                 phi_init=recipe.phi_init)
     phi_rng = np.random.default_rng(0)
     for i in (0, 2):
         phi = net.layers[i].params["phi"]
