@@ -56,7 +56,8 @@ FAST = os.environ.get("MINISPECTRAL_FAST") == "1"
 # $\lambda^\text{out}_2$ (10) and the biases $b_1$ (100), $b_2$ (10): 1,104 numbers, against 79,510 for a dense 784→100→10 network.
 #
 # The network is a dict of NumPy arrays. Its initial values are those of the library's model for the recipe of
-# `minispectral train --model spectral --dataset mnist --hidden 100` (seed 0: the papers' initialisation, lesson 04 §7),
+# `minispectral train --model spectral --dataset mnist --hidden 100` (seed 0, and the library's default φ for two sets,
+# Glorot-uniform: the initialisation study of `results/init` chose it; lesson 04 §7 measures both),
 # copied out of it — the library's model then serves as the yardstick. Layer 1 of ours is the library's `layers[0]`,
 # layer 2 its `layers[2]` (`layers[1]` is the ReLU).
 
